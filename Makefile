@@ -1,0 +1,98 @@
+# madang — build, run, test.  `make` builds build/madang.
+# `make run` and `make test` install what is missing first (scripts/deps).
+
+CC       ?= cc
+BUILD    ?= build
+DUCKDB   := third_party/duckdb
+OPT      ?= -O2
+CFLAGS   += -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wno-missing-field-initializers -Wno-format-zero-length \
+            -D_GNU_SOURCE -pthread -Isrc -I$(DUCKDB) -MMD -MP
+LDFLAGS  += -pthread -L$(DUCKDB) -Wl,-rpath,$(abspath $(DUCKDB))
+LDLIBS   += -lduckdb -lsqlite3 -lssl -lcrypto -lmicrohttpd -ljansson -lm
+PYTHON   := /usr/bin/python3
+PYTEST_ARGS ?=
+
+SRCS     := $(shell find src -name '*.c' | sort)
+LIB_SRCS := $(filter-out src/main.c,$(SRCS))
+OBJS     := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
+LIB_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+# Files embedded as C strings (scripts/embed-sql): the per-connection catalog shim.
+GEN_OBJS := $(BUILD)/obj/gen/compat_sql.o
+LIB_OBJS += $(GEN_OBJS)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+
+.PHONY: all deps run test unit integration asan asan-test fuzz format format-check clean bench
+
+all: $(BUILD)/madang $(UNIT_BINS)
+
+deps:
+	@scripts/deps
+
+$(DUCKDB)/duckdb.h:
+	@scripts/deps
+
+$(BUILD)/obj/%.o: src/%.c | $(DUCKDB)/duckdb.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/compat_sql.c: src/gate/compat.sql scripts/embed-sql
+	@mkdir -p $(dir $@)
+	scripts/embed-sql $< compat_sql > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libmadang.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/madang: $(BUILD)/obj/main.o $(BUILD)/libmadang.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmadang.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libmadang.a $(LDLIBS)
+
+run: deps $(BUILD)/madang
+	@scripts/run-demo
+
+# Unit tests run inside pytest (tests/integration/test_unit.py) so that the
+# output ends with one runner summary.
+test: deps all
+	MADANG_BIN=$(abspath $(BUILD)/madang) MADANG_UNIT_DIR=$(abspath $(BUILD)/tests) \
+	  $(PYTHON) -m pytest tests/integration -q -p no:cacheprovider $(PYTEST_ARGS)
+
+unit: all
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	  LDFLAGS="-fsanitize=address,undefined" all
+
+asan-test: deps asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
+	  MADANG_BIN=$(abspath build-asan/madang) MADANG_UNIT_DIR=$(abspath build-asan/tests) MADANG_ASAN=1 \
+	  $(PYTHON) -m pytest tests/integration -q -p no:cacheprovider $(PYTEST_ARGS)
+
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+fuzz: deps
+	@mkdir -p $(BUILD)/fuzz
+	@set -e; for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
+	  clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc -I$(DUCKDB) -o $(BUILD)/fuzz/$$n $$f src/pgwire/codec.c src/util/util.c; done
+
+format:
+	clang-format -i $(SRCS) $(shell find src -name '*.h') $(UNIT_SRCS)
+
+format-check:
+	@clang-format --dry-run --Werror $(SRCS) $(shell find src -name '*.h') $(UNIT_SRCS) && echo "format-check: ok"
+
+bench: deps all
+	@bench/run
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,1625 @@
+/* gate.c — classify, prepare, execute: the single path to the engine.
+ *
+ * Classification reads only the leading words of a statement (lex.c). It
+ * decides whether madang handles the statement itself (SET, SHOW, users,
+ * cursors, COPY, transactions) or hands it to the engine; everything else is
+ * denied. For engine statements the engine's own statement type is checked
+ * against the class the words claimed, so a statement cannot look like a
+ * SELECT to the gate and be something else to DuckDB.
+ *
+ * Authorization on the bound plan, row filters, masks, audit and lineage are
+ * later steps of this same function (see DESIGN.md). */
+#include "gate/gate.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gate/compat.h"
+#include "gate/lex.h"
+#include "pgwire/scram.h"
+
+void gate_err_set(gate_err_t *err, const char *sqlstate, const char *fmt, ...)
+{
+    memset(err, 0, sizeof *err);
+    snprintf(err->sqlstate, sizeof err->sqlstate, "%s", sqlstate);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+}
+
+static void deny(gate_err_t *err, const char *what, const char *hint)
+{
+    gate_err_set(err, "42501", "%s is not allowed in madang", what);
+    if (hint) snprintf(err->hint, sizeof err->hint, "%s", hint);
+}
+
+/* DuckDB messages look like "Catalog Error: Table with name x does not exist!\nDid you mean ...".
+ * The prefix names the error class; map it to PostgreSQL's SQLSTATE. */
+void gate_err_from_duckdb(gate_err_t *err, const char *msg, duckdb_error_type type)
+{
+    memset(err, 0, sizeof *err);
+    if (!msg) msg = "unknown engine error";
+    static const struct {
+        const char *prefix;
+        const char *state;
+    } map[] = {
+        {"Parser Error: ", "42601"},      {"Syntax Error: ", "42601"},    {"Catalog Error: ", "42P01"},
+        {"Binder Error: ", "42703"},      {"Conversion Error: ", "22P02"}, {"Out of Range Error: ", "22003"},
+        {"Constraint Error: ", "23000"},  {"Invalid Input Error: ", "22023"}, {"Not implemented Error: ", "0A000"},
+        {"Interrupted", "57014"},         {"INTERRUPT Error: ", "57014"}, {"TransactionContext Error: ", "25000"},
+        {"Transaction Error: ", "40001"}, {"Permission Error: ", "42501"}, {"Dependency Error: ", "2BP01"},
+        {"Out of Memory Error: ", "53200"}, {"Sequence Error: ", "2200H"}, {"Mismatch Type Error: ", "42804"},
+        {"Invalid type Error: ", "42804"}, {"Division by zero", "22012"}, {"Serialization Error: ", "22P02"},
+        {"Invalid Error: ", "XX000"},     {"Internal Error: ", "XX000"},  {"INTERNAL Error: ", "XX000"},
+        {"IO Error: ", "58030"},          {"Type Error: ", "42804"},      {"Parameter Not Resolved Error: ", "42P18"},
+        {"Parameter Not Allowed Error: ", "42P02"}, {"Executor Error: ", "XX000"}, {"Fatal Error: ", "XX000"},
+    };
+    const char *state = "XX000";
+    const char *body = msg;
+    for (size_t i = 0; i < ARRAY_LEN(map); i++) {
+        size_t n = strlen(map[i].prefix);
+        if (strncmp(msg, map[i].prefix, n) == 0) {
+            state = map[i].state;
+            if (map[i].prefix[n - 1] == ' ') body = msg + n;
+            break;
+        }
+    }
+    if (type == DUCKDB_ERROR_INTERRUPT) state = "57014";
+    if (type == DUCKDB_ERROR_DIVIDE_BY_ZERO) state = "22012";
+    if (strcmp(state, "57014") == 0) {
+        snprintf(err->message, sizeof err->message, "canceling statement due to user request");
+    } else {
+        /* First line is the message; "Did you mean" lines become the hint,
+         * the "LINE n:" excerpt and its caret are dropped, the rest is detail. */
+        const char *nl = strchr(body, '\n');
+        size_t mlen = nl ? (size_t)(nl - body) : strlen(body);
+        if (mlen >= sizeof err->message) mlen = sizeof err->message - 1;
+        memcpy(err->message, body, mlen);
+        err->message[mlen] = '\0';
+        char tname[256];
+        if (sscanf(err->message, "Table with name %255[^!] does not exist!", tname) == 1)
+            snprintf(err->message, sizeof err->message, "relation \"%s\" does not exist", tname);
+        buf_t det;
+        buf_init(&det, 128);
+        bool skip_caret = false;
+        for (const char *line = nl; line && *line;) {
+            line++;
+            const char *end = strchr(line, '\n');
+            size_t len = end ? (size_t)(end - line) : strlen(line);
+            if (strncmp(line, "Did you mean", 12) == 0) {
+                snprintf(err->hint, sizeof err->hint, "%.*s", (int)len, line);
+            } else if (strncmp(line, "LINE ", 5) == 0) {
+                skip_caret = true;
+            } else if (skip_caret && len > 0 && line[len - 1] == '^') {
+                skip_caret = false;
+            } else if (len > 0) {
+                if (det.len) buf_putc(&det, '\n');
+                buf_append(&det, line, len);
+            }
+            line = end;
+        }
+        snprintf(err->detail, sizeof err->detail, "%s", det.len ? buf_cstr(&det) : "");
+        buf_free(&det);
+    }
+    /* Refine by wording where one DuckDB class covers several SQLSTATEs. */
+    if (strcmp(state, "42P01") == 0) {
+        if (strstr(body, "already exists")) state = "42P07";
+        else if (strstr(body, "Function with name") || strstr(body, "Scalar Function with name") ||
+                 strstr(body, "Table Function with name"))
+            state = "42883";
+        else if (strstr(body, "Schema with name")) state = "3F000";
+        else if (strstr(body, "Type with name")) state = "42704";
+    }
+    if (strcmp(state, "42703") == 0) {
+        if (strstr(body, "No function matches") || strstr(body, "function")) state = "42883";
+        else if (strstr(body, "Cannot compare") || strstr(body, "Cannot mix")) state = "42804";
+        else if (!strstr(body, "column") && !strstr(body, "Column")) state = "42601";
+        if (strstr(body, "does not exist") && strstr(body, "able")) state = "42P01";
+    }
+    if (strcmp(state, "23000") == 0) {
+        if (strstr(body, "NOT NULL")) state = "23502";
+        else if (strstr(body, "Duplicate key") || strstr(body, "unique") || strstr(body, "PRIMARY KEY"))
+            state = "23505";
+        else if (strstr(body, "CHECK")) state = "23514";
+        else if (strstr(body, "foreign key")) state = "23503";
+    }
+    if (strcmp(state, "25000") == 0 && strstr(body, "aborted")) state = "25P02";
+    if (strcmp(state, "22P02") == 0 && strstr(body, "out of range")) state = "22003";
+    snprintf(err->sqlstate, sizeof err->sqlstate, "%s", state);
+}
+
+void gate_stmt_free(gate_stmt_t *st)
+{
+    if (!st) return;
+    if (st->ps) duckdb_destroy_prepare(&st->ps);
+    free(st->sql);
+    free(st->param_types);
+    for (int i = 0; i < st->ncols; i++) {
+        free(st->col_names[i]);
+        duckdb_destroy_logical_type(&st->col_types[i]);
+    }
+    free(st->col_names);
+    free(st->col_types);
+    free(st->name);
+    free(st->value);
+    free(st->password);
+    free(st->copy_table);
+    free(st->copy_schema);
+    free(st->copy_name);
+    for (int i = 0; i < st->ncopy_cols; i++) free(st->copy_cols[i]);
+    free(st->copy_cols);
+    free(st->copy.null_str);
+    free(st);
+}
+
+static gate_stmt_t *stmt_new(gate_action_t a, met_kind_t k, const char *tag)
+{
+    gate_stmt_t *st = xcalloc(1, sizeof *st);
+    st->action = a;
+    st->kind = k;
+    st->superuser = -1;
+    st->fetch_count = -1;
+    snprintf(st->tag, sizeof st->tag, "%s", tag);
+    return st;
+}
+
+/* Quote an identifier for the engine. */
+static void put_ident(buf_t *b, const char *s)
+{
+    buf_putc(b, '"');
+    for (; *s; s++) {
+        if (*s == '"') buf_putc(b, '"');
+        buf_putc(b, *s);
+    }
+    buf_putc(b, '"');
+}
+
+static void put_literal(buf_t *b, const char *s)
+{
+    buf_putc(b, '\'');
+    for (; *s; s++) {
+        if (*s == '\'') buf_putc(b, '\'');
+        buf_putc(b, *s);
+    }
+    buf_putc(b, '\'');
+}
+
+/* ---- engine statements ---- */
+
+static bool type_allowed(duckdb_statement_type t, met_kind_t kind)
+{
+    switch (kind) {
+    case MET_KIND_SELECT: return t == DUCKDB_STATEMENT_TYPE_SELECT || t == DUCKDB_STATEMENT_TYPE_EXPLAIN;
+    case MET_KIND_INSERT: return t == DUCKDB_STATEMENT_TYPE_INSERT;
+    case MET_KIND_UPDATE: return t == DUCKDB_STATEMENT_TYPE_UPDATE;
+    case MET_KIND_DELETE: return t == DUCKDB_STATEMENT_TYPE_DELETE;
+    case MET_KIND_DDL:
+        return t == DUCKDB_STATEMENT_TYPE_CREATE || t == DUCKDB_STATEMENT_TYPE_DROP ||
+               t == DUCKDB_STATEMENT_TYPE_ALTER || t == DUCKDB_STATEMENT_TYPE_ANALYZE ||
+               t == DUCKDB_STATEMENT_TYPE_VACUUM || t == DUCKDB_STATEMENT_TYPE_DELETE /* TRUNCATE */;
+    case MET_KIND_TRANSACTION: return t == DUCKDB_STATEMENT_TYPE_TRANSACTION;
+    default: return false;
+    }
+}
+
+/* DuckDB names an unaliased result column after its expression
+ * ("count_star()", "CAST(1 AS INTEGER)"); PostgreSQL names it after the
+ * function or the cast's type, else "?column?". Clients show these names, so
+ * give them PostgreSQL's. Plain column names are kept. */
+static char *pg_column_name(const char *n, duckdb_logical_type lt)
+{
+    bool plain = true;
+    for (const char *p = n; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '_' || (unsigned char)*p >= 0x80)) plain = false;
+    if (plain && *n && !isdigit((unsigned char)*n)) return xstrdup(n);
+    if (strcmp(n, "count_star()") == 0) return xstrdup("count");
+    if (strncmp(n, "CAST(", 5) == 0 || strncmp(n, "TRY_CAST(", 9) == 0) {
+        switch (duckdb_get_type_id(lt)) {
+        case DUCKDB_TYPE_BOOLEAN: return xstrdup("bool");
+        case DUCKDB_TYPE_SMALLINT: return xstrdup("int2");
+        case DUCKDB_TYPE_INTEGER: return xstrdup("int4");
+        case DUCKDB_TYPE_BIGINT: return xstrdup("int8");
+        case DUCKDB_TYPE_FLOAT: return xstrdup("float4");
+        case DUCKDB_TYPE_DOUBLE: return xstrdup("float8");
+        case DUCKDB_TYPE_DECIMAL: return xstrdup("numeric");
+        case DUCKDB_TYPE_VARCHAR: return xstrdup("text");
+        case DUCKDB_TYPE_DATE: return xstrdup("date");
+        case DUCKDB_TYPE_TIMESTAMP: return xstrdup("timestamp");
+        case DUCKDB_TYPE_TIMESTAMP_TZ: return xstrdup("timestamptz");
+        case DUCKDB_TYPE_INTERVAL: return xstrdup("interval");
+        case DUCKDB_TYPE_UUID: return xstrdup("uuid");
+        case DUCKDB_TYPE_BLOB: return xstrdup("bytea");
+        default: return xstrdup("?column?");
+        }
+    }
+    /* f(args) -> f, unless DuckDB spelled out an internal function (main.x) */
+    const char *paren = strchr(n, '(');
+    if (paren && paren > n && strncmp(n, "main.", 5) != 0) {
+        const char *start = n;
+        const char *dot = memchr(n, '.', (size_t)(paren - n));
+        if (dot) start = dot + 1;
+        bool fn = true;
+        for (const char *p = start; p < paren; p++)
+            if (!(isalnum((unsigned char)*p) || *p == '_')) fn = false;
+        size_t len = strlen(n);
+        if (fn && n[len - 1] == ')' && paren > start) {
+            char *name = xstrndup(start, (size_t)(paren - start));
+            if (strcmp(name, "count_star") == 0) {
+                free(name);
+                return xstrdup("count");
+            }
+            return name;
+        }
+    }
+    return xstrdup("?column?");
+}
+
+static __thread const char **t_param_hints;
+static __thread int t_nparam_hints;
+
+static bool param_unresolved(duckdb_type t)
+{
+    return t == DUCKDB_TYPE_INVALID || t == DUCKDB_TYPE_ANY || t == DUCKDB_TYPE_SQLNULL ||
+           t == DUCKDB_TYPE_STRING_LITERAL || t == DUCKDB_TYPE_INTEGER_LITERAL;
+}
+
+/* Rewrites $k into CAST($k AS T) for the unresolved parameters with a hint. */
+static char *cast_params(const char *sql, duckdb_prepared_statement ps)
+{
+    buf_t b;
+    buf_init(&b, strlen(sql) + 64);
+    lex_t l;
+    lex_init(&l, sql, strlen(sql));
+    size_t copied = 0;
+    bool changed = false;
+    for (lex_tok_t t = lex_next(&l); t.type != TK_EOF && t.type != TK_ERROR; t = lex_next(&l)) {
+        if (t.type != TK_PARAM) continue;
+        int k = atoi(t.p + 1);
+        if (k < 1 || k > t_nparam_hints || !t_param_hints[k - 1]) continue;
+        if (!param_unresolved(duckdb_param_type(ps, (idx_t)k))) continue;
+        buf_append(&b, sql + copied, t.offset - copied);
+        buf_printf(&b, "CAST($%d AS %s)", k, t_param_hints[k - 1]);
+        copied = t.offset + t.len;
+        changed = true;
+    }
+    if (!changed) {
+        buf_free(&b);
+        return NULL;
+    }
+    buf_append_str(&b, sql + copied);
+    buf_cstr(&b);
+    return b.data;
+}
+
+/* Prepares SQL on the session's connection and fills the statement's shape. */
+static bool prepare_engine(sess_t *s, gate_stmt_t *st, const char *sql, bool (*type_ok)(duckdb_logical_type),
+                           gate_err_t *err)
+{
+    char *rewritten = compat_rewrite(sql);
+    if (duckdb_prepare(s->conn, rewritten, &st->ps) != DuckDBSuccess) {
+        gate_err_from_duckdb(err, duckdb_prepare_error(st->ps), DUCKDB_ERROR_INVALID);
+        duckdb_destroy_prepare(&st->ps);
+        st->ps = NULL;
+        free(rewritten);
+        return false;
+    }
+    if (t_nparam_hints > 0) {
+        char *typed = cast_params(rewritten, st->ps);
+        if (typed) {
+            duckdb_prepared_statement ps2;
+            if (duckdb_prepare(s->conn, typed, &ps2) == DuckDBSuccess) {
+                duckdb_destroy_prepare(&st->ps);
+                st->ps = ps2;
+                free(rewritten);
+                rewritten = typed;
+            } else {
+                duckdb_destroy_prepare(&ps2);
+                free(typed);
+            }
+        }
+    }
+    duckdb_statement_type t = duckdb_prepared_statement_type(st->ps);
+    if (!type_allowed(t, st->kind)) {
+        free(rewritten);
+        deny(err, "this statement", "madang runs SELECT, INSERT, UPDATE, DELETE and table/view/schema DDL");
+        return false;
+    }
+    st->sql = rewritten;
+    st->nparams = (int)duckdb_nparams(st->ps);
+    st->param_types = xcalloc((size_t)st->nparams + 1, sizeof *st->param_types);
+    for (int i = 0; i < st->nparams; i++) st->param_types[i] = duckdb_param_type(st->ps, (idx_t)i + 1);
+    st->ncols = (int)duckdb_prepared_statement_column_count(st->ps);
+    st->col_names = xcalloc((size_t)st->ncols + 1, sizeof *st->col_names);
+    st->col_types = xcalloc((size_t)st->ncols + 1, sizeof *st->col_types);
+    bool need_cast = false;
+    for (int i = 0; i < st->ncols; i++) {
+        const char *n = duckdb_prepared_statement_column_name(st->ps, (idx_t)i);
+        st->col_types[i] = duckdb_prepared_statement_column_logical_type(st->ps, (idx_t)i);
+        st->col_names[i] = n ? pg_column_name(n, st->col_types[i]) : xstrdup("?column?");
+        duckdb_free((void *)n);
+        if (type_ok && !type_ok(st->col_types[i])) need_cast = true;
+    }
+    if (t == DUCKDB_STATEMENT_TYPE_SELECT || t == DUCKDB_STATEMENT_TYPE_EXPLAIN)
+        st->returns_rows = true;
+    else if (t == DUCKDB_STATEMENT_TYPE_INSERT || t == DUCKDB_STATEMENT_TYPE_UPDATE ||
+             t == DUCKDB_STATEMENT_TYPE_DELETE)
+        st->returns_rows = !(st->ncols == 1 && strcmp(st->col_names[0], "Count") == 0);
+    if (t == DUCKDB_STATEMENT_TYPE_CREATE && strcmp(st->tag, "SELECT") == 0) st->returns_rows = false;
+
+    if (need_cast && t == DUCKDB_STATEMENT_TYPE_SELECT) {
+        /* Types the door cannot encode (STRUCT, MAP, ...) are sent in DuckDB's
+         * text form: wrap the query and cast those columns to VARCHAR. */
+        buf_t w;
+        buf_init(&w, strlen(rewritten) + 64);
+        buf_append_str(&w, "SELECT ");
+        for (int i = 0; i < st->ncols; i++) {
+            if (i) buf_append_str(&w, ", ");
+            bool ok = type_ok(st->col_types[i]);
+            buf_printf(&w, ok ? "\"_c%d\" AS " : "CAST(\"_c%d\" AS VARCHAR) AS ", i);
+            put_ident(&w, st->col_names[i]);
+        }
+        buf_printf(&w, " FROM (%s) AS _madang_t(", rewritten);
+        for (int i = 0; i < st->ncols; i++) buf_printf(&w, "%s\"_c%d\"", i ? ", " : "", i);
+        buf_append_str(&w, ")");
+        gate_stmt_t *inner = stmt_new(GATE_ENGINE, st->kind, st->tag);
+        bool ok = prepare_engine(s, inner, buf_cstr(&w), NULL, err);
+        buf_free(&w);
+        if (!ok) {
+            gate_stmt_free(inner);
+            return false;
+        }
+        /* swap the wrapped statement in */
+        gate_stmt_t tmp = *st;
+        *st = *inner;
+        *inner = tmp;
+        st->kind = inner->kind;
+        snprintf(st->tag, sizeof st->tag, "%s", inner->tag);
+        gate_stmt_free(inner);
+    }
+    return true;
+}
+
+/* ---- statement words ---- */
+
+typedef struct {
+    lex_t l;
+    lex_tok_t t[8]; /* first tokens */
+    int n;
+} words_t;
+
+static void words_init(words_t *w, const char *sql)
+{
+    lex_init(&w->l, sql, strlen(sql));
+    w->n = 0;
+    for (int i = 0; i < 8; i++) {
+        w->t[i] = lex_next(&w->l);
+        w->n++;
+        if (w->t[i].type == TK_EOF || w->t[i].type == TK_ERROR) break;
+    }
+}
+
+static bool kw(const words_t *w, int i, const char *k)
+{
+    return i < w->n && lex_is(&w->t[i], k);
+}
+
+/* ---- SET / SHOW / RESET ---- */
+
+/* Reads a (possibly dotted) setting name starting at token i of a fresh lexer. */
+static char *read_name(lex_t *l, lex_tok_t *t)
+{
+    if (t->type != TK_IDENT && t->type != TK_QIDENT) return NULL;
+    buf_t b;
+    buf_init(&b, 32);
+    char *v = lex_value(t);
+    buf_append_str(&b, v);
+    free(v);
+    for (;;) {
+        lex_t save = *l;
+        lex_tok_t d = lex_next(l);
+        if (d.type != TK_DOT) {
+            *l = save;
+            break;
+        }
+        lex_tok_t n = lex_next(l);
+        if (n.type != TK_IDENT && n.type != TK_QIDENT) break;
+        v = lex_value(&n);
+        buf_putc(&b, '.');
+        buf_append_str(&b, v);
+        free(v);
+    }
+    *t = lex_next(l);
+    buf_cstr(&b);
+    return b.data;
+}
+
+/* Reads the value list after SET name TO/=: idents, strings, numbers, joined with ", ". */
+static bool read_set_value(lex_t *l, lex_tok_t t, char **out, bool *is_default)
+{
+    buf_t b;
+    buf_init(&b, 32);
+    *is_default = false;
+    bool first = true;
+    for (;;) {
+        if (t.type == TK_EOF) break;
+        if (!first) {
+            if (t.type != TK_COMMA) goto bad;
+            buf_append_str(&b, ", ");
+            t = lex_next(l);
+        }
+        if (first && lex_is(&t, "DEFAULT")) {
+            *is_default = true;
+            t = lex_next(l);
+            if (t.type != TK_EOF) goto bad;
+            break;
+        }
+        if (t.type == TK_OP && t.len == 1 && (t.p[0] == '-' || t.p[0] == '+')) {
+            buf_putc(&b, t.p[0]);
+            t = lex_next(l);
+            if (t.type != TK_NUMBER) goto bad;
+        }
+        if (t.type == TK_STRING || t.type == TK_IDENT || t.type == TK_QIDENT) {
+            char *v = lex_value(&t);
+            /* bare words keep their spelling for display (e.g. ISO) */
+            if (t.type == TK_IDENT) {
+                buf_append(&b, t.p, t.len);
+            } else {
+                buf_append_str(&b, v);
+            }
+            free(v);
+        } else if (t.type == TK_NUMBER) {
+            buf_append(&b, t.p, t.len);
+        } else {
+            goto bad;
+        }
+        first = false;
+        t = lex_next(l);
+    }
+    if (first && !*is_default) goto bad;
+    buf_cstr(&b);
+    *out = b.data;
+    return true;
+bad:
+    buf_free(&b);
+    return false;
+}
+
+static bool classify_set(sess_t *s, const char *sql, gate_stmt_t **out, gate_err_t *err)
+{
+    UNUSED(s);
+    lex_t l;
+    lex_init(&l, sql, strlen(sql));
+    lex_tok_t t = lex_next(&l); /* SET */
+    t = lex_next(&l);
+    if (lex_is(&t, "SESSION") || lex_is(&t, "LOCAL")) {
+        lex_t save = l;
+        lex_tok_t n = lex_next(&l);
+        if (lex_is(&t, "SESSION") && lex_is(&n, "CHARACTERISTICS")) {
+            *out = stmt_new(GATE_NOOP, MET_KIND_SESSION, "SET");
+            return true;
+        }
+        if (lex_is(&t, "SESSION") && lex_is(&n, "AUTHORIZATION")) {
+            deny(err, "SET SESSION AUTHORIZATION", "impersonation needs a GRANT IMPERSONATE (not yet available)");
+            return false;
+        }
+        l = save;
+        t = lex_next(&l);
+    }
+    if (lex_is(&t, "TRANSACTION")) {
+        *out = stmt_new(GATE_NOOP, MET_KIND_SESSION, "SET");
+        return true;
+    }
+    char *name = NULL;
+    if (lex_is(&t, "TIME")) {
+        t = lex_next(&l);
+        if (!lex_is(&t, "ZONE")) goto syntax;
+        name = xstrdup("timezone");
+        t = lex_next(&l);
+    } else if (lex_is(&t, "NAMES")) {
+        name = xstrdup("client_encoding");
+        t = lex_next(&l);
+    } else if (lex_is(&t, "ROLE")) {
+        deny(err, "SET ROLE", "roles are granted to users directly in madang");
+        return false;
+    } else {
+        name = read_name(&l, &t);
+        if (!name) goto syntax;
+        if (!(lex_is(&t, "TO") || (t.type == TK_OP && t.len == 1 && t.p[0] == '='))) {
+            free(name);
+            goto syntax;
+        }
+        t = lex_next(&l);
+    }
+    char *value = NULL;
+    bool is_default;
+    if (lex_is(&t, "LOCAL") && strcmp(name, "timezone") == 0) {
+        is_default = true;
+    } else if (!read_set_value(&l, t, &value, &is_default)) {
+        free(name);
+        goto syntax;
+    }
+    gate_stmt_t *st = stmt_new(is_default ? GATE_RESET : GATE_SET, MET_KIND_SESSION, is_default ? "SET" : "SET");
+    st->name = name;
+    st->value = value;
+    *out = st;
+    return true;
+syntax:
+    gate_err_set(err, "42601", "syntax error in SET statement");
+    snprintf(err->hint, sizeof err->hint, "use SET name TO value");
+    return false;
+}
+
+static bool classify_reset(const char *sql, gate_stmt_t **out, gate_err_t *err)
+{
+    lex_t l;
+    lex_init(&l, sql, strlen(sql));
+    lex_tok_t t = lex_next(&l);
+    t = lex_next(&l);
+    gate_stmt_t *st = stmt_new(GATE_RESET, MET_KIND_SESSION, "RESET");
+    if (lex_is(&t, "ALL")) {
+        t = lex_next(&l);
+    } else if (lex_is(&t, "TIME")) {
+        st->name = xstrdup("timezone");
+        t = lex_next(&l);
+        t = lex_next(&l);
+    } else if (lex_is(&t, "SESSION")) {
+        gate_stmt_free(st);
+        deny(err, "RESET SESSION AUTHORIZATION", "impersonation is not yet available");
+        return false;
+    } else {
+        st->name = read_name(&l, &t);
+        if (!st->name) {
+            gate_stmt_free(st);
+            gate_err_set(err, "42601", "syntax error in RESET statement");
+            return false;
+        }
+    }
+    if (t.type != TK_EOF) {
+        gate_stmt_free(st);
+        gate_err_set(err, "42601", "syntax error in RESET statement");
+        return false;
+    }
+    *out = st;
+    return true;
+}
+
+static bool classify_show(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_type), gate_stmt_t **out,
+                          gate_err_t *err)
+{
+    lex_t l;
+    lex_init(&l, sql, strlen(sql));
+    lex_tok_t t = lex_next(&l);
+    t = lex_next(&l);
+    buf_t q;
+    buf_init(&q, 256);
+    char *name = NULL;
+    if (lex_is(&t, "ALL")) {
+        buf_append_str(&q, "SELECT * FROM (VALUES ");
+        for (int i = 0; i < s->nsettings; i++) {
+            buf_append_str(&q, i ? ", (" : "(");
+            put_literal(&q, s->settings[i].name);
+            buf_append_str(&q, ", ");
+            put_literal(&q, s->settings[i].value);
+            buf_append_str(&q, ", '')");
+        }
+        buf_append_str(&q, ") AS t(name, setting, description) ORDER BY name");
+        t = lex_next(&l);
+    } else {
+        if (lex_is(&t, "TRANSACTION")) {
+            t = lex_next(&l);
+            if (lex_is(&t, "ISOLATION")) t = lex_next(&l);
+            if (lex_is(&t, "LEVEL")) t = lex_next(&l);
+            name = xstrdup("transaction_isolation");
+        } else if (lex_is(&t, "TIME")) {
+            t = lex_next(&l);
+            if (lex_is(&t, "ZONE")) t = lex_next(&l);
+            name = xstrdup("timezone");
+        } else if (lex_is(&t, "SESSION")) {
+            t = lex_next(&l);
+            if (lex_is(&t, "AUTHORIZATION")) t = lex_next(&l);
+            name = xstrdup("session_authorization");
+        } else {
+            name = read_name(&l, &t);
+        }
+        const char *v = name ? sess_get(s, name) : NULL;
+        if (!name || (!v && !strchr(name, '.'))) {
+            gate_err_set(err, "42704", "unrecognized configuration parameter \"%s\"", name ? name : "");
+            free(name);
+            buf_free(&q);
+            return false;
+        }
+        if (!v) {
+            gate_err_set(err, "42704", "unrecognized configuration parameter \"%s\"", name);
+            free(name);
+            buf_free(&q);
+            return false;
+        }
+        const char *col = name;
+        if (strcmp(name, "datestyle") == 0) col = "DateStyle";
+        if (strcmp(name, "timezone") == 0) col = "TimeZone";
+        if (strcmp(name, "intervalstyle") == 0) col = "IntervalStyle";
+        buf_append_str(&q, "SELECT ");
+        put_literal(&q, v);
+        buf_append_str(&q, "::VARCHAR AS ");
+        put_ident(&q, col);
+    }
+    free(name);
+    if (t.type != TK_EOF) {
+        buf_free(&q);
+        gate_err_set(err, "42601", "syntax error in SHOW statement");
+        return false;
+    }
+    gate_stmt_t *st = stmt_new(GATE_ENGINE, MET_KIND_SELECT, "SHOW");
+    bool ok = prepare_engine(s, st, buf_cstr(&q), type_ok, err);
+    buf_free(&q);
+    if (!ok) {
+        gate_stmt_free(st);
+        return false;
+    }
+    *out = st;
+    return true;
+}
+
+/* ---- users ---- */
+
+static bool valid_role_name(const char *n)
+{
+    size_t len = strlen(n);
+    if (len == 0 || len > 63) return false;
+    for (const char *p = n; *p; p++)
+        if (!(isalnum((unsigned char)*p) || strchr("_.-@", *p))) return false;
+    return true;
+}
+
+static bool classify_user(const char *sql, gate_action_t action, gate_stmt_t **out, gate_err_t *err)
+{
+    lex_t l;
+    lex_init(&l, sql, strlen(sql));
+    lex_tok_t t = lex_next(&l); /* CREATE/ALTER/DROP */
+    t = lex_next(&l);           /* USER/ROLE */
+    t = lex_next(&l);
+    const char *tag = action == GATE_CREATE_USER ? "CREATE ROLE" : action == GATE_ALTER_USER ? "ALTER ROLE"
+                                                                                              : "DROP ROLE";
+    gate_stmt_t *st = stmt_new(action, MET_KIND_GOVERNANCE, tag);
+    if (action == GATE_DROP_USER && lex_is(&t, "IF")) {
+        t = lex_next(&l);
+        if (!lex_is(&t, "EXISTS")) goto syntax;
+        st->if_exists = true;
+        t = lex_next(&l);
+    }
+    if (t.type != TK_IDENT && t.type != TK_QIDENT && t.type != TK_STRING) goto syntax;
+    st->name = lex_value(&t);
+    t = lex_next(&l);
+    if (action == GATE_DROP_USER) {
+        if (t.type != TK_EOF) goto syntax;
+        *out = st;
+        return true;
+    }
+    if (lex_is(&t, "WITH")) t = lex_next(&l);
+    while (t.type != TK_EOF) {
+        if (lex_is(&t, "ENCRYPTED") || lex_is(&t, "UNENCRYPTED")) t = lex_next(&l);
+        if (lex_is(&t, "PASSWORD")) {
+            t = lex_next(&l);
+            if (lex_is(&t, "NULL")) {
+                free(st->password);
+                st->password = xstrdup("");
+            } else if (t.type == TK_STRING) {
+                free(st->password);
+                st->password = lex_value(&t);
+            } else {
+                goto syntax;
+            }
+        } else if (lex_is(&t, "SUPERUSER")) {
+            st->superuser = 1;
+        } else if (lex_is(&t, "NOSUPERUSER")) {
+            st->superuser = 0;
+        } else if (lex_is(&t, "LOGIN") || lex_is(&t, "NOLOGIN") || lex_is(&t, "INHERIT") ||
+                   lex_is(&t, "NOINHERIT") || lex_is(&t, "NOCREATEDB") || lex_is(&t, "NOCREATEROLE") ||
+                   lex_is(&t, "NOREPLICATION") || lex_is(&t, "NOBYPASSRLS")) {
+            /* accepted for compatibility; every madang user may log in */
+        } else {
+            char *w = lex_value(&t);
+            gate_err_set(err, "0A000", "role option \"%s\" is not supported by madang", w);
+            free(w);
+            gate_stmt_free(st);
+            return false;
+        }
+        t = lex_next(&l);
+    }
+    *out = st;
+    return true;
+syntax:
+    gate_stmt_free(st);
+    gate_err_set(err, "42601", "syntax error in %s statement", tag);
+    snprintf(err->hint, sizeof err->hint, "use CREATE USER name [WITH] PASSWORD 'secret'");
+    return false;
+}
+
+/* ---- cursors ---- */
+
+static bool classify_declare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_type),
+                             gate_stmt_t **out, gate_err_t *err)
+{
+    lex_t l;
+    lex_init(&l, sql, strlen(sql));
+    lex_tok_t t = lex_next(&l); /* DECLARE */
+    t = lex_next(&l);
+    if (t.type != TK_IDENT && t.type != TK_QIDENT) goto syntax;
+    char *name = lex_value(&t);
+    bool binary = false;
+    for (;;) {
+        t = lex_next(&l);
+        if (lex_is(&t, "BINARY")) binary = true;
+        else if (lex_is(&t, "INSENSITIVE") || lex_is(&t, "ASENSITIVE") || lex_is(&t, "NO") ||
+                 lex_is(&t, "SCROLL")) continue;
+        else break;
+    }
+    if (!lex_is(&t, "CURSOR")) {
+        free(name);
+        goto syntax;
+    }
+    t = lex_next(&l);
+    if (lex_is(&t, "WITH") || lex_is(&t, "WITHOUT")) {
+        t = lex_next(&l); /* HOLD */
+        t = lex_next(&l);
+    }
+    if (!lex_is(&t, "FOR")) {
+        free(name);
+        goto syntax;
+    }
+    const char *query = sql + l.pos;
+    gate_stmt_t *inner = NULL;
+    if (!gate_prepare(s, query, type_ok, &inner, err)) {
+        free(name);
+        return false;
+    }
+    if (inner->action != GATE_ENGINE || !inner->returns_rows) {
+        gate_stmt_free(inner);
+        free(name);
+        gate_err_set(err, "42601", "DECLARE CURSOR needs a query that returns rows");
+        return false;
+    }
+    inner->action = GATE_DECLARE;
+    inner->kind = MET_KIND_SELECT;
+    snprintf(inner->tag, sizeof inner->tag, "DECLARE CURSOR");
+    inner->name = name;
+    inner->cursor_binary = binary;
+    *out = inner;
+    return true;
+syntax:
+    gate_err_set(err, "42601", "syntax error in DECLARE statement");
+    snprintf(err->hint, sizeof err->hint, "use DECLARE name CURSOR FOR query");
+    return false;
+}
+
+static bool classify_fetch(const char *sql, gate_stmt_t **out, gate_err_t *err)
+{
+    lex_t l;
+    lex_init(&l, sql, strlen(sql));
+    lex_tok_t t = lex_next(&l); /* FETCH */
+    t = lex_next(&l);
+    int64_t count = 1;
+    if (lex_is(&t, "NEXT")) {
+        t = lex_next(&l);
+    } else if (lex_is(&t, "ALL")) {
+        count = -1;
+        t = lex_next(&l);
+    } else if (lex_is(&t, "FORWARD")) {
+        t = lex_next(&l);
+        if (lex_is(&t, "ALL")) {
+            count = -1;
+            t = lex_next(&l);
+        } else if (t.type == TK_NUMBER) {
+            count = strtoll(t.p, NULL, 10);
+            t = lex_next(&l);
+        }
+    } else if (t.type == TK_NUMBER) {
+        count = strtoll(t.p, NULL, 10);
+        t = lex_next(&l);
+    } else if (lex_is(&t, "PRIOR") || lex_is(&t, "FIRST") || lex_is(&t, "LAST") || lex_is(&t, "ABSOLUTE") ||
+               lex_is(&t, "RELATIVE") || lex_is(&t, "BACKWARD")) {
+        gate_err_set(err, "55000", "cursor can only scan forward");
+        snprintf(err->hint, sizeof err->hint, "madang cursors are NO SCROLL; use FETCH n or FETCH ALL");
+        return false;
+    }
+    if (lex_is(&t, "FROM") || lex_is(&t, "IN")) t = lex_next(&l);
+    if (t.type != TK_IDENT && t.type != TK_QIDENT) {
+        gate_err_set(err, "42601", "syntax error in FETCH statement");
+        return false;
+    }
+    gate_stmt_t *st = stmt_new(GATE_FETCH, MET_KIND_SELECT, "FETCH");
+    st->name = lex_value(&t);
+    st->fetch_count = count < 0 ? -1 : count;
+    *out = st;
+    return true;
+}
+
+static bool classify_close(const char *sql, gate_stmt_t **out, gate_err_t *err)
+{
+    lex_t l;
+    lex_init(&l, sql, strlen(sql));
+    lex_tok_t t = lex_next(&l);
+    t = lex_next(&l);
+    gate_stmt_t *st = stmt_new(GATE_CLOSE_CURSOR, MET_KIND_SESSION, "CLOSE CURSOR");
+    if (lex_is(&t, "ALL")) {
+        st->close_all = true;
+        snprintf(st->tag, sizeof st->tag, "CLOSE CURSOR ALL");
+    } else if (t.type == TK_IDENT || t.type == TK_QIDENT) {
+        st->name = lex_value(&t);
+    } else {
+        gate_stmt_free(st);
+        gate_err_set(err, "42601", "syntax error in CLOSE statement");
+        return false;
+    }
+    *out = st;
+    return true;
+}
+
+/* ---- COPY ---- */
+
+static bool copy_opt_char(lex_tok_t *t, char *out)
+{
+    if (t->type != TK_STRING) return false;
+    char *v = lex_value(t);
+    bool ok = strlen(v) == 1;
+    if (ok) *out = v[0];
+    free(v);
+    return ok;
+}
+
+static bool classify_copy(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_type), gate_stmt_t **out,
+                          gate_err_t *err)
+{
+    lex_t l;
+    lex_init(&l, sql, strlen(sql));
+    lex_tok_t t = lex_next(&l); /* COPY */
+    t = lex_next(&l);
+    gate_stmt_t *st = stmt_new(GATE_COPY_IN, MET_KIND_COPY, "COPY");
+    st->copy.delim = '\t';
+    st->copy.quote = '"';
+    st->copy.escape = 0;
+    char *query = NULL;
+    buf_t tbl;
+    buf_init(&tbl, 64);
+    if (t.type == TK_LPAREN) {
+        /* COPY (query) TO STDOUT */
+        size_t qstart = l.pos;
+        int depth = 1;
+        size_t qend = qstart;
+        while (depth > 0) {
+            lex_tok_t q = lex_next(&l);
+            if (q.type == TK_EOF || q.type == TK_ERROR) goto syntax;
+            if (q.type == TK_LPAREN) depth++;
+            if (q.type == TK_RPAREN) {
+                depth--;
+                qend = q.offset;
+            }
+        }
+        query = xstrndup(sql + qstart, qend - qstart);
+        t = lex_next(&l);
+    } else {
+        /* [schema.]table */
+        for (;;) {
+            if (t.type != TK_IDENT && t.type != TK_QIDENT) goto syntax;
+            char *v = lex_value(&t);
+            put_ident(&tbl, v);
+            free(st->copy_schema);
+            st->copy_schema = st->copy_name;
+            st->copy_name = v;
+            t = lex_next(&l);
+            if (t.type != TK_DOT) break;
+            buf_putc(&tbl, '.');
+            t = lex_next(&l);
+        }
+        if (t.type == TK_LPAREN) {
+            for (;;) {
+                t = lex_next(&l);
+                if (t.type != TK_IDENT && t.type != TK_QIDENT) goto syntax;
+                st->copy_cols = xrealloc(st->copy_cols, sizeof(char *) * (size_t)(st->ncopy_cols + 1));
+                st->copy_cols[st->ncopy_cols++] = lex_value(&t);
+                t = lex_next(&l);
+                if (t.type == TK_RPAREN) break;
+                if (t.type != TK_COMMA) goto syntax;
+            }
+            t = lex_next(&l);
+        }
+    }
+    bool from;
+    if (lex_is(&t, "FROM")) from = true;
+    else if (lex_is(&t, "TO")) from = false;
+    else goto syntax;
+    t = lex_next(&l);
+    if (!(from ? lex_is(&t, "STDIN") : lex_is(&t, "STDOUT"))) {
+        gate_stmt_free(st);
+        buf_free(&tbl);
+        free(query);
+        deny(err, from ? "COPY FROM a file or program" : "COPY TO a file or program",
+             from ? "use COPY ... FROM STDIN (psql: \\copy ... from 'file')"
+                  : "use COPY ... TO STDOUT (psql: \\copy ... to 'file')");
+        return false;
+    }
+    if (from && query) goto syntax;
+    t = lex_next(&l);
+    if (lex_is(&t, "WITH")) t = lex_next(&l);
+    bool paren = t.type == TK_LPAREN;
+    if (paren) t = lex_next(&l);
+    while (t.type != TK_EOF && t.type != TK_RPAREN) {
+        if (lex_is(&t, "FORMAT")) {
+            t = lex_next(&l);
+            if (lex_is(&t, "csv")) st->copy.csv = true;
+            else if (lex_is(&t, "text")) st->copy.csv = false;
+            else {
+                gate_stmt_free(st);
+                buf_free(&tbl);
+                free(query);
+                gate_err_set(err, "0A000", "COPY format is not supported; use text or csv");
+                return false;
+            }
+        } else if (lex_is(&t, "CSV")) {
+            st->copy.csv = true;
+        } else if (lex_is(&t, "BINARY")) {
+            gate_stmt_free(st);
+            buf_free(&tbl);
+            free(query);
+            gate_err_set(err, "0A000", "COPY BINARY is not supported; use text or csv");
+            return false;
+        } else if (lex_is(&t, "HEADER")) {
+            st->copy.header = true;
+            lex_t save = l;
+            lex_tok_t v = lex_next(&l);
+            if (lex_is(&v, "true") || lex_is(&v, "on") || (v.type == TK_NUMBER && v.p[0] == '1'))
+                ;
+            else if (lex_is(&v, "false") || lex_is(&v, "off") || (v.type == TK_NUMBER && v.p[0] == '0'))
+                st->copy.header = false;
+            else
+                l = save;
+        } else if (lex_is(&t, "DELIMITER") || lex_is(&t, "QUOTE") || lex_is(&t, "ESCAPE")) {
+            char *target = lex_is(&t, "DELIMITER") ? &st->copy.delim
+                           : lex_is(&t, "QUOTE")   ? &st->copy.quote
+                                                   : &st->copy.escape;
+            t = lex_next(&l);
+            if (lex_is(&t, "AS")) t = lex_next(&l);
+            if (!copy_opt_char(&t, target)) goto syntax;
+        } else if (lex_is(&t, "NULL")) {
+            t = lex_next(&l);
+            if (lex_is(&t, "AS")) t = lex_next(&l);
+            if (t.type != TK_STRING) goto syntax;
+            free(st->copy.null_str);
+            st->copy.null_str = lex_value(&t);
+        } else if (lex_is(&t, "ENCODING")) {
+            t = lex_next(&l);
+            char *v = lex_value(&t);
+            bool ok = strcasecmp(v, "utf8") == 0 || strcasecmp(v, "utf-8") == 0;
+            free(v);
+            if (!ok) {
+                gate_stmt_free(st);
+                buf_free(&tbl);
+                free(query);
+                gate_err_set(err, "0A000", "COPY ENCODING other than UTF8 is not supported");
+                return false;
+            }
+        } else {
+            goto syntax;
+        }
+        t = lex_next(&l);
+        if (t.type == TK_COMMA) t = lex_next(&l);
+    }
+    if (paren && t.type == TK_RPAREN) t = lex_next(&l);
+    if (t.type != TK_EOF) goto syntax;
+    if (st->copy.csv && st->copy.delim == '\t' && !strstr(sql, "DELIMITER") && !strstr(sql, "delimiter"))
+        st->copy.delim = ',';
+    if (!st->copy.escape) st->copy.escape = st->copy.quote;
+    if (!st->copy.null_str) st->copy.null_str = xstrdup(st->copy.csv ? "" : "\\N");
+    st->copy_table = tbl.len ? xstrdup(buf_cstr(&tbl)) : NULL;
+
+    /* Both directions prepare a query through the gate: COPY OUT streams it,
+     * COPY IN uses its shape (the target's columns and types). */
+    buf_t q;
+    buf_init(&q, 128);
+    if (query) {
+        buf_append_str(&q, query);
+    } else {
+        buf_append_str(&q, "SELECT ");
+        if (st->ncopy_cols == 0) buf_append_str(&q, "*");
+        for (int i = 0; i < st->ncopy_cols; i++) {
+            if (i) buf_append_str(&q, ", ");
+            put_ident(&q, st->copy_cols[i]);
+        }
+        buf_printf(&q, " FROM %s", st->copy_table);
+        if (from) buf_append_str(&q, " LIMIT 0");
+    }
+    gate_stmt_t *inner = NULL;
+    bool ok = gate_prepare(s, buf_cstr(&q), type_ok, &inner, err);
+    buf_free(&q);
+    free(query);
+    buf_free(&tbl);
+    if (!ok) {
+        gate_stmt_free(st);
+        return false;
+    }
+    if (inner->action != GATE_ENGINE || !inner->returns_rows) {
+        gate_stmt_free(inner);
+        gate_stmt_free(st);
+        gate_err_set(err, "42601", "COPY needs a table or a query that returns rows");
+        return false;
+    }
+    /* move the inner statement's shape into st */
+    st->ps = inner->ps;
+    inner->ps = NULL;
+    st->sql = inner->sql;
+    inner->sql = NULL;
+    st->ncols = inner->ncols;
+    st->col_names = inner->col_names;
+    st->col_types = inner->col_types;
+    inner->ncols = 0;
+    inner->col_names = NULL;
+    inner->col_types = NULL;
+    st->nparams = inner->nparams;
+    st->param_types = inner->param_types;
+    inner->param_types = NULL;
+    gate_stmt_free(inner);
+    st->action = from ? GATE_COPY_IN : GATE_COPY_OUT;
+    st->returns_rows = !from;
+    *out = st;
+    return true;
+syntax:
+    gate_stmt_free(st);
+    buf_free(&tbl);
+    free(query);
+    gate_err_set(err, "42601", "syntax error in COPY statement");
+    snprintf(err->hint, sizeof err->hint,
+             "use COPY table [(columns)] FROM STDIN or COPY {table | (query)} TO STDOUT [WITH (FORMAT csv, HEADER)]");
+    return false;
+}
+
+/* ---- the classifier ---- */
+
+bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_type), gate_stmt_t **out,
+                  gate_err_t *err)
+{
+    *out = NULL;
+    words_t w;
+    words_init(&w, sql);
+    lex_tok_t *t0 = &w.t[0];
+    if (t0->type == TK_ERROR) {
+        gate_err_set(err, "42601", "unterminated quoted string or comment");
+        return false;
+    }
+    if (t0->type == TK_EOF) {
+        *out = stmt_new(GATE_EMPTY, MET_KIND_OTHER, "");
+        return true;
+    }
+    met_kind_t kind;
+    const char *tag = NULL;
+    char tagbuf[48];
+
+    if (t0->type == TK_LPAREN || kw(&w, 0, "SELECT") || kw(&w, 0, "WITH") || kw(&w, 0, "VALUES") ||
+        kw(&w, 0, "TABLE") || kw(&w, 0, "FROM") || kw(&w, 0, "PIVOT") || kw(&w, 0, "UNPIVOT")) {
+        kind = MET_KIND_SELECT;
+        tag = "SELECT";
+        /* WITH ... INSERT/UPDATE/DELETE is a DML statement; the engine's type check decides. */
+        if (kw(&w, 0, "WITH")) {
+            lex_t l;
+            lex_init(&l, sql, strlen(sql));
+            int depth = 0;
+            for (lex_tok_t t = lex_next(&l); t.type != TK_EOF && t.type != TK_ERROR; t = lex_next(&l)) {
+                if (t.type == TK_LPAREN) depth++;
+                else if (t.type == TK_RPAREN) depth--;
+                else if (depth == 0 && (lex_is(&t, "INSERT") || lex_is(&t, "UPDATE") || lex_is(&t, "DELETE"))) {
+                    kind = lex_is(&t, "INSERT") ? MET_KIND_INSERT
+                           : lex_is(&t, "UPDATE") ? MET_KIND_UPDATE
+                                                  : MET_KIND_DELETE;
+                    tag = lex_is(&t, "INSERT") ? "INSERT" : lex_is(&t, "UPDATE") ? "UPDATE" : "DELETE";
+                    break;
+                } else if (depth == 0 && lex_is(&t, "SELECT"))
+                    break;
+            }
+        }
+    } else if (kw(&w, 0, "EXPLAIN")) {
+        if (kw(&w, 1, "ANALYZE") || kw(&w, 1, "ANALYSE") || kw(&w, 1, "(")) {
+            deny(err, "EXPLAIN ANALYZE", "use EXPLAIN without ANALYZE");
+            return false;
+        }
+        kind = MET_KIND_SELECT;
+        tag = "EXPLAIN";
+    } else if (kw(&w, 0, "INSERT")) {
+        kind = MET_KIND_INSERT;
+        tag = "INSERT";
+    } else if (kw(&w, 0, "UPDATE")) {
+        kind = MET_KIND_UPDATE;
+        tag = "UPDATE";
+    } else if (kw(&w, 0, "DELETE")) {
+        kind = MET_KIND_DELETE;
+        tag = "DELETE";
+    } else if (kw(&w, 0, "TRUNCATE")) {
+        kind = MET_KIND_DDL;
+        tag = "TRUNCATE TABLE";
+    } else if (kw(&w, 0, "CREATE") || kw(&w, 0, "DROP") || kw(&w, 0, "ALTER")) {
+        const char *verb = kw(&w, 0, "CREATE") ? "CREATE" : kw(&w, 0, "DROP") ? "DROP" : "ALTER";
+        if (kw(&w, 1, "USER") || kw(&w, 1, "ROLE")) {
+            gate_action_t a = verb[0] == 'C' ? GATE_CREATE_USER : verb[0] == 'D' ? GATE_DROP_USER : GATE_ALTER_USER;
+            return classify_user(sql, a, out, err);
+        }
+        int i = 1;
+        if (verb[0] == 'C' && kw(&w, 1, "OR") && kw(&w, 2, "REPLACE")) i = 3;
+        bool temp = false;
+        if (verb[0] == 'C' && (kw(&w, i, "TEMP") || kw(&w, i, "TEMPORARY") || kw(&w, i, "LOCAL"))) {
+            i++;
+            temp = true;
+        }
+        UNUSED(temp);
+        const char *obj = NULL;
+        if (kw(&w, i, "TABLE")) obj = "TABLE";
+        else if (kw(&w, i, "VIEW")) obj = "VIEW";
+        else if (kw(&w, i, "SCHEMA")) obj = "SCHEMA";
+        else if (kw(&w, i, "SEQUENCE")) obj = "SEQUENCE";
+        else if (kw(&w, i, "INDEX") || (kw(&w, i, "UNIQUE") && kw(&w, i + 1, "INDEX"))) obj = "INDEX";
+        else if (kw(&w, i, "TYPE") && verb[0] != 'A') obj = "TYPE";
+        if (!obj) {
+            char what[64];
+            snprintf(what, sizeof what, "%s %.*s", verb, i < w.n ? (int)w.t[i].len : 0, i < w.n ? w.t[i].p : "");
+            for (char *p = what; *p; p++) *p = (char)toupper((unsigned char)*p);
+            deny(err, what, "madang runs DDL on tables, views, schemas, sequences, indexes and types");
+            return false;
+        }
+        kind = MET_KIND_DDL;
+        snprintf(tagbuf, sizeof tagbuf, "%s %s", verb, obj);
+        tag = tagbuf;
+        /* CREATE TABLE ... AS reports "SELECT n" like PostgreSQL */
+        if (verb[0] == 'C' && strcmp(obj, "TABLE") == 0) {
+            lex_t l;
+            lex_init(&l, sql, strlen(sql));
+            int depth = 0;
+            for (lex_tok_t t = lex_next(&l); t.type != TK_EOF && t.type != TK_ERROR; t = lex_next(&l)) {
+                if (t.type == TK_LPAREN) depth++;
+                else if (t.type == TK_RPAREN) depth--;
+                else if (depth == 0 && lex_is(&t, "AS")) {
+                    tag = "SELECT";
+                    break;
+                }
+            }
+        }
+    } else if (kw(&w, 0, "COMMENT") && kw(&w, 1, "ON")) {
+        kind = MET_KIND_DDL;
+        tag = "COMMENT";
+    } else if (kw(&w, 0, "ANALYZE") || kw(&w, 0, "ANALYSE") || kw(&w, 0, "VACUUM")) {
+        kind = MET_KIND_DDL;
+        tag = kw(&w, 0, "VACUUM") ? "VACUUM" : "ANALYZE";
+    } else if (kw(&w, 0, "BEGIN") || kw(&w, 0, "START")) {
+        *out = stmt_new(GATE_BEGIN, MET_KIND_TRANSACTION, "BEGIN");
+        if (kw(&w, 0, "START")) snprintf((*out)->tag, sizeof (*out)->tag, "START TRANSACTION");
+        return true;
+    } else if (kw(&w, 0, "COMMIT") || kw(&w, 0, "END")) {
+        if (kw(&w, 1, "PREPARED")) {
+            gate_err_set(err, "0A000", "two-phase commit is not supported");
+            return false;
+        }
+        *out = stmt_new(GATE_COMMIT, MET_KIND_TRANSACTION, "COMMIT");
+        return true;
+    } else if (kw(&w, 0, "ROLLBACK") || kw(&w, 0, "ABORT")) {
+        if (kw(&w, 1, "TO") || kw(&w, 2, "TO") || kw(&w, 1, "PREPARED")) {
+            gate_err_set(err, "0A000", "savepoints are not supported");
+            snprintf(err->hint, sizeof err->hint, "roll back the whole transaction with ROLLBACK");
+            return false;
+        }
+        *out = stmt_new(GATE_ROLLBACK, MET_KIND_TRANSACTION, "ROLLBACK");
+        return true;
+    } else if (kw(&w, 0, "SAVEPOINT") || kw(&w, 0, "RELEASE") || (kw(&w, 0, "PREPARE") && kw(&w, 1, "TRANSACTION"))) {
+        gate_err_set(err, "0A000", "savepoints and two-phase commit are not supported");
+        return false;
+    } else if (kw(&w, 0, "SET")) {
+        return classify_set(s, sql, out, err);
+    } else if (kw(&w, 0, "RESET")) {
+        return classify_reset(sql, out, err);
+    } else if (kw(&w, 0, "SHOW")) {
+        return classify_show(s, sql, type_ok, out, err);
+    } else if (kw(&w, 0, "DISCARD")) {
+        *out = stmt_new(GATE_RESET, MET_KIND_SESSION, "DISCARD ALL");
+        if (kw(&w, 1, "ALL")) (*out)->close_all = true;
+        else snprintf((*out)->tag, sizeof (*out)->tag, "DISCARD %.*s", (int)w.t[1].len, w.t[1].p), (*out)->action = GATE_NOOP;
+        return true;
+    } else if (kw(&w, 0, "DEALLOCATE")) {
+        *out = stmt_new(GATE_NOOP, MET_KIND_SESSION, "DEALLOCATE");
+        if (kw(&w, 1, "ALL") || kw(&w, 2, "ALL")) snprintf((*out)->tag, sizeof (*out)->tag, "DEALLOCATE ALL");
+        return true;
+    } else if (kw(&w, 0, "UNLISTEN")) {
+        *out = stmt_new(GATE_NOOP, MET_KIND_SESSION, "UNLISTEN");
+        return true;
+    } else if (kw(&w, 0, "DECLARE")) {
+        return classify_declare(s, sql, type_ok, out, err);
+    } else if (kw(&w, 0, "FETCH")) {
+        return classify_fetch(sql, out, err);
+    } else if (kw(&w, 0, "CLOSE")) {
+        return classify_close(sql, out, err);
+    } else if (kw(&w, 0, "COPY")) {
+        return classify_copy(s, sql, type_ok, out, err);
+    } else {
+        char what[64];
+        snprintf(what, sizeof what, "%.*s", t0->len < 40 ? (int)t0->len : 40, t0->p);
+        for (char *p = what; *p; p++) *p = (char)toupper((unsigned char)*p);
+        char full[96];
+        snprintf(full, sizeof full, "the %s statement", what);
+        deny(err, full, "madang runs SELECT, INSERT, UPDATE, DELETE, DDL on tables and views, and PostgreSQL session statements");
+        return false;
+    }
+
+    gate_stmt_t *st = stmt_new(GATE_ENGINE, kind, tag);
+    if (!prepare_engine(s, st, sql, type_ok, err)) {
+        gate_stmt_free(st);
+        return false;
+    }
+    *out = st;
+    return true;
+}
+
+bool gate_prepare_typed(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_type), const char **param_types,
+                        int nparam_types, gate_stmt_t **out, gate_err_t *err)
+{
+    t_param_hints = param_types;
+    t_nparam_hints = nparam_types;
+    bool ok = gate_prepare(s, sql, type_ok, out, err);
+    t_param_hints = NULL;
+    t_nparam_hints = 0;
+    return ok;
+}
+
+bool gate_check_tx(sess_t *s, const gate_stmt_t *st, gate_err_t *err)
+{
+    if (s->tx != SESS_TX_FAILED) return true;
+    if (st->action == GATE_ROLLBACK || st->action == GATE_COMMIT || st->action == GATE_EMPTY) return true;
+    gate_err_set(err, "25P02", "current transaction is aborted, commands ignored until end of transaction block");
+    return false;
+}
+
+void gate_note_failure(sess_t *s)
+{
+    if (s->tx == SESS_TX_BLOCK) s->tx = SESS_TX_FAILED;
+}
+
+bool gate_execute(sess_t *s, gate_stmt_t *st, duckdb_result *res, int64_t *rows_changed, gate_err_t *err)
+{
+    *rows_changed = 0;
+    if (!gate_check_tx(s, st, err)) return false;
+    duckdb_state rc = st->returns_rows ? duckdb_execute_prepared_streaming(st->ps, res)
+                                       : duckdb_execute_prepared(st->ps, res);
+    if (rc != DuckDBSuccess) {
+        gate_err_from_duckdb(err, duckdb_result_error(res), duckdb_result_error_type(res));
+        duckdb_destroy_result(res);
+        met_statement(st->kind, false);
+        return false;
+    }
+    met_statement(st->kind, true);
+    if (!st->returns_rows) {
+        *rows_changed = (int64_t)duckdb_rows_changed(res);
+        duckdb_destroy_result(res);
+    }
+    return true;
+}
+
+static bool run_tx(sess_t *s, const char *sql, gate_err_t *err)
+{
+    duckdb_result r;
+    if (duckdb_query(s->conn, sql, &r) != DuckDBSuccess) {
+        gate_err_from_duckdb(err, duckdb_result_error(&r), duckdb_result_error_type(&r));
+        duckdb_destroy_result(&r);
+        return false;
+    }
+    duckdb_destroy_result(&r);
+    return true;
+}
+
+static bool run_user(sess_t *s, gate_stmt_t *st, gate_err_t *err)
+{
+    if (!s->superuser) {
+        gate_err_set(err, "42501", "permission denied to %s role \"%s\"",
+                     st->action == GATE_CREATE_USER ? "create" : st->action == GATE_ALTER_USER ? "alter" : "drop",
+                     st->name);
+        snprintf(err->hint, sizeof err->hint, "only a superuser manages users");
+        return false;
+    }
+    if (!valid_role_name(st->name)) {
+        gate_err_set(err, "42602", "invalid user name \"%s\"", st->name);
+        snprintf(err->hint, sizeof err->hint, "use up to 63 letters, digits, '_', '.', '-' or '@'");
+        return false;
+    }
+    meta_user_t u;
+    bool exists = meta_user_get(s->srv->meta, st->name, &u);
+    char *verifier = NULL;
+    if (st->password && *st->password) {
+        if (strncmp(st->password, "SCRAM-SHA-256$", 14) == 0) {
+            verifier = xstrdup(st->password); /* psql's \password sends a verifier */
+        } else if (strncmp(st->password, "md5", 3) == 0 && strlen(st->password) == 35) {
+            gate_err_set(err, "0A000", "MD5 password hashes are not supported");
+            snprintf(err->hint, sizeof err->hint, "send the password itself or a SCRAM-SHA-256 verifier");
+            return false;
+        } else {
+            verifier = pgw_scram_make_verifier(st->password);
+            if (!verifier) {
+                gate_err_set(err, "XX000", "could not compute the password verifier");
+                return false;
+            }
+        }
+    }
+    bool ok = true;
+    switch (st->action) {
+    case GATE_CREATE_USER: {
+        if (exists) {
+            gate_err_set(err, "42710", "role \"%s\" already exists", st->name);
+            ok = false;
+            break;
+        }
+        char e[256];
+        if (!meta_user_create(s->srv->meta, st->name, verifier ? verifier : "", st->superuser == 1, e, sizeof e)) {
+            gate_err_set(err, "XX000", "could not create user: %s", e);
+            ok = false;
+        }
+        break;
+    }
+    case GATE_ALTER_USER:
+        if (!exists) {
+            gate_err_set(err, "42704", "role \"%s\" does not exist", st->name);
+            ok = false;
+            break;
+        }
+        if (st->password && !meta_user_set_scram(s->srv->meta, st->name, verifier ? verifier : "")) {
+            gate_err_set(err, "XX000", "could not change the password of \"%s\"", st->name);
+            ok = false;
+        }
+        if (ok && st->superuser >= 0) {
+            gate_err_set(err, "0A000", "changing SUPERUSER of an existing user is not supported yet");
+            ok = false;
+        }
+        break;
+    case GATE_DROP_USER:
+        if (!exists) {
+            if (st->if_exists) break;
+            gate_err_set(err, "42704", "role \"%s\" does not exist", st->name);
+            ok = false;
+            break;
+        }
+        if (strcmp(st->name, s->real_user) == 0 || strcmp(st->name, s->user) == 0) {
+            gate_err_set(err, "55006", "current user cannot be dropped");
+            ok = false;
+            break;
+        }
+        if (!meta_user_drop(s->srv->meta, st->name)) {
+            gate_err_set(err, "XX000", "could not drop \"%s\"", st->name);
+            ok = false;
+        }
+        break;
+    default: break;
+    }
+    free(verifier);
+    if (ok) log_event(LOG_INFO, "governance", "action=%s target=\"%s\" by=\"%s\"", st->tag, st->name, s->user);
+    return ok;
+}
+
+bool gate_setup_engine(server_t *srv, char *err, size_t errlen)
+{
+    UNUSED(srv);
+    UNUSED(err);
+    UNUSED(errlen);
+    return true;
+}
+
+/* PostgreSQL's search_path names schemas a PostgreSQL user knows: "$user" and
+ * public. DuckDB's default schema is main; public means main here. Schemas
+ * that do not exist are skipped, as PostgreSQL does. */
+static void apply_search_path(sess_t *s)
+{
+    const char *v = sess_get(s, "search_path");
+    if (!v) return;
+    buf_t b;
+    buf_init(&b, 64);
+    char *copy = xstrdup(v);
+    char *save = NULL;
+    for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+        while (*w == ' ') w++;
+        size_t n = strlen(w);
+        while (n && w[n - 1] == ' ') w[--n] = '\0';
+        if (n >= 2 && w[0] == '"' && w[n - 1] == '"') {
+            w[n - 1] = '\0';
+            w++;
+        }
+        if (!*w || strcmp(w, "$user") == 0 || strcmp(w, "pg_catalog") == 0) continue;
+        if (strcmp(w, "public") == 0) w = "main";
+        char *q = xasprintf("SELECT count(*) FROM duckdb_schemas() WHERE schema_name = '%s'", w);
+        bool exists = !strchr(w, '\'') && !strchr(w, ',') && eng_query_int(s->conn, q) > 0;
+        free(q);
+        if (!exists) continue;
+        if (b.len) buf_putc(&b, ',');
+        buf_append_str(&b, w);
+    }
+    free(copy);
+    if (!b.len) buf_append_str(&b, "main");
+    char *sql = xasprintf("SET search_path = '%s'", buf_cstr(&b));
+    char e[256];
+    if (!eng_exec_internal(s->conn, sql, e, sizeof e))
+        log_event(LOG_WARN, "search_path_failed", "value=\"%s\" error=\"%s\"", buf_cstr(&b), e);
+    free(sql);
+    buf_free(&b);
+}
+
+static void sync_setting(sess_t *s, const char *name)
+{
+    const char *v = sess_get(s, name);
+    if (v && !compat_set_setting(s->conn, name, v))
+        log_event(LOG_WARN, "setting_sync_failed", "name=%s", name);
+    if (strcmp(name, "search_path") == 0) apply_search_path(s);
+}
+
+bool gate_session_start(sess_t *s, int32_t pid, char *err, size_t errlen)
+{
+    if (!compat_install(s->conn, s->user, s->superuser, pid, err, errlen)) return false;
+    for (int i = 0; i < s->nsettings; i++) {
+        if (!compat_set_setting(s->conn, s->settings[i].name, s->settings[i].value)) {
+            snprintf(err, errlen, "could not set up session setting %s", s->settings[i].name);
+            return false;
+        }
+    }
+    apply_search_path(s);
+    return true;
+}
+
+bool gate_run_utility(sess_t *s, gate_stmt_t *st, char *tag, size_t taglen, gate_err_t *err)
+{
+    snprintf(tag, taglen, "%s", st->tag);
+    if (!gate_check_tx(s, st, err)) return false;
+    bool ok = true;
+    switch (st->action) {
+    case GATE_SET: {
+        char e[256];
+        if (sess_set(s, st->name, st->value, false, e, sizeof e) != SESS_SET_OK) {
+            const char *state = strstr(e, "unrecognized") ? "42704" : strstr(e, "cannot be changed") ? "55P02" : "22023";
+            gate_err_set(err, state, "%s", e);
+            ok = false;
+        } else {
+            sync_setting(s, st->name);
+        }
+        break;
+    }
+    case GATE_RESET:
+        if (st->name) {
+            sess_set_result_t r = sess_reset(s, st->name);
+            if (r == SESS_SET_UNKNOWN && !strchr(st->name, '.')) {
+                gate_err_set(err, "42704", "unrecognized configuration parameter \"%s\"", st->name);
+                ok = false;
+            } else if (r == SESS_SET_READONLY) {
+                gate_err_set(err, "55P02", "parameter \"%s\" cannot be changed", st->name);
+                ok = false;
+            }
+            if (ok) sync_setting(s, st->name);
+        } else {
+            sess_reset(s, NULL);
+            for (int i = 0; i < s->nsettings; i++) sync_setting(s, s->settings[i].name);
+        }
+        break;
+    case GATE_NOOP: break;
+    case GATE_BEGIN:
+        if (s->tx == SESS_TX_IDLE) {
+            ok = run_tx(s, "BEGIN TRANSACTION", err);
+            if (ok) s->tx = SESS_TX_BLOCK;
+        }
+        break;
+    case GATE_COMMIT:
+        if (s->tx == SESS_TX_FAILED) {
+            ok = run_tx(s, "ROLLBACK", err);
+            snprintf(tag, taglen, "ROLLBACK");
+            s->tx = SESS_TX_IDLE;
+        } else if (s->tx == SESS_TX_BLOCK) {
+            ok = run_tx(s, "COMMIT", err);
+            s->tx = SESS_TX_IDLE;
+        }
+        break;
+    case GATE_ROLLBACK:
+        if (s->tx != SESS_TX_IDLE) {
+            ok = run_tx(s, "ROLLBACK", err);
+            s->tx = SESS_TX_IDLE;
+        }
+        break;
+    case GATE_CREATE_USER:
+    case GATE_ALTER_USER:
+    case GATE_DROP_USER: ok = run_user(s, st, err); break;
+    default:
+        gate_err_set(err, "XX000", "internal error: statement is not a utility");
+        ok = false;
+    }
+    met_statement(st->kind, ok);
+    return ok;
+}
+
+/* ---- COPY FROM STDIN ---- */
+
+struct gate_copy {
+    sess_t *s;
+    duckdb_appender app;
+    int ncols;
+    int64_t rows;
+    bool own_tx; /* the load runs in its own transaction when none is open */
+};
+
+bool gate_copy_begin(sess_t *s, gate_stmt_t *st, gate_copy_t **out, gate_err_t *err)
+{
+    if (!gate_check_tx(s, st, err)) return false;
+    gate_copy_t *c = xcalloc(1, sizeof *c);
+    c->s = s;
+    c->ncols = st->ncols;
+    if (s->tx == SESS_TX_IDLE) {
+        if (!run_tx(s, "BEGIN TRANSACTION", err)) {
+            free(c);
+            return false;
+        }
+        c->own_tx = true;
+    }
+    if (duckdb_appender_create_ext(s->conn, NULL, st->copy_schema, st->copy_name, &c->app) != DuckDBSuccess) {
+        gate_err_from_duckdb(err, duckdb_appender_error(c->app), DUCKDB_ERROR_INVALID);
+        goto fail;
+    }
+    for (int i = 0; i < st->ncopy_cols; i++) {
+        if (duckdb_appender_add_column(c->app, st->copy_cols[i]) != DuckDBSuccess) {
+            gate_err_from_duckdb(err, duckdb_appender_error(c->app), DUCKDB_ERROR_INVALID);
+            goto fail;
+        }
+    }
+    *out = c;
+    return true;
+fail:
+    if (c->app) duckdb_appender_destroy(&c->app);
+    if (c->own_tx) run_tx(s, "ROLLBACK", err) ? (void)0 : (void)0;
+    free(c);
+    return false;
+}
+
+bool gate_copy_row(gate_copy_t *c, int n, char **fields, size_t *lens, gate_err_t *err)
+{
+    if (n != c->ncols) {
+        gate_err_set(err, "22P04", n < c->ncols ? "missing data for column %d" : "extra data after last expected column (%d)",
+                     n < c->ncols ? n + 1 : c->ncols);
+        snprintf(err->detail, sizeof err->detail, "COPY row %lld", (long long)c->rows + 1);
+        return false;
+    }
+    for (int i = 0; i < n; i++) {
+        duckdb_state st = fields[i] ? duckdb_append_varchar_length(c->app, fields[i], lens[i])
+                                    : duckdb_append_null(c->app);
+        if (st != DuckDBSuccess) goto fail;
+    }
+    if (duckdb_appender_end_row(c->app) != DuckDBSuccess) goto fail;
+    c->rows++;
+    return true;
+fail:
+    gate_err_from_duckdb(err, duckdb_appender_error(c->app), DUCKDB_ERROR_INVALID);
+    snprintf(err->detail, sizeof err->detail, "COPY row %lld", (long long)c->rows + 1);
+    return false;
+}
+
+bool gate_copy_end(gate_copy_t *c, bool commit, int64_t *rows, gate_err_t *err)
+{
+    bool ok = true;
+    *rows = c->rows;
+    if (commit) {
+        if (duckdb_appender_close(c->app) != DuckDBSuccess) {
+            gate_err_from_duckdb(err, duckdb_appender_error(c->app), DUCKDB_ERROR_INVALID);
+            ok = false;
+        }
+    }
+    duckdb_appender_destroy(&c->app);
+    gate_err_t e2;
+    if (c->own_tx) {
+        if (ok && commit) {
+            if (!run_tx(c->s, "COMMIT", &e2)) {
+                *err = e2;
+                ok = false;
+            }
+        } else {
+            (void)run_tx(c->s, "ROLLBACK", &e2);
+        }
+    }
+    met_statement(MET_KIND_COPY, ok && commit);
+    free(c);
+    return ok && commit;
+}

@@ -1,0 +1,137 @@
+/* gate.h — the one path every statement takes, from every door.
+ *
+ *   classify → (bind → authorize → rewrite: later issues) → execute → record
+ *
+ * A door splits what the client sent into statements (lex_split), calls
+ * gate_prepare for each, binds parameters on stmt->ps, and calls gate_execute
+ * (statements the engine runs) or gate_run_utility (statements madang
+ * handles: SET, SHOW, users, transactions). Anything the gate does not
+ * recognize is denied with SQLSTATE 42501 — fail closed.
+ *
+ * Ownership: gate_prepare returns a heap gate_stmt_t the caller frees with
+ * gate_stmt_free. A result from gate_execute is owned by the caller
+ * (duckdb_destroy_result). */
+#ifndef MADANG_GATE_H
+#define MADANG_GATE_H
+
+#include <duckdb.h>
+
+#include "gate/session.h"
+#include "server/metrics.h"
+
+typedef enum {
+    GATE_EMPTY,
+    GATE_ENGINE,   /* a prepared DuckDB statement (may return rows) */
+    GATE_SET,      /* SET name = value */
+    GATE_RESET,    /* RESET name | RESET ALL (name NULL) */
+    GATE_NOOP,     /* accepted, nothing to do (SET TRANSACTION ..., DISCARD, ...) */
+    GATE_BEGIN,
+    GATE_COMMIT,
+    GATE_ROLLBACK,
+    GATE_CREATE_USER,
+    GATE_ALTER_USER,
+    GATE_DROP_USER,
+    GATE_DECLARE, /* DECLARE c CURSOR FOR <query>: ps is the query */
+    GATE_FETCH,   /* FETCH n FROM c */
+    GATE_CLOSE_CURSOR,
+    GATE_COPY_IN,  /* COPY t FROM STDIN */
+    GATE_COPY_OUT, /* COPY t|(query) TO STDOUT: ps is the query */
+} gate_action_t;
+
+typedef struct {
+    char sqlstate[6];
+    char message[1024];
+    char detail[512];
+    char hint[512];
+    int position;
+} gate_err_t;
+
+typedef struct {
+    bool csv;
+    bool header;
+    char delim;
+    char quote;
+    char escape;
+    char *null_str;
+} gate_copy_opts_t;
+
+typedef struct gate_stmt {
+    gate_action_t action;
+    met_kind_t kind;
+    char tag[48]; /* CommandComplete verb: "SELECT", "INSERT", "CREATE TABLE", ... */
+    char *sql;    /* what the engine prepared (after compatibility rewrites) */
+    duckdb_prepared_statement ps;
+    int nparams;
+    duckdb_type *param_types;
+    int ncols;
+    char **col_names;
+    duckdb_logical_type *col_types; /* owned */
+    bool returns_rows;
+
+    /* SET / RESET */
+    char *name;
+    char *value;
+    /* users */
+    char *password;
+    int superuser; /* -1 unchanged */
+    bool if_exists;
+    /* cursors */
+    int64_t fetch_count; /* -1 = ALL */
+    bool cursor_binary;
+    bool close_all;
+    /* COPY */
+    char *copy_table;  /* quoted for the engine: "schema"."table" */
+    char *copy_schema; /* unquoted parts (schema NULL when not written) */
+    char *copy_name;
+    char **copy_cols;
+    int ncopy_cols;
+    gate_copy_opts_t copy;
+} gate_stmt_t;
+
+/* Called once at start-up: installs compatibility functions in the engine. */
+bool gate_setup_engine(server_t *srv, char *err, size_t errlen) MUST_CHECK;
+
+/* Prepares a new session's engine connection (compatibility shims, settings).
+ * pid is what pg_backend_pid() reports. */
+bool gate_session_start(sess_t *s, int32_t pid, char *err, size_t errlen) MUST_CHECK;
+
+/* Prepares one statement (a range from lex_split). type_ok says which result
+ * column types the door can encode; others are cast to VARCHAR. */
+bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_type), gate_stmt_t **out,
+                  gate_err_t *err) MUST_CHECK;
+void gate_stmt_free(gate_stmt_t *st);
+/* As gate_prepare, with the types the client declared for $1..$n (DuckDB type
+ * names, NULL = unspecified). A parameter whose type the engine cannot infer
+ * (SELECT $1) takes its declared type, as in PostgreSQL. */
+bool gate_prepare_typed(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_type), const char **param_types,
+                        int nparam_types, gate_stmt_t **out, gate_err_t *err) MUST_CHECK;
+
+/* Runs a GATE_ENGINE statement whose parameters are bound. When it returns
+ * rows, *res is a streaming result to fetch with duckdb_fetch_chunk; otherwise
+ * *rows_changed is set and *res is already destroyed. */
+bool gate_execute(sess_t *s, gate_stmt_t *st, duckdb_result *res, int64_t *rows_changed,
+                  gate_err_t *err) MUST_CHECK;
+
+/* Runs a statement madang handles itself; fills tag for CommandComplete. */
+bool gate_run_utility(sess_t *s, gate_stmt_t *st, char *tag, size_t taglen, gate_err_t *err) MUST_CHECK;
+
+/* COPY FROM STDIN: rows arrive as text fields and are appended to the target
+ * (through DuckDB's appender, which casts text to each column's type). */
+typedef struct gate_copy gate_copy_t;
+bool gate_copy_begin(sess_t *s, gate_stmt_t *st, gate_copy_t **out, gate_err_t *err) MUST_CHECK;
+/* fields[i] NULL = SQL NULL. */
+bool gate_copy_row(gate_copy_t *c, int n, char **fields, size_t *lens, gate_err_t *err) MUST_CHECK;
+/* Finishes (commit=true) or abandons the load; returns rows appended. */
+bool gate_copy_end(gate_copy_t *c, bool commit, int64_t *rows, gate_err_t *err) MUST_CHECK;
+
+/* Called by the door when a statement fails inside a transaction block. */
+void gate_note_failure(sess_t *s);
+
+/* Whether the session may run st in its transaction state (25P02 otherwise). */
+bool gate_check_tx(sess_t *s, const gate_stmt_t *st, gate_err_t *err) MUST_CHECK;
+
+/* Fills err from a DuckDB error message, mapping it to a SQLSTATE. */
+void gate_err_from_duckdb(gate_err_t *err, const char *msg, duckdb_error_type type);
+void gate_err_set(gate_err_t *err, const char *sqlstate, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,57 @@
+/* session.h — one client session, whatever door it came through.
+ *
+ * It names the real and effective user, the client address and application,
+ * the door, owns the session's DuckDB connection, and keeps the emulated
+ * PostgreSQL settings (SET/SHOW/RESET never reach the engine). */
+#ifndef MADANG_GATE_SESSION_H
+#define MADANG_GATE_SESSION_H
+
+#include <duckdb.h>
+
+#include "server/server.h"
+
+typedef enum { SESS_TX_IDLE = 'I', SESS_TX_BLOCK = 'T', SESS_TX_FAILED = 'E' } sess_tx_t;
+
+typedef struct {
+    char *name;  /* canonical (lower case) name */
+    char *value; /* current value */
+    char *reset; /* value RESET returns to (startup value or default) */
+} sess_setting_t;
+
+typedef struct sess {
+    server_t *srv;
+    duckdb_connection conn;
+    int64_t id;
+    char real_user[64];
+    char user[64]; /* effective user */
+    bool superuser;
+    char client_addr[64];
+    const char *door; /* "pgwire", "http" */
+    sess_tx_t tx;
+    sess_setting_t *settings;
+    int nsettings;
+    /* Settings changed since the door last reported them (ParameterStatus). */
+    char **changed;
+    int nchanged;
+} sess_t;
+
+/* Creates a session with its own engine connection; NULL if the engine refuses. */
+sess_t *sess_create(server_t *srv, const char *user, bool superuser, const char *client_addr, const char *door);
+void sess_destroy(sess_t *s);
+
+typedef enum { SESS_SET_OK, SESS_SET_UNKNOWN, SESS_SET_READONLY, SESS_SET_BAD_VALUE } sess_set_result_t;
+
+const char *sess_get(sess_t *s, const char *name);
+/* Sets a setting as the client asked (SET or a startup option). is_startup also
+ * makes it the RESET value. err gets the reason on failure. */
+sess_set_result_t sess_set(sess_t *s, const char *name, const char *value, bool is_startup, char *err,
+                           size_t errlen);
+sess_set_result_t sess_reset(sess_t *s, const char *name); /* name NULL = RESET ALL */
+/* Whether this setting is one PostgreSQL reports with ParameterStatus. */
+bool sess_is_reported(const char *name);
+/* Pops the names of reported settings that changed; caller frees the array and strings. */
+char **sess_take_changed(sess_t *s, int *n);
+/* SHOW ALL as (name, setting, description) rows. */
+int sess_setting_count(sess_t *s);
+
+#endif

@@ -1,0 +1,199 @@
+/* meta.c — the SQLite metadata store and its migrations (see meta.h). */
+#include "meta/meta.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct meta {
+    sqlite3 *db;
+    pthread_mutex_t mu;
+};
+
+/* Migrations: index i brings the schema from version i to i+1. Never edit a
+ * released migration; append a new one. */
+static const char *migrations[] = {
+    /* 1: users and data-dir facts */
+    "CREATE TABLE users ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  scram TEXT NOT NULL DEFAULT '',"
+    "  superuser INTEGER NOT NULL DEFAULT 0,"
+    "  can_login INTEGER NOT NULL DEFAULT 1,"
+    "  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));"
+    "CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+};
+
+int meta_latest_version(void)
+{
+    return (int)ARRAY_LEN(migrations);
+}
+
+static int user_version(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    int v = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) return -1;
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+meta_t *meta_open(const char *path, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
+        SQLITE_OK) {
+        snprintf(err, errlen, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    char *emsg = NULL;
+    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL,
+                     NULL, &emsg) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot set up %s: %s", path, emsg ? emsg : "?");
+        sqlite3_free(emsg);
+        goto fail;
+    }
+    int v = user_version(db);
+    if (v < 0) {
+        snprintf(err, errlen, "cannot read schema version of %s: %s", path, sqlite3_errmsg(db));
+        goto fail;
+    }
+    if (v > meta_latest_version()) {
+        snprintf(err, errlen,
+                 "%s has schema version %d but this madang knows up to %d; upgrade madang to open it", path,
+                 v, meta_latest_version());
+        goto fail;
+    }
+    for (; v < meta_latest_version(); v++) {
+        char *sql = xasprintf("BEGIN IMMEDIATE; %s PRAGMA user_version=%d; COMMIT;", migrations[v], v + 1);
+        int rc = sqlite3_exec(db, sql, NULL, NULL, &emsg);
+        free(sql);
+        if (rc != SQLITE_OK) {
+            snprintf(err, errlen, "migration %d of %s failed: %s", v + 1, path, emsg ? emsg : "?");
+            sqlite3_free(emsg);
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            goto fail;
+        }
+        log_event(LOG_INFO, "meta_migrated", "version=%d", v + 1);
+    }
+    meta_t *m = xcalloc(1, sizeof *m);
+    m->db = db;
+    pthread_mutex_init(&m->mu, NULL);
+    return m;
+fail:
+    if (db) sqlite3_close(db);
+    return NULL;
+}
+
+void meta_close(meta_t *m)
+{
+    if (!m) return;
+    sqlite3_close(m->db);
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+}
+
+int meta_schema_version(meta_t *m)
+{
+    pthread_mutex_lock(&m->mu);
+    int v = user_version(m->db);
+    pthread_mutex_unlock(&m->mu);
+    return v;
+}
+
+int meta_user_count(meta_t *m)
+{
+    int n = 0;
+    sqlite3_stmt *st;
+    pthread_mutex_lock(&m->mu);
+    if (sqlite3_prepare_v2(m->db, "SELECT count(*) FROM users", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&m->mu);
+    return n;
+}
+
+bool meta_user_get(meta_t *m, const char *name, meta_user_t *out)
+{
+    bool found = false;
+    sqlite3_stmt *st;
+    pthread_mutex_lock(&m->mu);
+    if (sqlite3_prepare_v2(m->db, "SELECT id, name, scram, superuser, can_login FROM users WHERE name = ?", -1,
+                           &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            memset(out, 0, sizeof *out);
+            out->id = sqlite3_column_int64(st, 0);
+            snprintf(out->name, sizeof out->name, "%s", (const char *)sqlite3_column_text(st, 1));
+            snprintf(out->scram, sizeof out->scram, "%s", (const char *)sqlite3_column_text(st, 2));
+            out->superuser = sqlite3_column_int(st, 3) != 0;
+            out->can_login = sqlite3_column_int(st, 4) != 0;
+            found = true;
+        }
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&m->mu);
+    return found;
+}
+
+static bool exec_bound(meta_t *m, const char *sql, const char *a, const char *b, int c, char *err,
+                       size_t errlen)
+{
+    bool ok = false;
+    sqlite3_stmt *st;
+    pthread_mutex_lock(&m->mu);
+    if (sqlite3_prepare_v2(m->db, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (a) sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
+        if (b) sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
+        if (c >= 0) sqlite3_bind_int(st, 3, c);
+        int rc = sqlite3_step(st);
+        ok = rc == SQLITE_DONE && sqlite3_changes(m->db) > 0;
+        if (!ok && err) snprintf(err, errlen, "%s", sqlite3_errmsg(m->db));
+        sqlite3_finalize(st);
+    } else if (err) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(m->db));
+    }
+    pthread_mutex_unlock(&m->mu);
+    return ok;
+}
+
+bool meta_user_create(meta_t *m, const char *name, const char *scram, bool superuser, char *err, size_t errlen)
+{
+    return exec_bound(m, "INSERT INTO users(name, scram, superuser) VALUES (?, ?, ?)", name, scram,
+                      superuser ? 1 : 0, err, errlen);
+}
+
+bool meta_user_set_scram(meta_t *m, const char *name, const char *scram)
+{
+    return exec_bound(m, "UPDATE users SET scram = ?2 WHERE name = ?1", name, scram, -1, NULL, 0);
+}
+
+bool meta_user_drop(meta_t *m, const char *name)
+{
+    return exec_bound(m, "DELETE FROM users WHERE name = ?", name, NULL, -1, NULL, 0);
+}
+
+char *meta_kv_get(meta_t *m, const char *key)
+{
+    char *v = NULL;
+    sqlite3_stmt *st;
+    pthread_mutex_lock(&m->mu);
+    if (sqlite3_prepare_v2(m->db, "SELECT value FROM kv WHERE key = ?", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW) v = xstrdup((const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&m->mu);
+    return v;
+}
+
+bool meta_kv_set(meta_t *m, const char *key, const char *value)
+{
+    return exec_bound(m, "INSERT INTO kv(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+                      key, value, -1, NULL, 0);
+}

@@ -1,0 +1,43 @@
+/* meta.h — madang's own metadata store: SQLite (WAL mode) at DATA/meta.db.
+ *
+ * Holds users (with SCRAM verifiers, never passwords) and, as later issues land,
+ * groups, grants, policies, tags, audit indexes and lineage. The schema is
+ * versioned with PRAGMA user_version; meta_open applies pending migrations in
+ * order, each in one transaction, and refuses a database newer than this build.
+ *
+ * One meta_t is shared by all threads; every call takes its mutex. */
+#ifndef MADANG_META_H
+#define MADANG_META_H
+
+#include "util/util.h"
+
+typedef struct meta meta_t;
+
+typedef struct {
+    int64_t id;
+    char name[64];
+    char scram[256]; /* "SCRAM-SHA-256$iter:salt$stored:server" or "" */
+    bool superuser;
+    bool can_login;
+} meta_user_t;
+
+/* Opens (creating and migrating) the database at path. On failure returns NULL
+ * and puts a one-line reason in err. */
+meta_t *meta_open(const char *path, char *err, size_t errlen);
+void meta_close(meta_t *m);
+int meta_schema_version(meta_t *m);
+int meta_latest_version(void);
+
+/* Users. Names are case-sensitive as stored (the wire folds unquoted names). */
+int meta_user_count(meta_t *m);
+bool meta_user_get(meta_t *m, const char *name, meta_user_t *out) MUST_CHECK;
+bool meta_user_create(meta_t *m, const char *name, const char *scram, bool superuser, char *err,
+                      size_t errlen) MUST_CHECK;
+bool meta_user_set_scram(meta_t *m, const char *name, const char *scram) MUST_CHECK;
+bool meta_user_drop(meta_t *m, const char *name) MUST_CHECK;
+
+/* Small key/value facts about this data dir (e.g. "demo_loaded"). */
+char *meta_kv_get(meta_t *m, const char *key); /* heap string or NULL */
+bool meta_kv_set(meta_t *m, const char *key, const char *value) MUST_CHECK;
+
+#endif
