@@ -62,14 +62,15 @@ typedef struct {
  * literal. If none occurs (case-insensitively) the SQL is copied as is. */
 static const char *const trigger_words[] = {
     "pg_catalog", "regclass", "regtype",         "regproc",         "regnamespace", "operator",
-    "collate",    "'{",       "_pg_expandarray", "generate_series", "unnest",
+    "collate",    "'{",       "_pg_expandarray", "generate_series", "unnest",       "bytea",
 };
 
 static bool has_trigger(const char *sql)
 {
     for (const char *p = sql; *p; p++) {
         char c = (char)tolower((unsigned char)*p);
-        if (c != 'p' && c != 'r' && c != 'o' && c != 'c' && c != '\'' && c != '_' && c != 'g' && c != 'u')
+        if (c != 'p' && c != 'r' && c != 'o' && c != 'c' && c != '\'' && c != '_' && c != 'g' && c != 'u' &&
+            c != 'b')
             continue;
         char c2 = (char)tolower((unsigned char)p[1]);
         for (size_t i = 0; i < ARRAY_LEN(trigger_words); i++) {
@@ -346,6 +347,27 @@ static void rewrite_array_literal(rw_t *r, size_t i)
     r->t[i].repl_len = t->len;
 }
 
+/* '\x0a0b'::bytea is PostgreSQL's hex bytea input (psycopg2 sends bytes this
+ * way); DuckDB would read the backslash escapes instead: use unhex(). */
+static void rewrite_bytea_literal(rw_t *r, size_t i)
+{
+    const lex_tok_t *t = &r->t[i].tok;
+    if (t->len < 4 || t->p[0] != '\'' || t->p[1] != '\\' || (t->p[2] != 'x' && t->p[2] != 'X')) return;
+    if (!tok_text(r, i + 1, "::")) return;
+    size_t j = skip_pgcat(r, i + 2);
+    if (!tok_named(r, j, "bytea")) return;
+    for (size_t k = 3; k + 1 < t->len; k++)
+        if (!isxdigit((unsigned char)t->p[k])) return;
+    buf_t b;
+    buf_init(&b, t->len + 16);
+    buf_append_str(&b, "unhex('");
+    buf_append(&b, t->p + 3, t->len - 4);
+    buf_append_str(&b, "')");
+    r->t[i].repl = buf_cstr(&b);
+    r->t[i].repl_len = b.len;
+    drop_range(r, i + 1, j + 1, false);
+}
+
 static bool is_clause_end_kw(const rw_t *r, size_t i)
 {
     static const char *const kws[] = {
@@ -511,7 +533,10 @@ char *compat_rewrite(const char *sql)
             i = rewrite_regcast(&r, i);
             continue;
         }
-        if (tok_is(&r, i, TK_STRING)) rewrite_array_literal(&r, i);
+        if (tok_is(&r, i, TK_STRING)) {
+            rewrite_array_literal(&r, i);
+            rewrite_bytea_literal(&r, i);
+        }
         if (tok_kw(&r, i, "generate_series") || tok_kw(&r, i, "unnest")) {
             if (!from_marked) mark_from_lists(&r);
             from_marked = true;
@@ -559,7 +584,7 @@ static void append_sql_literal_body(buf_t *b, const char *s)
  * connection, one query vs one duckdb_query per statement within noise, the
  * single query a few ms lower at best; no statement dominates, binding the
  * ~70 CREATE statements does. */
-static char *shim_script(const char *user, bool superuser, int32_t pid)
+static char *shim_script(const char *user, bool superuser, int32_t pid, const char *db)
 {
     char *version = xasprintf("PostgreSQL %s (madang %s, DuckDB %s) on %s", MADANG_PG_VERSION, MADANG_VERSION,
                               duckdb_library_version(), COMPAT_ARCH);
@@ -588,6 +613,11 @@ static char *shim_script(const char *user, bool superuser, int32_t pid)
                     q += 13;
                     continue;
                 }
+                if (strncmp(q, "{{DB}}", 6) == 0) {
+                    append_sql_literal_body(&b, db);
+                    q += 6;
+                    continue;
+                }
                 if (strncmp(q, "{{PID}}", 7) == 0) {
                     buf_append_str(&b, pidbuf);
                     q += 7;
@@ -612,8 +642,21 @@ static char *shim_script(const char *user, bool superuser, int32_t pid)
 bool compat_install(duckdb_connection c, const char *user, bool superuser, int32_t pid, char *err,
                     size_t errlen)
 {
-    char *script = shim_script(user ? user : "", superuser, pid);
+    /* The shim's views select this catalog's objects by its real name (DuckDB
+     * names it after the database file); it is read before current_database()
+     * is shadowed with "madang". Re-installing keeps the same name. */
+    char db[256] = "";
     duckdb_result res;
+    if (duckdb_query(c, "SELECT database_name FROM duckdb_databases() WHERE NOT internal AND NOT readonly "
+                        "AND database_name NOT IN ('temp', 'system') ORDER BY database_oid LIMIT 1",
+                     &res) == DuckDBSuccess &&
+        duckdb_row_count(&res) > 0) {
+        char *v = duckdb_value_varchar(&res, 0, 0);
+        if (v) snprintf(db, sizeof db, "%s", v);
+        duckdb_free(v);
+    }
+    duckdb_destroy_result(&res);
+    char *script = shim_script(user ? user : "", superuser, pid, db);
     bool ok = duckdb_query(c, script, &res) == DuckDBSuccess;
     if (!ok) {
         const char *e = duckdb_result_error(&res);

@@ -134,7 +134,7 @@ FROM madang_types
 -- ---------- namespaces / relations ----------
 CREATE OR REPLACE TEMP VIEW pg_namespace AS
 SELECT oid::BIGINT AS oid, schema_name AS nspname, 10::BIGINT AS nspowner, NULL::VARCHAR[] AS nspacl
-FROM duckdb_schemas() WHERE database_name = current_database()
+FROM duckdb_schemas() WHERE database_name = '{{DB}}'
 UNION ALL SELECT 11, 'pg_catalog', 10, NULL UNION ALL SELECT 13000, 'information_schema', 10, NULL
 @@
 CREATE OR REPLACE TEMP VIEW pg_am AS SELECT * FROM (VALUES (2::BIGINT,'heap','heap_tableam_handler','t'),(403,'btree','bthandler','i'),(405,'hash','hashhandler','i'))
@@ -145,7 +145,7 @@ CREATE OR REPLACE TEMP VIEW madang_conindex AS
 SELECT 1610612736 + table_oid * 1000 + constraint_index AS idxoid, 1073741824 + table_oid * 1000 + constraint_index AS conoid,
   c.*, coalesce(c.constraint_name, c.table_name || '_pkey') AS idxname
 FROM duckdb_constraints() c
-WHERE constraint_type IN ('PRIMARY KEY','UNIQUE') AND database_name = current_database()
+WHERE constraint_type IN ('PRIMARY KEY','UNIQUE') AND database_name = '{{DB}}'
 @@
 CREATE OR REPLACE TEMP VIEW pg_class AS
 SELECT table_oid::BIGINT AS oid, table_name AS relname, schema_oid::BIGINT AS relnamespace, 0::BIGINT AS reltype, 0::BIGINT AS reloftype,
@@ -157,19 +157,19 @@ SELECT table_oid::BIGINT AS oid, table_name AS relname, schema_oid::BIGINT AS re
   false AS relhassubclass, false AS relrowsecurity, false AS relforcerowsecurity, true AS relispopulated, 'd' AS relreplident,
   false AS relispartition, 0::BIGINT AS relrewrite, 0 AS relfrozenxid, 0 AS relminmxid, NULL::VARCHAR[] AS relacl,
   NULL::VARCHAR[] AS reloptions, NULL::VARCHAR AS relpartbound
-FROM duckdb_tables() t WHERE database_name = current_database()
+FROM duckdb_tables() t WHERE database_name = '{{DB}}'
 UNION ALL
 SELECT view_oid, view_name, schema_oid, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, false, false, 'p', 'v', column_count, 0, true, false,
   false, false, false, true, 'n', false, 0, 0, 0, NULL, NULL, NULL
-FROM duckdb_views() WHERE database_name = current_database() AND NOT internal
+FROM duckdb_views() WHERE database_name = '{{DB}}' AND NOT internal
 UNION ALL
 SELECT sequence_oid, sequence_name, schema_oid, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, false, false, 'p', 'S', 3, 0, false, false,
   false, false, false, true, 'n', false, 0, 0, 0, NULL, NULL, NULL
-FROM duckdb_sequences() WHERE database_name = current_database()
+FROM duckdb_sequences() WHERE database_name = '{{DB}}'
 UNION ALL
 SELECT index_oid, index_name, schema_oid, 0, 0, 10, 403, 0, 0, 0, 0, 0, 0, false, false, 'p', 'i', NULL, 0, false, false,
   false, false, false, true, 'n', false, 0, 0, 0, NULL, NULL, NULL
-FROM duckdb_indexes() WHERE database_name = current_database()
+FROM duckdb_indexes() WHERE database_name = '{{DB}}'
 UNION ALL
 SELECT idxoid, idxname, schema_oid, 0, 0, 10, 403, 0, 0, 0, 0, 0, 0, false, false, 'p', 'i', len(constraint_column_indexes), 0,
   false, false, false, false, false, true, 'n', false, 0, 0, 0, NULL, NULL, NULL
@@ -191,11 +191,11 @@ SELECT c.table_oid::BIGINT AS attrelid, c.column_name AS attname, madang_typoid(
   '' AS attidentity, '' AS attgenerated, false AS attisdropped, true AS attislocal, 0 AS attinhcount,
   CASE WHEN c.data_type = 'VARCHAR' THEN 100 ELSE 0 END::BIGINT AS attcollation,
   NULL::VARCHAR[] AS attacl, NULL::VARCHAR[] AS attoptions, NULL::VARCHAR[] AS attfdwoptions, NULL::VARCHAR AS attmissingval
-FROM duckdb_columns() c WHERE c.database_name = current_database()
+FROM duckdb_columns() c WHERE c.database_name = '{{DB}}'
 @@
 CREATE OR REPLACE TEMP VIEW pg_attrdef AS
 SELECT (table_oid * 1000 + column_index)::BIGINT AS oid, table_oid::BIGINT AS adrelid, column_index::SMALLINT AS adnum, column_default AS adbin
-FROM duckdb_columns() WHERE column_default IS NOT NULL AND database_name = current_database()
+FROM duckdb_columns() WHERE column_default IS NOT NULL AND database_name = '{{DB}}'
 @@
 CREATE OR REPLACE TEMP VIEW pg_index AS
 SELECT idxoid::BIGINT AS indexrelid, table_oid::BIGINT AS indrelid, len(constraint_column_indexes)::SMALLINT AS indnatts,
@@ -209,7 +209,7 @@ FROM madang_conindex
 UNION ALL
 SELECT index_oid, table_oid, NULL, NULL, is_unique, false, is_primary, false, true, false, true, false, true, true, false,
   NULL::SMALLINT[], NULL, NULL, NULL::SMALLINT[], expressions::VARCHAR, NULL
-FROM duckdb_indexes() WHERE database_name = current_database()
+FROM duckdb_indexes() WHERE database_name = '{{DB}}'
 @@
 CREATE OR REPLACE TEMP VIEW pg_constraint AS
 SELECT 1073741824 + c.table_oid * 1000 + c.constraint_index AS oid, c.constraint_name AS conname, c.schema_oid::BIGINT AS connamespace,
@@ -235,15 +235,15 @@ SELECT 1073741824 + c.table_oid * 1000 + c.constraint_index AS oid, c.constraint
   NULL::BIGINT[] AS conpfeqop, NULL::BIGINT[] AS conppeqop, NULL::BIGINT[] AS conffeqop, NULL::SMALLINT[] AS confdelsetcols,
   NULL::BIGINT[] AS conexclop, c.expression AS conbin, c.constraint_text AS madang_def
 FROM duckdb_constraints() c
-WHERE c.database_name = current_database() AND c.constraint_type IN ('CHECK','UNIQUE','PRIMARY KEY','FOREIGN KEY')
+WHERE c.database_name = '{{DB}}' AND c.constraint_type IN ('CHECK','UNIQUE','PRIMARY KEY','FOREIGN KEY')
 @@
 CREATE OR REPLACE TEMP VIEW pg_description AS
-SELECT table_oid::BIGINT AS objoid, 1259::BIGINT AS classoid, 0 AS objsubid, comment AS description FROM duckdb_tables() WHERE comment IS NOT NULL AND database_name = current_database()
-UNION ALL SELECT view_oid, 1259, 0, comment FROM duckdb_views() WHERE comment IS NOT NULL AND NOT internal AND database_name = current_database()
-UNION ALL SELECT table_oid, 1259, column_index, comment FROM duckdb_columns() WHERE comment IS NOT NULL AND database_name = current_database()
-UNION ALL SELECT index_oid, 1259, 0, comment FROM duckdb_indexes() WHERE comment IS NOT NULL AND database_name = current_database()
-UNION ALL SELECT sequence_oid, 1259, 0, comment FROM duckdb_sequences() WHERE comment IS NOT NULL AND database_name = current_database()
-UNION ALL SELECT oid, 2615, 0, comment FROM duckdb_schemas() WHERE comment IS NOT NULL AND database_name = current_database()
+SELECT table_oid::BIGINT AS objoid, 1259::BIGINT AS classoid, 0 AS objsubid, comment AS description FROM duckdb_tables() WHERE comment IS NOT NULL AND database_name = '{{DB}}'
+UNION ALL SELECT view_oid, 1259, 0, comment FROM duckdb_views() WHERE comment IS NOT NULL AND NOT internal AND database_name = '{{DB}}'
+UNION ALL SELECT table_oid, 1259, column_index, comment FROM duckdb_columns() WHERE comment IS NOT NULL AND database_name = '{{DB}}'
+UNION ALL SELECT index_oid, 1259, 0, comment FROM duckdb_indexes() WHERE comment IS NOT NULL AND database_name = '{{DB}}'
+UNION ALL SELECT sequence_oid, 1259, 0, comment FROM duckdb_sequences() WHERE comment IS NOT NULL AND database_name = '{{DB}}'
+UNION ALL SELECT oid, 2615, 0, comment FROM duckdb_schemas() WHERE comment IS NOT NULL AND database_name = '{{DB}}'
 @@
 CREATE OR REPLACE TEMP MACRO shobj_description(o, cat) AS NULL::VARCHAR
 @@
@@ -259,10 +259,15 @@ CREATE OR REPLACE TEMP MACRO madang_regtype(s) AS (SELECT coalesce(
 @@
 -- ---------- database / roles ----------
 CREATE OR REPLACE TEMP VIEW pg_database AS
-SELECT database_oid::BIGINT AS oid, database_name AS datname, 10::BIGINT AS datdba, 6 AS encoding, 'c' AS datlocprovider,
+SELECT database_oid::BIGINT AS oid, 'madang' AS datname, 10::BIGINT AS datdba, 6 AS encoding, 'c' AS datlocprovider,
   false AS datistemplate, true AS datallowconn, -1 AS datconnlimit, 0 AS datfrozenxid, 0 AS datminmxid, 1663::BIGINT AS dattablespace,
   'C' AS datcollate, 'C' AS datctype, NULL::VARCHAR AS daticulocale, NULL::VARCHAR AS datcollversion, NULL::VARCHAR[] AS datacl
-FROM duckdb_databases() WHERE NOT internal
+FROM duckdb_databases() WHERE database_name = '{{DB}}'
+@@
+-- PostgreSQL clients connect to database "madang"; DuckDB's catalog is named after its file
+CREATE OR REPLACE TEMP MACRO current_database() AS 'madang'
+@@
+CREATE OR REPLACE TEMP MACRO current_catalog() AS 'madang'
 @@
 CREATE OR REPLACE TEMP VIEW pg_roles AS
 SELECT r.rolname, r.rolsuper, true AS rolinherit, r.rolsuper AS rolcreaterole, r.rolsuper AS rolcreatedb, true AS rolcanlogin,
@@ -324,7 +329,7 @@ SELECT function_oid::BIGINT AS oid, function_name AS proname,
   coalesce(macro_definition, function_name) AS prosrc, NULL::VARCHAR AS probin, macro_definition AS prosqlbody,
   NULL::VARCHAR[] AS proconfig, NULL::VARCHAR[] AS proacl,
   return_type AS madang_rettype, parameters AS madang_args, parameter_types AS madang_argtypes, function_type AS madang_kind
-FROM duckdb_functions() f WHERE database_name IN ('system', current_database())
+FROM duckdb_functions() f WHERE database_name IN ('system', '{{DB}}')
 @@
 -- ---------- misc set-returning ----------
 CREATE OR REPLACE TEMP MACRO _pg_expandarray(arr) AS unnest(list_transform(generate_series(1, len(arr)), i -> {'x': arr[i], 'n': i::INTEGER}))

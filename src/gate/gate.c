@@ -129,6 +129,8 @@ void gate_err_from_duckdb(gate_err_t *err, const char *msg, duckdb_error_type ty
         else if (strstr(body, "foreign key")) state = "23503";
     }
     if (strcmp(state, "25000") == 0 && strstr(body, "aborted")) state = "25P02";
+    if (strcmp(state, "XX000") == 0 && (strncmp(body, "Could not convert", 17) == 0 || strstr(body, "can't be cast")))
+        state = "22P02";
     if (strcmp(state, "22P02") == 0 && strstr(body, "out of range")) state = "22003";
     snprintf(err->sqlstate, sizeof err->sqlstate, "%s", state);
 }
@@ -213,10 +215,12 @@ static bool type_allowed(duckdb_statement_type t, met_kind_t kind)
  * give them PostgreSQL's. Plain column names are kept. */
 static char *pg_column_name(const char *n, duckdb_logical_type lt)
 {
-    bool plain = true;
-    for (const char *p = n; *p; p++)
-        if (!(isalnum((unsigned char)*p) || *p == '_' || (unsigned char)*p >= 0x80)) plain = false;
-    if (plain && *n && !isdigit((unsigned char)*n)) return xstrdup(n);
+    /* An alias or column name has no parentheses and does not start like a
+     * literal; DuckDB's expression names do. */
+    if (*n && !strchr(n, '(') && !isdigit((unsigned char)*n) && *n != '\'' && *n != '-' &&
+        strcmp(n, "true") != 0 && strcmp(n, "false") != 0 && strcmp(n, "NULL") != 0)
+        return xstrdup(n);
+    if (strcmp(n, "true") == 0 || strcmp(n, "false") == 0) return xstrdup("bool");
     if (strcmp(n, "count_star()") == 0) return xstrdup("count");
     if (strncmp(n, "CAST(", 5) == 0 || strncmp(n, "TRY_CAST(", 9) == 0) {
         switch (duckdb_get_type_id(lt)) {
@@ -261,6 +265,7 @@ static char *pg_column_name(const char *n, duckdb_logical_type lt)
 
 static __thread const char **t_param_hints;
 static __thread int t_nparam_hints;
+static __thread bool t_typed; /* extended protocol: unresolved parameters become VARCHAR */
 
 static bool param_unresolved(duckdb_type t)
 {
@@ -280,10 +285,12 @@ static char *cast_params(const char *sql, duckdb_prepared_statement ps)
     for (lex_tok_t t = lex_next(&l); t.type != TK_EOF && t.type != TK_ERROR; t = lex_next(&l)) {
         if (t.type != TK_PARAM) continue;
         int k = atoi(t.p + 1);
-        if (k < 1 || k > t_nparam_hints || !t_param_hints[k - 1]) continue;
+        if (k < 1) continue;
         if (!param_unresolved(duckdb_param_type(ps, (idx_t)k))) continue;
+        /* PostgreSQL types an unknown parameter as text */
+        const char *type = k <= t_nparam_hints && t_param_hints[k - 1] ? t_param_hints[k - 1] : "VARCHAR";
         buf_append(&b, sql + copied, t.offset - copied);
-        buf_printf(&b, "CAST($%d AS %s)", k, t_param_hints[k - 1]);
+        buf_printf(&b, "CAST($%d AS %s)", k, type);
         copied = t.offset + t.len;
         changed = true;
     }
@@ -308,7 +315,10 @@ static bool prepare_engine(sess_t *s, gate_stmt_t *st, const char *sql, bool (*t
         free(rewritten);
         return false;
     }
-    if (t_nparam_hints > 0) {
+    bool unresolved = false;
+    for (idx_t i = 1; t_typed && i <= duckdb_nparams(st->ps); i++)
+        if (param_unresolved(duckdb_param_type(st->ps, i))) unresolved = true;
+    if (unresolved) {
         char *typed = cast_params(rewritten, st->ps);
         if (typed) {
             duckdb_prepared_statement ps2;
@@ -1238,10 +1248,28 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
         return classify_close(sql, out, err);
     } else if (kw(&w, 0, "COPY")) {
         return classify_copy(s, sql, type_ok, out, err);
+    } else if (kw(&w, 0, "GRANT") || kw(&w, 0, "REVOKE")) {
+        gate_err_set(err, "0A000", "GRANT and REVOKE are not available yet");
+        snprintf(err->hint, sizeof err->hint, "privileges arrive with madang's access control; until then only superusers connect");
+        return false;
     } else {
+        /* Statements DuckDB knows but madang does not run are denied (42501);
+         * a word that starts no statement at all is a syntax error. */
+        static const char *known[] = {"ATTACH", "DETACH", "EXPORT", "IMPORT", "INSTALL", "LOAD", "PRAGMA",
+                                      "CALL", "USE", "SUMMARIZE", "CHECKPOINT", "FORCE", "PREPARE", "EXECUTE",
+                                      "DESCRIBE", "LISTEN", "NOTIFY", "MOVE", "MERGE", "UPDATE", "REINDEX",
+                                      "CLUSTER", "LOCK", "SECURITY", "REFRESH", "IMPORT", "DO", "REASSIGN"};
         char what[64];
         snprintf(what, sizeof what, "%.*s", t0->len < 40 ? (int)t0->len : 40, t0->p);
         for (char *p = what; *p; p++) *p = (char)toupper((unsigned char)*p);
+        bool is_known = false;
+        for (size_t i = 0; i < ARRAY_LEN(known); i++)
+            if (t0->type == TK_IDENT && strcmp(what, known[i]) == 0) is_known = true;
+        if (!is_known) {
+            gate_err_set(err, "42601", "syntax error at or near \"%.*s\"", t0->len < 60 ? (int)t0->len : 60, t0->p);
+            err->position = (int)t0->offset + 1;
+            return false;
+        }
         char full[96];
         snprintf(full, sizeof full, "the %s statement", what);
         deny(err, full, "madang runs SELECT, INSERT, UPDATE, DELETE, DDL on tables and views, and PostgreSQL session statements");
@@ -1262,9 +1290,11 @@ bool gate_prepare_typed(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logic
 {
     t_param_hints = param_types;
     t_nparam_hints = nparam_types;
+    t_typed = true;
     bool ok = gate_prepare(s, sql, type_ok, out, err);
     t_param_hints = NULL;
     t_nparam_hints = 0;
+    t_typed = false;
     return ok;
 }
 

@@ -190,6 +190,25 @@ static bool flush_out(conn_t *c)
     return !c->broken;
 }
 
+/* The session's idle_in_transaction_session_timeout in ms (PostgreSQL units:
+ * plain number = ms, or with ms/s/min/h), else the server's default. */
+static int idle_in_tx_ms(conn_t *c)
+{
+    const char *v = sess_get(c->sess, "idle_in_transaction_session_timeout");
+    long ms = (long)c->srv->opts.idle_in_tx_timeout_s * 1000;
+    if (v && *v) {
+        char *end;
+        double n = strtod(v, &end);
+        while (*end == ' ') end++;
+        if (!*end || !strcmp(end, "ms")) ms = (long)n;
+        else if (!strcmp(end, "s")) ms = (long)(n * 1000);
+        else if (!strcmp(end, "min")) ms = (long)(n * 60000);
+        else if (!strcmp(end, "h")) ms = (long)(n * 3600000);
+        if (n == 0) ms = (long)c->srv->opts.idle_in_tx_timeout_s * 1000;
+    }
+    return ms > 0 && ms < INT32_MAX ? (int)ms : 0;
+}
+
 /* Reads more bytes into rbuf; false on EOF, error or deadline. */
 static bool fill(conn_t *c)
 {
@@ -209,13 +228,13 @@ static bool fill(conn_t *c)
                 if (left <= 0) return false;
                 timeout = (int)(left / 1000) + 1;
             }
-            int idle_s = c->srv->opts.idle_in_tx_timeout_s;
-            if (c->sess && c->sess->tx != SESS_TX_IDLE && idle_s > 0) timeout = idle_s * 1000;
+            int idle_ms = c->sess ? idle_in_tx_ms(c) : 0;
+            if (c->sess && c->sess->tx != SESS_TX_IDLE && idle_ms > 0) timeout = idle_ms;
             struct pollfd pf = {.fd = c->fd, .events = POLLIN};
             int r = poll(&pf, 1, timeout);
             if (r < 0 && errno == EINTR) continue;
             if (r == 0) {
-                if (c->sess && c->sess->tx != SESS_TX_IDLE && idle_s > 0) {
+                if (c->sess && c->sess->tx != SESS_TX_IDLE && idle_ms > 0) {
                     pgw_error_t e = {.severity = "FATAL", .sqlstate = "25P03",
                                      .message = "terminating connection due to idle-in-transaction timeout"};
                     pgw_error_response(&c->wbuf, &e);
@@ -307,7 +326,17 @@ static bool read_startup(conn_t *c, pgw_startup_t *su)
             return true;
         }
         if (st != PGW_NEED_MORE) {
-            send_fatal(c, "08P01", "invalid startup packet layout");
+            size_t avail = c->rbuf.len - c->rpos;
+            const unsigned char *b = (const unsigned char *)c->rbuf.data + c->rpos;
+            int major = avail >= 8 ? (b[4] << 8 | b[5]) : 0;
+            if (major >= 1 && major <= 2) {
+                char msg[128];
+                snprintf(msg, sizeof msg, "unsupported frontend protocol %d.%d: server supports 3.0 to 3.0", major,
+                         b[6] << 8 | b[7]);
+                send_fatal(c, "0A000", msg);
+            } else {
+                send_fatal(c, "08P01", "invalid startup packet layout");
+            }
             return false;
         }
         if (!fill(c)) return false;
@@ -656,7 +685,7 @@ static bool portal_execute(conn_t *c, portal_t *p, gate_err_t *err)
         if (p->npformats == 1) f = p->pformats[0];
         else if (i < p->npformats) f = p->pformats[i];
         char e[256];
-        if (!pgw_bind_param(g->ps, (idx_t)i + 1, oid, f, p->pvals[i], p->plens[i], e, sizeof e)) {
+        if (!pgw_bind_param(g->ps, (idx_t)i + 1, oid, g->param_types[i], f, p->pvals[i], p->plens[i], e, sizeof e)) {
             gate_err_set(err, "22P02", "%s", e);
             return false;
         }
@@ -981,6 +1010,8 @@ static bool run_unnamed(conn_t *c, pstmt_t *ps, bool describe, int64_t max, bool
 
 static void statement_failed(conn_t *c, const gate_err_t *err)
 {
+    log_event(LOG_INFO, "statement_error", "pid=%d user=\"%s\" sqlstate=%s message=\"%.200s\"", c->pid,
+              c->sess->user, err->sqlstate, err->message);
     send_error(c, "ERROR", err);
     gate_note_failure(c->sess);
 }

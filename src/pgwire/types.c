@@ -894,6 +894,14 @@ void pgw_encode_field(buf_t *b, const pgw_colenc_t *e, duckdb_vector v, idx_t ro
 
 /* ---- Bind parameters ---- */
 
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
 static uint64_t rd_be(const char *p, int n)
 {
     uint64_t v = 0;
@@ -937,11 +945,45 @@ static bool numeric_binary_to_text(const char *p, int32_t len, buf_t *out)
     return true;
 }
 
-bool pgw_bind_param(duckdb_prepared_statement ps, idx_t idx, uint32_t oid, int16_t format, const char *val,
-                    int32_t len, char *err, size_t errlen)
+bool pgw_bind_param(duckdb_prepared_statement ps, idx_t idx, uint32_t oid, duckdb_type inferred, int16_t format,
+                    const char *val, int32_t len, char *err, size_t errlen)
 {
     duckdb_state st;
     if (len < 0) return duckdb_bind_null(ps, idx) == DuckDBSuccess;
+    if (format == 0 && (oid == PGW_OID_BYTEA || inferred == DUCKDB_TYPE_BLOB) && len >= 2 && val[0] == '\\' &&
+        (val[1] == 'x' || val[1] == 'X')) {
+        if ((len - 2) % 2) goto badhex;
+        char *raw = xmalloc((size_t)(len - 2) / 2 + 1);
+        for (int32_t i = 2; i < len; i += 2) {
+            int hi = hexval(val[i]), lo = hexval(val[i + 1]);
+            if (hi < 0 || lo < 0) {
+                free(raw);
+                goto badhex;
+            }
+            raw[(i - 2) / 2] = (char)(hi << 4 | lo);
+        }
+        st = duckdb_bind_blob(ps, idx, raw, (idx_t)(len - 2) / 2);
+        free(raw);
+        return st == DuckDBSuccess;
+    }
+    if (format == 0 && (inferred == DUCKDB_TYPE_LIST || inferred == DUCKDB_TYPE_ARRAY) && len >= 2 && val[0] == '{') {
+        /* PostgreSQL array literal → DuckDB list literal: braces outside quotes become brackets */
+        char *v = xstrndup(val, (size_t)len);
+        bool quoted = false;
+        for (int32_t i = 0; i < len; i++) {
+            if (quoted && v[i] == '\\') i++;
+            else if (v[i] == '"') quoted = !quoted;
+            else if (!quoted && v[i] == '{') v[i] = '[';
+            else if (!quoted && v[i] == '}') v[i] = ']';
+        }
+        st = duckdb_bind_varchar_length(ps, idx, v, (idx_t)len);
+        free(v);
+        if (st != DuckDBSuccess) {
+            snprintf(err, errlen, "invalid array value for parameter $%llu", (unsigned long long)idx);
+            return false;
+        }
+        return true;
+    }
     if (format == 0) {
         st = duckdb_bind_varchar_length(ps, idx, val, (idx_t)len);
         if (st != DuckDBSuccess) {
@@ -1066,6 +1108,9 @@ bool pgw_bind_param(duckdb_prepared_statement ps, idx_t idx, uint32_t oid, int16
         return false;
     }
     return true;
+badhex:
+    snprintf(err, errlen, "invalid hexadecimal bytea value for parameter $%llu", (unsigned long long)idx);
+    return false;
 badlen:
     snprintf(err, errlen, "invalid binary length %d for parameter $%llu (type oid %u)", len,
              (unsigned long long)idx, oid);

@@ -72,9 +72,11 @@ void pgw_encode_field(buf_t *b, const pgw_colenc_t *e, duckdb_vector v, idx_t ro
 void pgw_encode_text(buf_t *b, const pgw_colenc_t *e, duckdb_vector v, idx_t row);
 
 /* Binds one Bind parameter (text or binary per format; oid is the declared or
- * inferred type) to parameter idx (1-based). false + err on bad input. */
-bool pgw_bind_param(duckdb_prepared_statement ps, idx_t idx, uint32_t oid, int16_t format, const char *val,
-                    int32_t len, char *err, size_t errlen) MUST_CHECK;
+ * inferred type; inferred is the engine's) to parameter idx (1-based). Text
+ * values in PostgreSQL's own input forms that DuckDB reads differently are
+ * converted: bytea hex ('\x0a0b') and array literals ('{1,2}'). */
+bool pgw_bind_param(duckdb_prepared_statement ps, idx_t idx, uint32_t oid, duckdb_type inferred, int16_t format,
+                    const char *val, int32_t len, char *err, size_t errlen) MUST_CHECK;
 
 /* Text helpers shared with COPY and tests. */
 void pgw_fmt_date(buf_t *b, int32_t days);
