@@ -46,6 +46,8 @@ static void serve_usage(FILE *f)
                "  --http-port N     HTTP API port (default 8080)\n"
                "  --demo            load the demo data set (a small crypto exchange) on first start\n"
                "  --max-connections N   client connection limit (default 100)\n"
+               "  --max-message-bytes N largest protocol message accepted (default 268435456)\n"
+               "  --auth-timeout S      seconds a client has to log in (default 60)\n"
                "  -h, --help        show this help\n"
                "\n"
                "On first start the superuser 'admin' gets the password in $MADANG_ADMIN_PASSWORD,\n"
@@ -147,6 +149,8 @@ int serve_main(int argc, char **argv)
         {"data", required_argument, NULL, 'd'},      {"listen", required_argument, NULL, 'l'},
         {"pg-port", required_argument, NULL, 'p'},   {"http-port", required_argument, NULL, 'H'},
         {"demo", no_argument, NULL, 'D'},            {"max-connections", required_argument, NULL, 'm'},
+        {"max-message-bytes", required_argument, NULL, 'M'},
+        {"auth-timeout", required_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
     };
     int c;
@@ -164,6 +168,22 @@ int serve_main(int argc, char **argv)
             }
             break;
         case 'm': srv.opts.max_connections = atoi(optarg); break;
+        case 'M': {
+            long long v = atoll(optarg);
+            if (v < 1024) {
+                fprintf(stderr, "madang serve: --max-message-bytes must be at least 1024\n");
+                return 2;
+            }
+            srv.opts.max_message_bytes = (size_t)v;
+            break;
+        }
+        case 'A':
+            srv.opts.auth_timeout_s = atoi(optarg);
+            if (srv.opts.auth_timeout_s < 1) {
+                fprintf(stderr, "madang serve: --auth-timeout must be at least 1 second\n");
+                return 2;
+            }
+            break;
         case 'D': srv.opts.demo = true; break;
         case 'h': serve_usage(stdout); return 0;
         case ':':
