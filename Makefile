@@ -7,7 +7,8 @@ DUCKDB   := third_party/duckdb
 OPT      ?= -O2
 CFLAGS   += -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wno-missing-field-initializers -Wno-format-zero-length \
             -D_GNU_SOURCE -pthread -Isrc -I$(DUCKDB) -MMD -MP
-LDFLAGS  += -pthread -L$(DUCKDB) -Wl,-rpath,$(abspath $(DUCKDB))
+SAN      ?=
+LDFLAGS  += $(SAN) -pthread -L$(DUCKDB) -Wl,-rpath,$(abspath $(DUCKDB))
 LDLIBS   += -lduckdb -lsqlite3 -lssl -lcrypto -lmicrohttpd -ljansson -lm
 PYTHON   := /usr/bin/python3
 PYTEST_ARGS ?=
@@ -69,7 +70,7 @@ unit: all
 
 asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-	  LDFLAGS="-fsanitize=address,undefined" all
+	  SAN="-fsanitize=address,undefined" all
 
 asan-test: deps asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

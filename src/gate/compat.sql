@@ -420,3 +420,27 @@ CREATE OR REPLACE TEMP MACRO pg_get_function_arguments(o) AS (SELECT min(array_t
 @@
 CREATE OR REPLACE TEMP MACRO pg_get_function_identity_arguments(o) AS (SELECT min(array_to_string(list_transform(list_zip(madang_x.madang_args, madang_x.madang_argtypes), z -> z[1] || coalesce(' ' || lower(z[2]), '')), ', '))
   FROM (SELECT o AS madang_a) madang_p, pg_proc madang_x WHERE madang_x.oid = madang_p.madang_a)
+@@
+-- ---------- sizes (psql \dt+, \l+; DBeaver) ----------
+-- DuckDB keeps no per-table byte counts; sizes are estimated from row counts
+-- (estimated_size rows x column count x 8 bytes), the database from its blocks.
+CREATE OR REPLACE TEMP MACRO pg_table_size(x) AS (SELECT min(madang_x.estimated_size * madang_x.column_count * 8)::BIGINT
+  FROM (SELECT x AS madang_a) madang_p, duckdb_tables() madang_x WHERE madang_x.table_oid = madang_p.madang_a)
+@@
+CREATE OR REPLACE TEMP MACRO pg_relation_size(x) AS pg_table_size(x), (x, fork) AS pg_table_size(x)
+@@
+CREATE OR REPLACE TEMP MACRO pg_total_relation_size(x) AS pg_table_size(x)
+@@
+CREATE OR REPLACE TEMP MACRO pg_indexes_size(x) AS 0::BIGINT
+@@
+CREATE OR REPLACE TEMP MACRO pg_database_size(x) AS (SELECT sum(total_blocks * block_size)::BIGINT FROM pragma_database_size())
+@@
+CREATE OR REPLACE TEMP MACRO pg_size_pretty(x) AS CASE WHEN x IS NULL THEN NULL
+  WHEN x < 10240 THEN x::BIGINT || ' bytes'
+  WHEN x < 10485760 THEN round(x / 1024)::BIGINT || ' kB'
+  WHEN x < 10737418240 THEN round(x / 1048576)::BIGINT || ' MB'
+  ELSE round(x / 1073741824)::BIGINT || ' GB' END
+@@
+CREATE OR REPLACE TEMP MACRO pg_tablespace_location(x) AS ''
+@@
+CREATE OR REPLACE TEMP MACRO pg_postmaster_start_time() AS now()
