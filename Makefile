@@ -82,7 +82,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 fuzz: deps
 	@mkdir -p $(BUILD)/fuzz
 	@set -e; for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
-	  clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc -I$(DUCKDB) -o $(BUILD)/fuzz/$$n $$f src/pgwire/codec.c src/util/util.c; done
+	  clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc -I$(DUCKDB) -o $(BUILD)/fuzz/$$n $$f src/pgwire/codec.c src/gate/lex.c src/pgwire/copy.c src/util/util.c; done
 
 format:
 	clang-format -i $(SRCS) $(shell find src -name '*.h') $(UNIT_SRCS)

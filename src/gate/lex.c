@@ -31,7 +31,7 @@ static bool skip_space(lex_t *l)
         if (isspace((unsigned char)c)) {
             l->pos++;
         } else if (c == '-' && l->pos + 1 < l->len && l->sql[l->pos + 1] == '-') {
-            while (l->pos < l->len && l->sql[l->pos] != '\n') l->pos++;
+            while (l->pos < l->len && l->sql[l->pos] != '\n' && l->sql[l->pos] != '\r') l->pos++;
         } else if (c == '/' && l->pos + 1 < l->len && l->sql[l->pos + 1] == '*') {
             int depth = 0;
             do {
@@ -218,7 +218,52 @@ char *lex_value(const lex_tok_t *t)
                 case 'r': buf_putc(&b, '\r'); break;
                 case 'b': buf_putc(&b, '\b'); break;
                 case 'f': buf_putc(&b, '\f'); break;
-                default: buf_putc(&b, n); break;
+                case 'x': {
+                    int v = 0, k = 0;
+                    while (k < 2 && i + 2 < t->len && isxdigit((unsigned char)t->p[i + 1])) {
+                        char h = t->p[++i];
+                        v = v * 16 + (isdigit((unsigned char)h) ? h - '0' : (tolower((unsigned char)h) - 'a' + 10));
+                        k++;
+                    }
+                    if (k) buf_putc(&b, (char)v);
+                    else buf_putc(&b, 'x');
+                    break;
+                }
+                case 'u':
+                case 'U': {
+                    int want = n == 'u' ? 4 : 8, k = 0;
+                    unsigned long cp = 0;
+                    while (k < want && i + 2 < t->len && isxdigit((unsigned char)t->p[i + 1])) {
+                        char h = t->p[++i];
+                        cp = cp * 16 + (unsigned long)(isdigit((unsigned char)h) ? h - '0' : (tolower((unsigned char)h) - 'a' + 10));
+                        k++;
+                    }
+                    /* UTF-8 encode */
+                    if (cp < 0x80) buf_putc(&b, (char)cp);
+                    else if (cp < 0x800) {
+                        buf_putc(&b, (char)(0xC0 | (cp >> 6)));
+                        buf_putc(&b, (char)(0x80 | (cp & 0x3F)));
+                    } else if (cp < 0x10000) {
+                        buf_putc(&b, (char)(0xE0 | (cp >> 12)));
+                        buf_putc(&b, (char)(0x80 | ((cp >> 6) & 0x3F)));
+                        buf_putc(&b, (char)(0x80 | (cp & 0x3F)));
+                    } else {
+                        buf_putc(&b, (char)(0xF0 | (cp >> 18)));
+                        buf_putc(&b, (char)(0x80 | ((cp >> 12) & 0x3F)));
+                        buf_putc(&b, (char)(0x80 | ((cp >> 6) & 0x3F)));
+                        buf_putc(&b, (char)(0x80 | (cp & 0x3F)));
+                    }
+                    break;
+                }
+                default:
+                    if (n >= '0' && n <= '7') {
+                        int v = n - '0', k = 1;
+                        while (k < 3 && i + 2 < t->len && t->p[i + 1] >= '0' && t->p[i + 1] <= '7') v = v * 8 + (t->p[++i] - '0'), k++;
+                        buf_putc(&b, (char)v);
+                    } else {
+                        buf_putc(&b, n);
+                    }
+                    break;
                 }
             } else {
                 buf_putc(&b, c);

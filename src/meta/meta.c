@@ -24,6 +24,35 @@ static const char *migrations[] = {
     "  can_login INTEGER NOT NULL DEFAULT 1,"
     "  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));"
     "CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    /* 2: groups, grants, ownership (the policy subsystem's tables) */
+    "CREATE TABLE groups ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  synced INTEGER NOT NULL DEFAULT 0,"
+    "  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));"
+    "CREATE TABLE group_members ("
+    "  group_name TEXT NOT NULL REFERENCES groups(name) ON DELETE CASCADE ON UPDATE CASCADE,"
+    "  user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE ON UPDATE CASCADE,"
+    "  PRIMARY KEY (group_name, user_name));"
+    "CREATE TABLE grants ("
+    "  id INTEGER PRIMARY KEY,"
+    "  grantee_kind TEXT NOT NULL CHECK (grantee_kind IN ('user','group','public')),"
+    "  grantee TEXT NOT NULL,"
+    "  privilege TEXT NOT NULL CHECK (privilege IN ('SELECT','INSERT','UPDATE','DELETE','CREATE')),"
+    "  object_kind TEXT NOT NULL CHECK (object_kind IN ('table','schema')),"
+    "  schema_name TEXT NOT NULL,"
+    "  table_name TEXT NOT NULL DEFAULT '',"
+    "  column_name TEXT NOT NULL DEFAULT '',"
+    "  grantor TEXT NOT NULL,"
+    "  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),"
+    "  UNIQUE (grantee_kind, grantee, privilege, object_kind, schema_name, table_name, column_name));"
+    "CREATE TABLE owners ("
+    "  object_kind TEXT NOT NULL,"
+    "  schema_name TEXT NOT NULL,"
+    "  object_name TEXT NOT NULL DEFAULT '',"
+    "  owner TEXT NOT NULL,"
+    "  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),"
+    "  PRIMARY KEY (schema_name, object_name));",
 };
 
 int meta_latest_version(void)
@@ -82,7 +111,11 @@ meta_t *meta_open(const char *path, char *err, size_t errlen)
     }
     meta_t *m = xcalloc(1, sizeof *m);
     m->db = db;
-    pthread_mutex_init(&m->mu, NULL);
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&m->mu, &ma);
+    pthread_mutexattr_destroy(&ma);
     return m;
 fail:
     if (db) sqlite3_close(db);
@@ -176,6 +209,82 @@ bool meta_user_set_scram(meta_t *m, const char *name, const char *scram)
 bool meta_user_drop(meta_t *m, const char *name)
 {
     return exec_bound(m, "DELETE FROM users WHERE name = ?", name, NULL, -1, NULL, 0);
+}
+
+static void bind_args(sqlite3_stmt *st, int nargs, const char **args)
+{
+    for (int i = 0; i < nargs; i++) {
+        if (args[i])
+            sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_null(st, i + 1);
+    }
+}
+
+int meta_exec(meta_t *m, const char *sql, int nargs, const char **args, char *err, size_t errlen)
+{
+    int changed = -1;
+    sqlite3_stmt *st;
+    pthread_mutex_lock(&m->mu);
+    if (sqlite3_prepare_v2(m->db, sql, -1, &st, NULL) == SQLITE_OK) {
+        bind_args(st, nargs, args);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+            changed = sqlite3_changes(m->db);
+        else if (err)
+            snprintf(err, errlen, "%s", sqlite3_errmsg(m->db));
+        sqlite3_finalize(st);
+    } else if (err) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(m->db));
+    }
+    pthread_mutex_unlock(&m->mu);
+    return changed;
+}
+
+bool meta_query(meta_t *m, const char *sql, int nargs, const char **args, meta_row_fn fn, void *ctx)
+{
+    sqlite3_stmt *st;
+    bool ok = false;
+    pthread_mutex_lock(&m->mu);
+    if (sqlite3_prepare_v2(m->db, sql, -1, &st, NULL) == SQLITE_OK) {
+        bind_args(st, nargs, args);
+        int n = sqlite3_column_count(st);
+        const char *cols[32];
+        if (n > 32) n = 32;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            for (int i = 0; i < n; i++) cols[i] = (const char *)sqlite3_column_text(st, i);
+            if (!fn(ctx, n, cols)) break;
+        }
+        ok = rc == SQLITE_DONE || rc == SQLITE_ROW;
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&m->mu);
+    return ok;
+}
+
+/* Transactions hold the mutex from begin to commit/rollback (recursive use by
+ * the same thread goes through meta_exec, so the mutex must be recursive). */
+bool meta_begin(meta_t *m)
+{
+    pthread_mutex_lock(&m->mu);
+    bool ok = sqlite3_exec(m->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+    if (!ok) pthread_mutex_unlock(&m->mu);
+    return ok;
+}
+
+bool meta_commit(meta_t *m)
+{
+    bool ok = sqlite3_exec(m->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+    if (!ok) sqlite3_exec(m->db, "ROLLBACK", NULL, NULL, NULL);
+    pthread_mutex_unlock(&m->mu);
+    return ok;
+}
+
+void meta_rollback(meta_t *m)
+{
+    sqlite3_exec(m->db, "ROLLBACK", NULL, NULL, NULL);
+    pthread_mutex_unlock(&m->mu);
 }
 
 char *meta_kv_get(meta_t *m, const char *key)

@@ -36,6 +36,18 @@ bool meta_user_create(meta_t *m, const char *name, const char *scram, bool super
 bool meta_user_set_scram(meta_t *m, const char *name, const char *scram) MUST_CHECK;
 bool meta_user_drop(meta_t *m, const char *name) MUST_CHECK;
 
+/* Generic access for subsystems that own their tables (policy, audit, ...).
+ * args bind to ?1..?n as text (NULL binds SQL NULL). meta_exec returns the
+ * number of rows changed, or -1 with err. meta_query calls fn for every row
+ * with the columns as text (NULL for SQL NULL); fn returns false to stop. */
+typedef bool (*meta_row_fn)(void *ctx, int ncols, const char **cols);
+int meta_exec(meta_t *m, const char *sql, int nargs, const char **args, char *err, size_t errlen);
+bool meta_query(meta_t *m, const char *sql, int nargs, const char **args, meta_row_fn fn, void *ctx) MUST_CHECK;
+/* Runs fn inside one IMMEDIATE transaction (for multi-statement changes). */
+bool meta_begin(meta_t *m) MUST_CHECK;
+bool meta_commit(meta_t *m) MUST_CHECK;
+void meta_rollback(meta_t *m);
+
 /* Small key/value facts about this data dir (e.g. "demo_loaded"). */
 char *meta_kv_get(meta_t *m, const char *key); /* heap string or NULL */
 bool meta_kv_set(meta_t *m, const char *key, const char *value) MUST_CHECK;

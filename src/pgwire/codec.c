@@ -149,8 +149,8 @@ bool pgw_parse_parse(const char *body, size_t len, pgw_parse_msg_t *out)
     pgw_reader_init(&r, body, len);
     out->name = pgw_get_cstr(&r);
     out->query = pgw_get_cstr(&r);
-    out->nparams = pgw_get_i16(&r);
-    if (r.err || out->nparams < 0) return false;
+    out->nparams = (uint16_t)pgw_get_i16(&r);
+    if (r.err) return false;
     out->param_oids_be = (const uint32_t *)pgw_get_bytes(&r, (size_t)out->nparams * 4);
     return pgw_reader_done(&r);
 }
@@ -166,11 +166,11 @@ bool pgw_parse_bind(const char *body, size_t len, pgw_bind_msg_t *out)
     pgw_reader_init(&r, body, len);
     out->portal = pgw_get_cstr(&r);
     out->stmt = pgw_get_cstr(&r);
-    out->nformats = pgw_get_i16(&r);
-    if (r.err || out->nformats < 0) return false;
+    out->nformats = (uint16_t)pgw_get_i16(&r);
+    if (r.err) return false;
     out->formats_be = pgw_get_bytes(&r, (size_t)out->nformats * 2);
-    out->nparams = pgw_get_i16(&r);
-    if (r.err || out->nparams < 0) return false;
+    out->nparams = (uint16_t)pgw_get_i16(&r);
+    if (r.err) return false;
     if (out->nformats > 1 && out->nformats != out->nparams) return false;
     size_t start = r.pos;
     for (int i = 0; i < out->nparams; i++) {
@@ -181,8 +181,8 @@ bool pgw_parse_bind(const char *body, size_t len, pgw_bind_msg_t *out)
     }
     out->params = body + start;
     out->params_len = r.pos - start;
-    out->nresult_formats = pgw_get_i16(&r);
-    if (r.err || out->nresult_formats < 0) return false;
+    out->nresult_formats = (uint16_t)pgw_get_i16(&r);
+    if (r.err) return false;
     out->result_formats_be = pgw_get_bytes(&r, (size_t)out->nresult_formats * 2);
     if (!pgw_reader_done(&r)) return false;
     for (int i = 0; i < out->nformats; i++) {
@@ -324,10 +324,10 @@ void pgw_backend_key_data(buf_t *b, int32_t pid, int32_t key)
     pgw_msg_end(b, m);
 }
 
-void pgw_negotiate_version(buf_t *b, int32_t newest_minor, int nunrecognized, const char **unrecognized)
+void pgw_negotiate_version(buf_t *b, int32_t version, int nunrecognized, const char **unrecognized)
 {
     size_t m = pgw_msg_begin(b, 'v');
-    pgw_put_i32(b, newest_minor);
+    pgw_put_i32(b, version);
     pgw_put_i32(b, nunrecognized);
     for (int i = 0; i < nunrecognized; i++) pgw_put_cstr(b, unrecognized[i]);
     pgw_msg_end(b, m);

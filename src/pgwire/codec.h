@@ -113,7 +113,8 @@ void pgw_auth_sasl_continue(buf_t *b, const char *data, size_t len);
 void pgw_auth_sasl_final(buf_t *b, const char *data, size_t len);
 void pgw_parameter_status(buf_t *b, const char *name, const char *value);
 void pgw_backend_key_data(buf_t *b, int32_t pid, int32_t key);
-void pgw_negotiate_version(buf_t *b, int32_t newest_minor, int nunrecognized, const char **unrecognized);
+/* version: the newest protocol the server speaks, as PostgreSQL sends it (196608 = 3.0). */
+void pgw_negotiate_version(buf_t *b, int32_t version, int nunrecognized, const char **unrecognized);
 void pgw_ready_for_query(buf_t *b, char status);
 void pgw_command_complete(buf_t *b, const char *tag);
 void pgw_empty_query(buf_t *b);

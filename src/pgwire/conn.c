@@ -1376,7 +1376,7 @@ static void conn_startup_and_run(conn_t *c)
     int nunrec = 0;
     for (int i = 0; i < su.nparams; i++)
         if (strncmp(su.keys[i], "_pq_.", 5) == 0) unrec[nunrec++] = su.keys[i];
-    if ((su.version & 0xffff) != 0 || nunrec) pgw_negotiate_version(&c->wbuf, 0, nunrec, unrec);
+    if ((su.version & 0xffff) != 0 || nunrec) pgw_negotiate_version(&c->wbuf, PGW_PROTO_30, nunrec, unrec);
 
     const char *user = pgw_startup_get(&su, "user");
     if (!user || !*user) {

@@ -311,7 +311,10 @@ static void put_decimal(buf_t *b, __int128 v, int scale)
     }
 }
 
-void pgw_fmt_double(buf_t *b, double d)
+/* PostgreSQL 12+ float output (extra_float_digits > 0): the shortest digits
+ * that read back exactly, in %g style with the exponent form used when the
+ * decimal exponent is < -4 or >= digits limit (15 for float8, 6 for float4). */
+static void fmt_shortest(buf_t *b, double d, int maxprec, int explimit, bool is_float)
 {
     if (isnan(d)) {
         buf_append_str(b, "NaN");
@@ -321,32 +324,40 @@ void pgw_fmt_double(buf_t *b, double d)
         buf_append_str(b, d > 0 ? "Infinity" : "-Infinity");
         return;
     }
-    char tmp[32];
-    /* Shortest representation that reads back exactly, as PostgreSQL 12+ prints
-     * with extra_float_digits >= 1 (the default). */
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
-        if (prec == 17 || strtod(tmp, NULL) == d) break;
+    if (d == 0) {
+        buf_append_str(b, signbit(d) ? "-0" : "0");
+        return;
     }
+    char tmp[48];
+    int prec;
+    for (prec = 1; prec < maxprec; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
+        if (is_float ? strtof(tmp, NULL) == (float)d : strtod(tmp, NULL) == d) break;
+    }
+    snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
+    char *e = strchr(tmp, 'e');
+    int exp10 = atoi(e + 1);
+    if (exp10 < -4 || exp10 >= explimit) {
+        /* mantissa digits, then e+XX with at least two exponent digits */
+        *e = '\0';
+        buf_append_str(b, tmp);
+        buf_printf(b, "e%c%02d", exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
+        return;
+    }
+    int decimals = prec - 1 - exp10;
+    if (decimals < 0) decimals = 0;
+    snprintf(tmp, sizeof tmp, "%.*f", decimals, d);
     buf_append_str(b, tmp);
+}
+
+void pgw_fmt_double(buf_t *b, double d)
+{
+    fmt_shortest(b, d, 17, 15, false);
 }
 
 static void fmt_float(buf_t *b, float f)
 {
-    if (isnan(f)) {
-        buf_append_str(b, "NaN");
-        return;
-    }
-    if (isinf(f)) {
-        buf_append_str(b, f > 0 ? "Infinity" : "-Infinity");
-        return;
-    }
-    char tmp[32];
-    for (int prec = 6; prec <= 9; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, (double)f);
-        if (prec == 9 || strtof(tmp, NULL) == f) break;
-    }
-    buf_append_str(b, tmp);
+    fmt_shortest(b, (double)f, 9, 6, true);
 }
 
 static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
@@ -451,28 +462,34 @@ void pgw_fmt_timestamp(buf_t *b, int64_t micros, bool tz)
     if (bc) buf_append_str(b, " BC");
 }
 
-static void interval_part(buf_t *b, int64_t n, const char *unit, bool *any)
+/* IntervalStyle postgres, as PostgreSQL's EncodeInterval: a positive field
+ * after a negative one gets a '+'; only exactly 1 is singular. */
+static void interval_part(buf_t *b, int64_t n, const char *unit, bool *any, bool *before_neg)
 {
     if (!n) return;
     if (*any) buf_putc(b, ' ');
+    if (*before_neg && n > 0) buf_putc(b, '+');
     put_i64(b, n);
     buf_putc(b, ' ');
     buf_append_str(b, unit);
-    if (n != 1 && n != -1) buf_putc(b, 's');
+    if (n != 1) buf_putc(b, 's');
+    *before_neg = n < 0;
     *any = true;
 }
 
 void pgw_fmt_interval(buf_t *b, int32_t months, int32_t days, int64_t micros)
 {
-    bool any = false;
-    interval_part(b, months / 12, "year", &any);
-    interval_part(b, months % 12, "mon", &any);
-    interval_part(b, days, "day", &any);
+    bool any = false, before_neg = false;
+    interval_part(b, months / 12, "year", &any, &before_neg);
+    interval_part(b, months % 12, "mon", &any, &before_neg);
+    interval_part(b, days, "day", &any, &before_neg);
     if (micros || !any) {
         if (any) buf_putc(b, ' ');
         if (micros < 0) {
             buf_putc(b, '-');
-            micros = -micros;
+            micros = micros == INT64_MIN ? INT64_MAX : -micros;
+        } else if (before_neg) {
+            buf_putc(b, '+');
         }
         put_time_of_day(b, micros);
     }

@@ -67,6 +67,10 @@ def test_multiple_statements_in_one_c(server):
     (r"\du", ["admin"]),
     (r"\d trades", ["id", "order_id", "symbol", "price", "quantity", "fee", "executed_at"]),
     (r"\d customers", ["id", "name", "email", "phone", "country", "birth_date", "created_at"]),
+    (r"\d+ trades", ["numeric(18,2)", "timestamp without time zone", "trades_id_pkey"]),
+    (r"\dt+", ["customers", "trades", "Executions of orders"]),
+    (r"\l+", ["madang"]),
+    (r"\di", ["customers_id_pkey"]),
 ])
 def test_meta_commands(server, cmd, expect):
     r = run_psql(server, "-c", cmd, aligned=True)
