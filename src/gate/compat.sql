@@ -24,6 +24,14 @@
 -- session settings storage (madang turns SET <pg-only guc> into an upsert here)
 CREATE OR REPLACE TEMP TABLE madang_settings(name VARCHAR PRIMARY KEY, setting VARCHAR)
 @@
+-- relations the session's user may read something of (madang refreshes it when grants change);
+-- superusers see everything
+CREATE OR REPLACE TEMP TABLE madang_visible(schema_name VARCHAR, table_name VARCHAR)
+@@
+CREATE OR REPLACE TEMP MACRO madang_can_see(s, t) AS ('{{SUPERUSER}}' = 'on' OR (SELECT count(*) > 0
+  FROM (SELECT s AS madang_s, t AS madang_t) madang_p, madang_visible madang_v
+  WHERE madang_v.schema_name = madang_p.madang_s AND madang_v.table_name = madang_p.madang_t))
+@@
 INSERT INTO madang_settings VALUES
  ('server_version','15.8'),('server_version_num','150008'),('server_encoding','UTF8'),('client_encoding','UTF8'),
  ('datestyle','ISO, MDY'),('intervalstyle','postgres'),('integer_datetimes','on'),('standard_conforming_strings','on'),
@@ -145,7 +153,7 @@ CREATE OR REPLACE TEMP VIEW madang_conindex AS
 SELECT 1610612736 + table_oid * 1000 + constraint_index AS idxoid, 1073741824 + table_oid * 1000 + constraint_index AS conoid,
   c.*, coalesce(c.constraint_name, c.table_name || '_pkey') AS idxname
 FROM duckdb_constraints() c
-WHERE constraint_type IN ('PRIMARY KEY','UNIQUE') AND database_name = '{{DB}}'
+WHERE constraint_type IN ('PRIMARY KEY','UNIQUE') AND database_name = '{{DB}}' AND madang_can_see(c.schema_name, c.table_name)
 @@
 CREATE OR REPLACE TEMP VIEW pg_class AS
 SELECT table_oid::BIGINT AS oid, table_name AS relname, schema_oid::BIGINT AS relnamespace, 0::BIGINT AS reltype, 0::BIGINT AS reloftype,
@@ -157,11 +165,11 @@ SELECT table_oid::BIGINT AS oid, table_name AS relname, schema_oid::BIGINT AS re
   false AS relhassubclass, false AS relrowsecurity, false AS relforcerowsecurity, true AS relispopulated, 'd' AS relreplident,
   false AS relispartition, 0::BIGINT AS relrewrite, 0 AS relfrozenxid, 0 AS relminmxid, NULL::VARCHAR[] AS relacl,
   NULL::VARCHAR[] AS reloptions, NULL::VARCHAR AS relpartbound
-FROM duckdb_tables() t WHERE database_name = '{{DB}}'
+FROM duckdb_tables() t WHERE database_name = '{{DB}}' AND madang_can_see(t.schema_name, t.table_name)
 UNION ALL
 SELECT view_oid, view_name, schema_oid, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, false, false, 'p', 'v', column_count, 0, true, false,
   false, false, false, true, 'n', false, 0, 0, 0, NULL, NULL, NULL
-FROM duckdb_views() WHERE database_name = '{{DB}}' AND NOT internal
+FROM duckdb_views() madang_w WHERE database_name = '{{DB}}' AND NOT internal AND madang_can_see(madang_w.schema_name, madang_w.view_name)
 UNION ALL
 SELECT sequence_oid, sequence_name, schema_oid, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, false, false, 'p', 'S', 3, 0, false, false,
   false, false, false, true, 'n', false, 0, 0, 0, NULL, NULL, NULL
@@ -169,7 +177,7 @@ FROM duckdb_sequences() WHERE database_name = '{{DB}}'
 UNION ALL
 SELECT index_oid, index_name, schema_oid, 0, 0, 10, 403, 0, 0, 0, 0, 0, 0, false, false, 'p', 'i', NULL, 0, false, false,
   false, false, false, true, 'n', false, 0, 0, 0, NULL, NULL, NULL
-FROM duckdb_indexes() WHERE database_name = '{{DB}}'
+FROM duckdb_indexes() madang_i WHERE database_name = '{{DB}}' AND madang_can_see(madang_i.schema_name, madang_i.table_name)
 UNION ALL
 SELECT idxoid, idxname, schema_oid, 0, 0, 10, 403, 0, 0, 0, 0, 0, 0, false, false, 'p', 'i', len(constraint_column_indexes), 0,
   false, false, false, false, false, true, 'n', false, 0, 0, 0, NULL, NULL, NULL
@@ -191,11 +199,11 @@ SELECT c.table_oid::BIGINT AS attrelid, c.column_name AS attname, madang_typoid(
   '' AS attidentity, '' AS attgenerated, false AS attisdropped, true AS attislocal, 0 AS attinhcount,
   CASE WHEN c.data_type = 'VARCHAR' THEN 100 ELSE 0 END::BIGINT AS attcollation,
   NULL::VARCHAR[] AS attacl, NULL::VARCHAR[] AS attoptions, NULL::VARCHAR[] AS attfdwoptions, NULL::VARCHAR AS attmissingval
-FROM duckdb_columns() c WHERE c.database_name = '{{DB}}'
+FROM duckdb_columns() c WHERE c.database_name = '{{DB}}' AND madang_can_see(c.schema_name, c.table_name)
 @@
 CREATE OR REPLACE TEMP VIEW pg_attrdef AS
 SELECT (table_oid * 1000 + column_index)::BIGINT AS oid, table_oid::BIGINT AS adrelid, column_index::SMALLINT AS adnum, column_default AS adbin
-FROM duckdb_columns() WHERE column_default IS NOT NULL AND database_name = '{{DB}}'
+FROM duckdb_columns() madang_c WHERE column_default IS NOT NULL AND database_name = '{{DB}}' AND madang_can_see(madang_c.schema_name, madang_c.table_name)
 @@
 CREATE OR REPLACE TEMP VIEW pg_index AS
 SELECT idxoid::BIGINT AS indexrelid, table_oid::BIGINT AS indrelid, len(constraint_column_indexes)::SMALLINT AS indnatts,
@@ -209,7 +217,7 @@ FROM madang_conindex
 UNION ALL
 SELECT index_oid, table_oid, NULL, NULL, is_unique, false, is_primary, false, true, false, true, false, true, true, false,
   NULL::SMALLINT[], NULL, NULL, NULL::SMALLINT[], expressions::VARCHAR, NULL
-FROM duckdb_indexes() WHERE database_name = '{{DB}}'
+FROM duckdb_indexes() madang_i WHERE database_name = '{{DB}}' AND madang_can_see(madang_i.schema_name, madang_i.table_name)
 @@
 CREATE OR REPLACE TEMP VIEW pg_constraint AS
 SELECT 1073741824 + c.table_oid * 1000 + c.constraint_index AS oid, c.constraint_name AS conname, c.schema_oid::BIGINT AS connamespace,
@@ -236,11 +244,12 @@ SELECT 1073741824 + c.table_oid * 1000 + c.constraint_index AS oid, c.constraint
   NULL::BIGINT[] AS conexclop, c.expression AS conbin, c.constraint_text AS madang_def
 FROM duckdb_constraints() c
 WHERE c.database_name = '{{DB}}' AND c.constraint_type IN ('CHECK','UNIQUE','PRIMARY KEY','FOREIGN KEY')
+  AND madang_can_see(c.schema_name, c.table_name)
 @@
 CREATE OR REPLACE TEMP VIEW pg_description AS
-SELECT table_oid::BIGINT AS objoid, 1259::BIGINT AS classoid, 0 AS objsubid, comment AS description FROM duckdb_tables() WHERE comment IS NOT NULL AND database_name = '{{DB}}'
-UNION ALL SELECT view_oid, 1259, 0, comment FROM duckdb_views() WHERE comment IS NOT NULL AND NOT internal AND database_name = '{{DB}}'
-UNION ALL SELECT table_oid, 1259, column_index, comment FROM duckdb_columns() WHERE comment IS NOT NULL AND database_name = '{{DB}}'
+SELECT table_oid::BIGINT AS objoid, 1259::BIGINT AS classoid, 0 AS objsubid, comment AS description FROM duckdb_tables() madang_t WHERE comment IS NOT NULL AND database_name = '{{DB}}' AND madang_can_see(madang_t.schema_name, madang_t.table_name)
+UNION ALL SELECT view_oid, 1259, 0, comment FROM duckdb_views() madang_w WHERE comment IS NOT NULL AND NOT internal AND database_name = '{{DB}}' AND madang_can_see(madang_w.schema_name, madang_w.view_name)
+UNION ALL SELECT table_oid, 1259, column_index, comment FROM duckdb_columns() madang_c WHERE comment IS NOT NULL AND database_name = '{{DB}}' AND madang_can_see(madang_c.schema_name, madang_c.table_name)
 UNION ALL SELECT index_oid, 1259, 0, comment FROM duckdb_indexes() WHERE comment IS NOT NULL AND database_name = '{{DB}}'
 UNION ALL SELECT sequence_oid, 1259, 0, comment FROM duckdb_sequences() WHERE comment IS NOT NULL AND database_name = '{{DB}}'
 UNION ALL SELECT oid, 2615, 0, comment FROM duckdb_schemas() WHERE comment IS NOT NULL AND database_name = '{{DB}}'

@@ -286,7 +286,8 @@ static void put_u128(buf_t *b, unsigned __int128 v, bool neg)
 
 static __int128 hugeint_val(duckdb_hugeint h)
 {
-    return ((__int128)h.upper << 64) | (__int128)h.lower;
+    /* shift as unsigned: a negative upper half shifted signed is undefined */
+    return (__int128)(((unsigned __int128)(uint64_t)h.upper << 64) | (unsigned __int128)h.lower);
 }
 
 /* A decimal with `scale` fractional digits, from its unscaled integer value. */

@@ -373,8 +373,8 @@ static void test_spot_checks(const corpus_t *c, const char *orders_oid)
     CHECK(str_eq(scalar("select pg_catalog.pg_get_userbyid(10)"), "admin"));
     CHECK(str_eq(scalar("select current_setting('server_version')"), "15.8"));
     CHECK(str_eq(scalar("select current_setting('server_version_num')"), "150008"));
-    CHECK(str_eq(scalar("select current_setting('is_superuser')"), "off"));
-    CHECK(str_eq(scalar("select rolsuper::varchar from pg_roles where rolname = current_user"), "false"));
+    CHECK(str_eq(scalar("select current_setting('is_superuser')"), "on"));
+    CHECK(str_eq(scalar("select rolsuper::varchar from pg_roles where rolname = current_user"), "true"));
     CHECK(str_eq(scalar("select count(*) from pg_catalog.pg_roles"), "2"));
     CHECK(str_eq(scalar("select current_schema()"), "main"));
     CHECK(str_eq(scalar("select 'pg_catalog' ~ '^pg_'"), "true"));
@@ -443,11 +443,11 @@ int main(void)
     CHECK(exec_ok("CREATE VIEW sales.v_big AS SELECT * FROM sales.orders WHERE amount > 100"));
     CHECK(exec_ok("COMMENT ON TABLE sales.orders IS 'all orders'"));
 
-    bool installed = compat_install(con, "o'neil", false, 4242, err, sizeof err);
+    bool installed = compat_install(con, "o'neil", true, 4242, err, sizeof err);
     if (!installed) fprintf(stderr, "%s\n", err);
     CHECK(installed);
     /* running it twice on one connection is harmless */
-    CHECK(compat_install(con, "o'neil", false, 4242, err, sizeof err));
+    CHECK(compat_install(con, "o'neil", true, 4242, err, sizeof err));
     if (!installed) return check_summary();
 
     char *orders_oid =
