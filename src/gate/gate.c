@@ -18,8 +18,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "gate/authz.h"
 #include "gate/compat.h"
+#include "gate/grant.h"
 #include "gate/lex.h"
+#include "gate/sysviews.h"
+#include "policy/acl.h"
 #include "pgwire/scram.h"
 
 void gate_err_set(gate_err_t *err, const char *sqlstate, const char *fmt, ...)
@@ -150,12 +154,16 @@ void gate_stmt_free(gate_stmt_t *st)
     free(st->name);
     free(st->value);
     free(st->password);
+    free(st->ddl_schema);
+    free(st->ddl_name);
+    free(st->ddl_new_name);
     free(st->copy_table);
     free(st->copy_schema);
     free(st->copy_name);
     for (int i = 0; i < st->ncopy_cols; i++) free(st->copy_cols[i]);
     free(st->copy_cols);
     free(st->copy.null_str);
+    grant_free(st->gov);
     free(st);
 }
 
@@ -266,6 +274,7 @@ static char *pg_column_name(const char *n, duckdb_logical_type lt)
 static __thread const char **t_param_hints;
 static __thread int t_nparam_hints;
 static __thread bool t_typed; /* extended protocol: unresolved parameters become VARCHAR */
+static __thread bool t_skip_authz; /* COPY FROM: the shape query is not a read */
 
 static bool param_unresolved(duckdb_type t)
 {
@@ -1044,11 +1053,37 @@ static bool classify_copy(sess_t *s, const char *sql, bool (*type_ok)(duckdb_log
         if (from) buf_append_str(&q, " LIMIT 0");
     }
     gate_stmt_t *inner = NULL;
+    t_skip_authz = from;
     bool ok = gate_prepare(s, buf_cstr(&q), type_ok, &inner, err);
+    t_skip_authz = false;
+    if (ok && from) {
+        /* COPY FROM needs INSERT on the target's columns, checked on the plan of
+         * the equivalent INSERT */
+        buf_t ins;
+        buf_init(&ins, 128);
+        buf_printf(&ins, "INSERT INTO %s", st->copy_table);
+        if (st->ncopy_cols) {
+            buf_append_str(&ins, " (");
+            for (int i = 0; i < st->ncopy_cols; i++) {
+                if (i) buf_append_str(&ins, ", ");
+                put_ident(&ins, st->copy_cols[i]);
+            }
+            buf_append_str(&ins, ")");
+        }
+        buf_append_str(&ins, " SELECT * FROM (SELECT ");
+        for (int i = 0; i < inner->ncols; i++) buf_printf(&ins, "%sNULL", i ? ", " : "");
+        buf_append_str(&ins, ") WHERE false");
+        gate_stmt_t *chk = stmt_new(GATE_ENGINE, MET_KIND_INSERT, "INSERT");
+        chk->sql = xstrdup(buf_cstr(&ins));
+        ok = authz_check(s, chk, err);
+        gate_stmt_free(chk);
+        buf_free(&ins);
+    }
     buf_free(&q);
     free(query);
     buf_free(&tbl);
     if (!ok) {
+        gate_stmt_free(inner);
         gate_stmt_free(st);
         return false;
     }
@@ -1151,6 +1186,7 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
         tag = "TRUNCATE TABLE";
     } else if (kw(&w, 0, "CREATE") || kw(&w, 0, "DROP") || kw(&w, 0, "ALTER")) {
         const char *verb = kw(&w, 0, "CREATE") ? "CREATE" : kw(&w, 0, "DROP") ? "DROP" : "ALTER";
+        if (kw(&w, 1, "GROUP")) return grant_classify(s, sql, out, err);
         if (kw(&w, 1, "USER") || kw(&w, 1, "ROLE")) {
             gate_action_t a = verb[0] == 'C' ? GATE_CREATE_USER : verb[0] == 'D' ? GATE_DROP_USER : GATE_ALTER_USER;
             return classify_user(sql, a, out, err);
@@ -1249,9 +1285,7 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
     } else if (kw(&w, 0, "COPY")) {
         return classify_copy(s, sql, type_ok, out, err);
     } else if (kw(&w, 0, "GRANT") || kw(&w, 0, "REVOKE")) {
-        gate_err_set(err, "0A000", "GRANT and REVOKE are not available yet");
-        snprintf(err->hint, sizeof err->hint, "privileges arrive with madang's access control; until then only superusers connect");
-        return false;
+        return grant_classify(s, sql, out, err);
     } else {
         /* Statements DuckDB knows but madang does not run are denied (42501);
          * a word that starts no statement at all is a syntax error. */
@@ -1278,6 +1312,10 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
 
     gate_stmt_t *st = stmt_new(GATE_ENGINE, kind, tag);
     if (!prepare_engine(s, st, sql, type_ok, err)) {
+        gate_stmt_free(st);
+        return false;
+    }
+    if (!t_skip_authz && !authz_check(s, st, err)) {
         gate_stmt_free(st);
         return false;
     }
@@ -1315,6 +1353,11 @@ bool gate_execute(sess_t *s, gate_stmt_t *st, duckdb_result *res, int64_t *rows_
 {
     *rows_changed = 0;
     if (!gate_check_tx(s, st, err)) return false;
+    /* a grant, revoke or DDL since this statement was authorized: decide again */
+    if (st->authz_version != authz_version() && !authz_check(s, st, err)) {
+        met_statement(st->kind, false);
+        return false;
+    }
     duckdb_state rc = st->returns_rows ? duckdb_execute_prepared_streaming(st->ps, res)
                                        : duckdb_execute_prepared(st->ps, res);
     if (rc != DuckDBSuccess) {
@@ -1324,6 +1367,7 @@ bool gate_execute(sess_t *s, gate_stmt_t *st, duckdb_result *res, int64_t *rows_
         return false;
     }
     met_statement(st->kind, true);
+    authz_after_success(s, st);
     if (!st->returns_rows) {
         *rows_changed = (int64_t)duckdb_rows_changed(res);
         duckdb_destroy_result(res);
@@ -1420,6 +1464,8 @@ static bool run_user(sess_t *s, gate_stmt_t *st, gate_err_t *err)
         if (!meta_user_drop(s->srv->meta, st->name)) {
             gate_err_set(err, "XX000", "could not drop \"%s\"", st->name);
             ok = false;
+        } else {
+            pol_forget_user(s->srv->meta, st->name);
         }
         break;
     default: break;
@@ -1431,10 +1477,14 @@ static bool run_user(sess_t *s, gate_stmt_t *st, gate_err_t *err)
 
 bool gate_setup_engine(server_t *srv, char *err, size_t errlen)
 {
-    UNUSED(srv);
-    UNUSED(err);
-    UNUSED(errlen);
-    return true;
+    duckdb_connection c = eng_connect(srv->eng);
+    if (!c) {
+        snprintf(err, errlen, "cannot connect to the engine");
+        return false;
+    }
+    bool ok = sysviews_install(srv, c, err, errlen);
+    eng_disconnect(&c);
+    return ok;
 }
 
 /* PostgreSQL's search_path names schemas a PostgreSQL user knows: "$user" and
@@ -1467,6 +1517,7 @@ static void apply_search_path(sess_t *s)
     }
     free(copy);
     if (!b.len) buf_append_str(&b, "main");
+    snprintf(s->default_schema, sizeof s->default_schema, "%.*s", (int)strcspn(buf_cstr(&b), ","), b.data);
     char *sql = xasprintf("SET search_path = '%s'", buf_cstr(&b));
     char e[256];
     if (!eng_exec_internal(s->conn, sql, e, sizeof e))
@@ -1493,6 +1544,13 @@ bool gate_session_start(sess_t *s, int32_t pid, char *err, size_t errlen)
         }
     }
     apply_search_path(s);
+    authz_note_shim_objects(s);
+    sess_register(s);
+    gate_err_t ge;
+    if (!authz_refresh(s, &ge)) {
+        snprintf(err, errlen, "%s", ge.message);
+        return false;
+    }
     return true;
 }
 
@@ -1555,6 +1613,7 @@ bool gate_run_utility(sess_t *s, gate_stmt_t *st, char *tag, size_t taglen, gate
     case GATE_CREATE_USER:
     case GATE_ALTER_USER:
     case GATE_DROP_USER: ok = run_user(s, st, err); break;
+    case GATE_GOVERN: ok = grant_run(s, st, tag, taglen, err); break;
     default:
         gate_err_set(err, "XX000", "internal error: statement is not a utility");
         ok = false;

@@ -36,6 +36,7 @@ typedef enum {
     GATE_CLOSE_CURSOR,
     GATE_COPY_IN,  /* COPY t FROM STDIN */
     GATE_COPY_OUT, /* COPY t|(query) TO STDOUT: ps is the query */
+    GATE_GOVERN,   /* GRANT, REVOKE, CREATE/ALTER/DROP GROUP: st->gov */
 } gate_action_t;
 
 typedef struct {
@@ -83,8 +84,18 @@ typedef struct gate_stmt {
     char *copy_table;  /* quoted for the engine: "schema"."table" */
     char *copy_schema; /* unquoted parts (schema NULL when not written) */
     char *copy_name;
+    /* authorization: the pol_version() and catalog version it was granted at,
+     * and the DDL bookkeeping to do once the statement succeeds */
+    uint64_t authz_version;
+    char ddl_op;        /* 'C' create, 'D' drop, 'R' rename, 0 none */
+    char ddl_kind[16];  /* table, view, sequence, index, type, schema */
+    char *ddl_schema;
+    char *ddl_name;
+    char *ddl_new_name; /* RENAME TO */
     char **copy_cols;
     int ncopy_cols;
+    /* GRANT/REVOKE/groups (grant.c) */
+    struct gate_gov *gov;
     gate_copy_opts_t copy;
 } gate_stmt_t;
 

@@ -6,7 +6,10 @@
  * DateStyle other than ISO) are refused rather than silently ignored. */
 #include "gate/session.h"
 
+#include "policy/acl.h"
+
 #include <ctype.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +129,7 @@ sess_t *sess_create(server_t *srv, const char *user, bool superuser, const char 
     snprintf(s->client_addr, sizeof s->client_addr, "%s", client_addr ? client_addr : "");
     s->door = door;
     s->tx = SESS_TX_IDLE;
+    snprintf(s->default_schema, sizeof s->default_schema, "main");
     for (size_t i = 0; i < ARRAY_LEN(defs); i++) put_setting(s, defs[i].name, defs[i].dflt, true);
     put_setting(s, "is_superuser", superuser ? "on" : "off", true);
     put_setting(s, "session_authorization", user, true);
@@ -135,9 +139,54 @@ sess_t *sess_create(server_t *srv, const char *user, bool superuser, const char 
     return s;
 }
 
+static pthread_mutex_t g_reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static sess_t **g_reg;
+static int g_nreg;
+
+void sess_register(sess_t *s)
+{
+    duckdb_client_context ctx;
+    duckdb_connection_get_client_context(s->conn, &ctx);
+    s->engine_conn_id = duckdb_client_context_get_connection_id(ctx);
+    duckdb_destroy_client_context(&ctx);
+    pthread_mutex_lock(&g_reg_mu);
+    g_reg = xrealloc(g_reg, sizeof *g_reg * (size_t)(g_nreg + 1));
+    g_reg[g_nreg++] = s;
+    pthread_mutex_unlock(&g_reg_mu);
+}
+
+bool sess_user_of_connection(uint64_t conn_id, char *user, size_t n, bool *superuser)
+{
+    bool found = false;
+    pthread_mutex_lock(&g_reg_mu);
+    for (int i = 0; i < g_nreg; i++) {
+        if (g_reg[i]->engine_conn_id == conn_id) {
+            snprintf(user, n, "%s", g_reg[i]->user);
+            *superuser = g_reg[i]->superuser;
+            found = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_reg_mu);
+    return found;
+}
+
+static void sess_unregister(sess_t *s)
+{
+    pthread_mutex_lock(&g_reg_mu);
+    for (int i = 0; i < g_nreg; i++) {
+        if (g_reg[i] == s) {
+            g_reg[i] = g_reg[--g_nreg];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_reg_mu);
+}
+
 void sess_destroy(sess_t *s)
 {
     if (!s) return;
+    sess_unregister(s);
     eng_disconnect(&s->conn);
     for (int i = 0; i < s->nsettings; i++) {
         free(s->settings[i].name);
@@ -147,6 +196,9 @@ void sess_destroy(sess_t *s)
     free(s->settings);
     for (int i = 0; i < s->nchanged; i++) free(s->changed[i]);
     free(s->changed);
+    pol_acl_free(s->acl);
+    for (int i = 0; i < s->nshim_objects; i++) free(s->shim_objects[i]);
+    free(s->shim_objects);
     free(s);
 }
 

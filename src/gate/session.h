@@ -22,6 +22,7 @@ typedef struct sess {
     server_t *srv;
     duckdb_connection conn;
     int64_t id;
+    uint64_t engine_conn_id;
     char real_user[64];
     char user[64]; /* effective user */
     bool superuser;
@@ -30,6 +31,15 @@ typedef struct sess {
     sess_tx_t tx;
     sess_setting_t *settings;
     int nsettings;
+    /* Authorization state (authz.c): the effective user's rights, reloaded
+     * when pol_version() changes; the catalog visibility table's version;
+     * the schema unqualified new objects go to; the TEMP objects of the
+     * compatibility shim (no user statement may write or replace them). */
+    struct pol_acl *acl;
+    uint64_t visible_version;
+    char default_schema[64];
+    char **shim_objects;
+    int nshim_objects;
     /* Settings changed since the door last reported them (ParameterStatus). */
     char **changed;
     int nchanged;
@@ -51,6 +61,12 @@ sess_set_result_t sess_reset(sess_t *s, const char *name); /* name NULL = RESET 
 bool sess_is_reported(const char *name);
 /* Pops the names of reported settings that changed; caller frees the array and strings. */
 char **sess_take_changed(sess_t *s, int *n);
+/* Registers the session under its engine connection id, so engine callbacks
+ * (system table functions) can find who is calling. */
+void sess_register(sess_t *s);
+/* Copies the effective user of the session on engine connection id; false if none. */
+bool sess_user_of_connection(uint64_t conn_id, char *user, size_t n, bool *superuser);
+
 /* SHOW ALL as (name, setting, description) rows. */
 int sess_setting_count(sess_t *s);
 

@@ -1,0 +1,1079 @@
+/* authz.c — who may run what, decided on the engine's bound plan (authz.h).
+ *
+ * Why the plan: every governance layer that checked SQL by its text has been
+ * bypassed (quoted names, CTE shadowing, views, table functions). DuckDB's
+ * json_serialize_plan is the binder's own resolution of the statement: each
+ * LOGICAL_GET names the catalog, schema, table and the column indexes it
+ * reads (including columns used only in WHERE/JOIN/GROUP BY/ORDER BY), and
+ * LOGICAL_INSERT/UPDATE/DELETE name their target. Anything in the plan this
+ * file does not recognize as allowed is denied.
+ *
+ * Views (definer rights): the plan has views already expanded, so a base
+ * table read through a view is indistinguishable from a direct read. The
+ * parse tree (json_serialize_sql, SELECT only) names what the user wrote,
+ * with its byte position. Every named view not owned by the user is replaced
+ * in a copy of the SQL by an empty relation of the same shape ("sealed"),
+ * the copy's plan is checked with the user's rights, and each sealed view's
+ * definition is checked with its owner's rights, recursively. A name that is
+ * also a CTE name in the statement is never sealed (over-denying at worst).
+ *
+ * Table functions: the ones on a short allow-list may be called; the engine's
+ * metadata functions (duckdb_tables() ...) may appear in a plan only through
+ * the compatibility shim's catalog views and macros, never named by the user.
+ * Superusers pass every check. */
+#include "gate/authz.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gate/lex.h"
+#include "policy/acl.h"
+
+static atomic_ullong g_catalog_version = 1;
+
+uint64_t authz_version(void)
+{
+    return pol_version() * 1000003ULL + atomic_load(&g_catalog_version);
+}
+
+void authz_catalog_changed(void)
+{
+    atomic_fetch_add(&g_catalog_version, 1);
+}
+
+#define MAX_VIEW_DEPTH 16
+#define ROWID ((json_int_t)-1)
+
+static const char *const allowed_table_functions[] = {
+    "range", "generate_series", "unnest", "generate_subscripts", "json_each", "json_tree", "repeat_row",
+};
+
+/* Reachable only through the shim's catalog views and macros. */
+static const char *const metadata_functions[] = {
+    "duckdb_tables",  "duckdb_columns",   "duckdb_views",     "duckdb_indexes",       "duckdb_constraints",
+    "duckdb_schemas", "duckdb_databases", "duckdb_functions", "duckdb_types",         "duckdb_sequences",
+    "duckdb_keywords", "duckdb_settings", "duckdb_dependencies", "pragma_database_size",
+};
+
+static bool in_list(const char *s, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcasecmp(s, list[i])) return true;
+    return false;
+}
+
+static bool is_shim_object(const sess_t *s, const char *name)
+{
+    for (int i = 0; i < s->nshim_objects; i++)
+        if (!strcmp(s->shim_objects[i], name)) return true;
+    return false;
+}
+
+static void deny(gate_err_t *err, const char *detail_fmt, const char *a, const char *b, const char *msg_fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void deny(gate_err_t *err, const char *detail_fmt, const char *a, const char *b, const char *msg_fmt, ...)
+{
+    memset(err, 0, sizeof *err);
+    snprintf(err->sqlstate, sizeof err->sqlstate, "42501");
+    va_list ap;
+    va_start(ap, msg_fmt);
+    vsnprintf(err->message, sizeof err->message, msg_fmt, ap);
+    va_end(ap);
+    if (detail_fmt) snprintf(err->detail, sizeof err->detail, detail_fmt, a ? a : "", b ? b : "");
+}
+
+/* ---- running helper queries on the session's connection ---- */
+
+static void put_literal(buf_t *b, const char *s)
+{
+    buf_putc(b, '\'');
+    for (; *s; s++) {
+        if (*s == '\'') buf_putc(b, '\'');
+        buf_putc(b, *s);
+    }
+    buf_putc(b, '\'');
+}
+
+static void put_ident(buf_t *b, const char *s)
+{
+    buf_putc(b, '"');
+    for (; *s; s++) {
+        if (*s == '"') buf_putc(b, '"');
+        buf_putc(b, *s);
+    }
+    buf_putc(b, '"');
+}
+
+/* SELECT fn('<sql>') → parsed JSON, or NULL with err. */
+static json_t *serialize(sess_t *s, const char *fn, const char *sql, gate_err_t *err)
+{
+    buf_t q;
+    buf_init(&q, strlen(sql) + 64);
+    buf_printf(&q, "SELECT %s(", fn);
+    put_literal(&q, sql);
+    buf_putc(&q, ')');
+    duckdb_result r;
+    json_t *j = NULL;
+    if (duckdb_query(s->conn, buf_cstr(&q), &r) != DuckDBSuccess) {
+        gate_err_from_duckdb(err, duckdb_result_error(&r), duckdb_result_error_type(&r));
+    } else {
+        char *v = duckdb_value_varchar(&r, 0, 0);
+        json_error_t je;
+        /* plans carry 2^64-1 markers (row id, "not inserted"): read numbers as reals */
+        j = v ? json_loads(v, JSON_DECODE_INT_AS_REAL, &je) : NULL;
+        duckdb_free(v);
+        if (!j) gate_err_set(err, "XX000", "could not read the engine's plan of this statement");
+        else if (json_is_true(json_object_get(j, "error"))) {
+            const char *m = json_string_value(json_object_get(j, "error_message"));
+            gate_err_set(err, "42501", "madang cannot authorize this statement: %s", m ? m : "the engine cannot plan it");
+            json_decref(j);
+            j = NULL;
+        }
+    }
+    duckdb_destroy_result(&r);
+    buf_free(&q);
+    return j;
+}
+
+/* ---- the plan walk ---- */
+
+typedef struct {
+    char *name; /* lower-case function names the user wrote */
+} named_fn_t;
+
+typedef struct {
+    sess_t *s;
+    pol_acl_t *acl;   /* whose rights are checked */
+    bool have_parse;  /* the statement's parse tree was available (SELECT) */
+    char **named_fns; /* table functions the user named */
+    int nnamed_fns;
+    gate_err_t *err;
+    bool ok;
+} walk_t;
+
+/* A plan index; -1 for the engine's "none" markers (2^64-1 and friends). */
+static long long jidx(json_t *v)
+{
+    double d = json_number_value(v);
+    if (!json_is_number(v) || d < 0 || d >= 1e15) return -1;
+    return (long long)d;
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "";
+}
+
+static bool fn_named(const walk_t *w, const char *name)
+{
+    for (int i = 0; i < w->nnamed_fns; i++)
+        if (!strcasecmp(w->named_fns[i], name)) return true;
+    return false;
+}
+
+static void check_get(walk_t *w, json_t *get)
+{
+    const char *fn = jstr(get, "name");
+    if (strcmp(fn, "seq_scan") != 0) {
+        if (in_list(fn, allowed_table_functions, ARRAY_LEN(allowed_table_functions)) || !strncmp(fn, "madang_", 7)) return;
+        if (in_list(fn, metadata_functions, ARRAY_LEN(metadata_functions)) && w->have_parse && !fn_named(w, fn)) return;
+        deny(w->err, "the table function %s%s is not on madang's allow-list", fn, "",
+             "permission denied for table function %s", fn);
+        snprintf(w->err->hint, sizeof w->err->hint, "read tables you were granted, or the pg_catalog views");
+        w->ok = false;
+        return;
+    }
+    json_t *fd = json_object_get(get, "function_data");
+    const char *catalog = jstr(fd, "catalog"), *schema = jstr(fd, "schema"), *table = jstr(fd, "table");
+    if (!strcmp(catalog, "temp")) return; /* the session's own temp tables and the shim's */
+    if (!strcmp(catalog, "system")) return;
+    json_t *names = json_object_get(get, "names");
+    json_t *idxs = json_object_get(get, "column_indexes");
+    size_t ncols = 0;
+    size_t i;
+    json_t *ci;
+    json_array_foreach(idxs, i, ci)
+    {
+        long long idx = jidx(json_object_get(ci, "index"));
+        if (idx < 0 || (size_t)idx >= json_array_size(names)) continue; /* row id */
+        const char *col = json_string_value(json_array_get(names, (size_t)idx));
+        if (!col) continue;
+        ncols++;
+        if (!pol_allows(w->acl, POL_SELECT, schema, table, col, NULL, 0)) {
+            deny(w->err, "%s lacks SELECT on this column; a superuser or the table's owner can GRANT it", w->acl->user,
+                 NULL, "permission denied for column %s of table %s.%s", col, schema, table);
+            snprintf(w->err->hint, sizeof w->err->hint, "GRANT SELECT (%s) ON %s.%s TO %s", col, schema, table,
+                     w->acl->user);
+            w->ok = false;
+            return;
+        }
+    }
+    if (ncols == 0 && !pol_allows_any(w->acl, POL_SELECT, schema, table)) {
+        deny(w->err, "%s lacks SELECT on %s", w->acl->user, table, "permission denied for table %s.%s", schema, table);
+        w->ok = false;
+    }
+}
+
+static void check_write(walk_t *w, json_t *node, const char *type)
+{
+    json_t *ti = json_object_get(node, "table_info");
+    const char *catalog = jstr(ti, "catalog"), *schema = jstr(ti, "schema"), *table = jstr(ti, "table");
+    if (!strcmp(catalog, "temp")) {
+        if (is_shim_object(w->s, table)) {
+            deny(w->err, NULL, NULL, NULL, "permission denied for system relation %s", table);
+            w->ok = false;
+        }
+        return;
+    }
+    if (!strcmp(catalog, "system")) {
+        deny(w->err, NULL, NULL, NULL, "permission denied for system relation %s", table);
+        w->ok = false;
+        return;
+    }
+    json_t *cols = json_object_get(json_object_get(ti, "columns"), "columns");
+    pol_priv_t priv = !strcmp(type, "LOGICAL_INSERT") ? POL_INSERT : !strcmp(type, "LOGICAL_UPDATE") ? POL_UPDATE : POL_DELETE;
+    if (priv == POL_DELETE) {
+        if (!pol_allows(w->acl, POL_DELETE, schema, table, NULL, NULL, 0)) {
+            deny(w->err, "%s lacks DELETE on %s", w->acl->user, table, "permission denied for table %s.%s", schema,
+                 table);
+            w->ok = false;
+        }
+        return;
+    }
+    json_t *list = priv == POL_INSERT ? json_object_get(json_object_get(node, "column_index_map"), "internal_vector")
+                                      : json_object_get(node, "columns");
+    size_t i;
+    json_t *v;
+    if (priv == POL_INSERT && json_array_size(list) == 0) list = NULL; /* no column map: every column */
+    if (!list) {
+        json_array_foreach(cols, i, v)
+        {
+            const char *col = jstr(v, "name");
+            if (!pol_allows(w->acl, priv, schema, table, col, NULL, 0)) {
+                deny(w->err, "%s lacks %s on this column", w->acl->user, pol_priv_name(priv),
+                     "permission denied for column %s of table %s.%s", col, schema, table);
+                w->ok = false;
+                return;
+            }
+        }
+        return;
+    }
+    json_array_foreach(list, i, v)
+    {
+        size_t col_index;
+        if (priv == POL_INSERT) {
+            if (jidx(v) < 0) continue; /* column not inserted */
+            col_index = i;
+        } else {
+            if (jidx(v) < 0) continue;
+            col_index = (size_t)jidx(v);
+        }
+        const char *col = jstr(json_array_get(cols, col_index), "name");
+        if (!pol_allows(w->acl, priv, schema, table, col, NULL, 0)) {
+            deny(w->err, "%s lacks %s on this column", w->acl->user, pol_priv_name(priv),
+                 "permission denied for column %s of table %s.%s", col, schema, table);
+            snprintf(w->err->hint, sizeof w->err->hint, "GRANT %s ON %s.%s TO %s", pol_priv_name(priv), schema, table,
+                     w->acl->user);
+            w->ok = false;
+            return;
+        }
+    }
+}
+
+static void walk(walk_t *w, json_t *n)
+{
+    if (!w->ok) return;
+    if (json_is_object(n)) {
+        const char *type = json_string_value(json_object_get(n, "type"));
+        if (type && !strcmp(type, "LOGICAL_GET")) check_get(w, n);
+        else if (type && (!strcmp(type, "LOGICAL_INSERT") || !strcmp(type, "LOGICAL_UPDATE") || !strcmp(type, "LOGICAL_DELETE")))
+            check_write(w, n, type);
+        const char *k;
+        json_t *v;
+        json_object_foreach(n, k, v) walk(w, v);
+    } else if (json_is_array(n)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(n, i, v) walk(w, v);
+    }
+}
+
+/* ---- the parse tree: what the user named ---- */
+
+typedef struct {
+    char *catalog, *schema, *name, *alias;
+    size_t location;
+} ref_t;
+
+typedef struct {
+    ref_t *refs;
+    int nrefs;
+    char **ctes;
+    int nctes;
+    char **fns;
+    int nfns;
+} named_t;
+
+static void named_free(named_t *n)
+{
+    for (int i = 0; i < n->nrefs; i++) {
+        free(n->refs[i].catalog);
+        free(n->refs[i].schema);
+        free(n->refs[i].name);
+        free(n->refs[i].alias);
+    }
+    free(n->refs);
+    for (int i = 0; i < n->nctes; i++) free(n->ctes[i]);
+    free(n->ctes);
+    for (int i = 0; i < n->nfns; i++) free(n->fns[i]);
+    free(n->fns);
+}
+
+static void collect_named(named_t *n, json_t *o)
+{
+    if (json_is_object(o)) {
+        const char *type = json_string_value(json_object_get(o, "type"));
+        if (type && !strcmp(type, "BASE_TABLE") && json_object_get(o, "table_name")) {
+            n->refs = xrealloc(n->refs, sizeof *n->refs * (size_t)(n->nrefs + 1));
+            ref_t *r = &n->refs[n->nrefs++];
+            r->catalog = xstrdup(jstr(o, "catalog_name"));
+            r->schema = xstrdup(jstr(o, "schema_name"));
+            r->name = xstrdup(jstr(o, "table_name"));
+            r->alias = xstrdup(jstr(o, "alias"));
+            long long loc = jidx(json_object_get(o, "query_location"));
+            r->location = loc >= 0 ? (size_t)loc : (size_t)-1;
+        } else if (type && !strcmp(type, "TABLE_FUNCTION")) {
+            json_t *f = json_object_get(o, "function");
+            const char *fname = jstr(f, "function_name"), *fschema = jstr(f, "schema");
+            n->fns = xrealloc(n->fns, sizeof(char *) * (size_t)(n->nfns + 1));
+            /* madang's own table macros are named with their schema */
+            n->fns[n->nfns++] = !strcmp(fschema, "madang") ? xasprintf("madang.%s", fname) : xstrdup(fname);
+        }
+        json_t *cte = json_object_get(o, "cte_map");
+        if (cte) {
+            size_t i;
+            json_t *e;
+            json_array_foreach(json_object_get(cte, "map"), i, e)
+            {
+                const char *k = json_string_value(json_object_get(e, "key"));
+                if (!k) continue;
+                n->ctes = xrealloc(n->ctes, sizeof(char *) * (size_t)(n->nctes + 1));
+                n->ctes[n->nctes++] = xstrdup(k);
+            }
+        }
+        const char *k;
+        json_t *v;
+        json_object_foreach(o, k, v) collect_named(n, v);
+    } else if (json_is_array(o)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(o, i, v) collect_named(n, v);
+    }
+}
+
+/* How a name the user wrote resolves. */
+typedef enum { REL_NONE, REL_TABLE, REL_VIEW, REL_TEMP_VIEW, REL_SHIM, REL_SYSTEM_VIEW } rel_kind_t;
+
+typedef struct {
+    rel_kind_t kind;
+    char db[64], schema[128], name[128];
+    char *sql; /* view definition */
+} rel_t;
+
+static rel_kind_t resolve(sess_t *s, const ref_t *r, rel_t *out)
+{
+    memset(out, 0, sizeof *out);
+    buf_t q;
+    buf_init(&q, 512);
+    buf_append_str(&q, "SELECT database_name, schema_name, 'v', temporary, sql, internal FROM duckdb_views() WHERE view_name = ");
+    put_literal(&q, r->name);
+    buf_append_str(&q, " UNION ALL SELECT database_name, schema_name, 't', temporary, NULL, false FROM duckdb_tables() WHERE table_name = ");
+    put_literal(&q, r->name);
+    duckdb_result res;
+    rel_kind_t best = REL_NONE;
+    int best_rank = 1000;
+    if (duckdb_query(s->conn, buf_cstr(&q), &res) == DuckDBSuccess) {
+        for (idx_t i = 0; i < duckdb_row_count(&res); i++) {
+            char *db = duckdb_value_varchar(&res, 0, i), *sc = duckdb_value_varchar(&res, 1, i),
+                 *k = duckdb_value_varchar(&res, 2, i);
+            bool temp = duckdb_value_boolean(&res, 3, i);
+            bool internal = duckdb_value_boolean(&res, 5, i);
+            /* rank by DuckDB's resolution order: temp, then the schema written or the
+             * search path (default schema, main), then the system catalog */
+            int rank = 1000;
+            bool schema_match = r->schema[0] ? !strcasecmp(sc, r->schema) : true;
+            bool catalog_match = r->catalog[0] ? !strcasecmp(db, r->catalog) : true;
+            if (schema_match && catalog_match) {
+                UNUSED(temp); /* system views report temporary too: go by catalog */
+                if (!strcmp(db, "temp")) rank = r->schema[0] ? 5 : 0;
+                else if (!strcmp(db, "system")) rank = 50;
+                else if (r->schema[0]) rank = 1;
+                else if (!strcasecmp(sc, s->default_schema)) rank = 2;
+                else if (!strcmp(sc, "main")) rank = 3;
+            }
+            if (rank < best_rank) {
+                best_rank = rank;
+                snprintf(out->db, sizeof out->db, "%s", db);
+                snprintf(out->schema, sizeof out->schema, "%s", sc);
+                snprintf(out->name, sizeof out->name, "%s", r->name);
+                free(out->sql);
+                out->sql = NULL;
+                if (k[0] == 'v') {
+                    char *v = duckdb_value_varchar(&res, 4, i);
+                    out->sql = v ? xstrdup(v) : NULL;
+                    duckdb_free(v);
+                    if (!strcmp(db, "temp")) best = is_shim_object(s, r->name) ? REL_SHIM : REL_TEMP_VIEW;
+                    else if (!strcmp(db, "system") || internal) best = REL_SYSTEM_VIEW;
+                    else if (!strcmp(sc, "madang")) best = REL_SHIM; /* madang.* system views govern themselves */
+                    else best = REL_VIEW;
+                } else {
+                    best = REL_TABLE;
+                }
+            }
+            duckdb_free(db);
+            duckdb_free(sc);
+            duckdb_free(k);
+        }
+    }
+    duckdb_destroy_result(&res);
+    buf_free(&q);
+    out->kind = best;
+    return best;
+}
+
+/* An empty relation with the view's columns and types. */
+static char *sealed_relation(sess_t *s, const rel_t *v, const ref_t *r)
+{
+    buf_t q;
+    buf_init(&q, 256);
+    buf_append_str(&q, "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ");
+    put_literal(&q, v->db);
+    buf_append_str(&q, " AND schema_name = ");
+    put_literal(&q, v->schema);
+    buf_append_str(&q, " AND table_name = ");
+    put_literal(&q, v->name);
+    buf_append_str(&q, " ORDER BY column_index");
+    duckdb_result res;
+    buf_t out;
+    buf_init(&out, 256);
+    buf_append_str(&out, "(SELECT ");
+    if (duckdb_query(s->conn, buf_cstr(&q), &res) == DuckDBSuccess) {
+        for (idx_t i = 0; i < duckdb_row_count(&res); i++) {
+            char *n = duckdb_value_varchar(&res, 0, i), *t = duckdb_value_varchar(&res, 1, i);
+            if (i) buf_append_str(&out, ", ");
+            buf_printf(&out, "CAST(NULL AS %s) AS ", t);
+            put_ident(&out, n);
+            duckdb_free(n);
+            duckdb_free(t);
+        }
+        if (duckdb_row_count(&res) == 0) buf_append_str(&out, "NULL AS madang_sealed");
+    }
+    duckdb_destroy_result(&res);
+    buf_free(&q);
+    buf_append_str(&out, " WHERE false)");
+    if (!r->alias[0]) {
+        buf_append_str(&out, " AS ");
+        put_ident(&out, r->name);
+    }
+    buf_cstr(&out);
+    return out.data;
+}
+
+/* Length of the name written at location: ident(.ident)* */
+static size_t name_span(const char *sql, size_t loc)
+{
+    lex_t l;
+    size_t len = strlen(sql);
+    if (loc >= len) return 0;
+    lex_init(&l, sql + loc, len - loc);
+    size_t end = 0;
+    for (;;) {
+        lex_tok_t t = lex_next(&l);
+        if (t.type != TK_IDENT && t.type != TK_QIDENT) break;
+        end = t.offset + t.len;
+        lex_t save = l;
+        lex_tok_t d = lex_next(&l);
+        if (d.type != TK_DOT) {
+            l = save;
+            break;
+        }
+    }
+    return end;
+}
+
+static bool is_cte(const named_t *n, const char *name)
+{
+    for (int i = 0; i < n->nctes; i++)
+        if (!strcasecmp(n->ctes[i], name)) return true;
+    return false;
+}
+
+static char *view_body(const char *sql)
+{
+    /* "CREATE VIEW name [(cols)] AS <query>;" → <query> */
+    lex_t l;
+    lex_init(&l, sql, strlen(sql));
+    int depth = 0;
+    for (lex_tok_t t = lex_next(&l); t.type != TK_EOF && t.type != TK_ERROR; t = lex_next(&l)) {
+        if (t.type == TK_LPAREN) depth++;
+        else if (t.type == TK_RPAREN) depth--;
+        else if (depth == 0 && lex_is(&t, "AS")) {
+            char *body = xstrdup(sql + t.offset + t.len);
+            size_t n = strlen(body);
+            while (n && (body[n - 1] == ';' || isspace((unsigned char)body[n - 1]))) body[--n] = '\0';
+            return body;
+        }
+    }
+    return NULL;
+}
+
+static bool check_plan(sess_t *s, pol_acl_t *acl, const char *sql, bool have_parse, const named_t *named,
+                       gate_err_t *err);
+
+/* Authorizes a SELECT-like query text for acl; views are sealed. */
+static bool check_select(sess_t *s, pol_acl_t *acl, const char *sql, int depth, gate_err_t *err)
+{
+    if (depth > MAX_VIEW_DEPTH) {
+        gate_err_set(err, "42501", "views nested deeper than %d levels cannot be authorized", MAX_VIEW_DEPTH);
+        return false;
+    }
+    json_t *tree = serialize(s, "json_serialize_sql", sql, err);
+    if (!tree) return false;
+    named_t n = {0};
+    collect_named(&n, tree);
+    json_decref(tree);
+    bool ok = true;
+    /* seal views, from the last position to the first so offsets stay valid */
+    char *work = xstrdup(sql);
+    for (int i = n.nrefs - 1; i >= 0 && ok; i--) {
+        ref_t *r = &n.refs[i];
+        if (is_cte(&n, r->name) && !r->schema[0]) {
+            /* a CTE reference; if a relation of the same name exists it is checked
+             * unsealed (with the user's rights), which can only deny more */
+            continue;
+        }
+        rel_t v;
+        rel_kind_t k = resolve(s, r, &v);
+        bool seal = false;
+        if (k == REL_SHIM) {
+            seal = true;
+        } else if (k == REL_SYSTEM_VIEW && !acl->superuser) {
+            deny(err, NULL, NULL, NULL, "permission denied for system view %s.%s", v.schema, v.name);
+            snprintf(err->hint, sizeof err->hint, "use the pg_catalog views (pg_class, pg_attribute, ...) or madang.* views");
+            ok = false;
+        } else if (k == REL_VIEW && !acl->superuser && !pol_owns(acl, v.schema, v.name)) {
+            if (!pol_allows_any(acl, POL_SELECT, v.schema, v.name)) {
+                deny(err, "%s lacks SELECT on view %s", acl->user, v.name, "permission denied for view %s.%s", v.schema,
+                     v.name);
+                ok = false;
+            } else {
+                /* definer rights: the view's owner must be able to read what it reads */
+                char *owner = pol_owner_of(s->srv->meta, v.schema, v.name);
+                pol_acl_t *oacl = pol_acl_load(s->srv->meta, owner ? owner : "admin");
+                char *body = v.sql ? view_body(v.sql) : NULL;
+                if (!oacl || !body) {
+                    deny(err, NULL, NULL, NULL, "cannot authorize view %s.%s: its owner %s no longer exists", v.schema,
+                         v.name, owner ? owner : "admin");
+                    ok = false;
+                } else if (!oacl->superuser) {
+                    gate_err_t e2;
+                    if (!check_select(s, oacl, body, depth + 1, &e2)) {
+                        deny(err, "%s", e2.message, NULL, "permission denied for view %s.%s: its owner %s may not read what it reads",
+                             v.schema, v.name, oacl->user);
+                        ok = false;
+                    }
+                }
+                free(body);
+                pol_acl_free(oacl);
+                free(owner);
+                seal = ok;
+            }
+        }
+        if (seal && r->location != (size_t)-1) {
+            size_t span = name_span(work, r->location);
+            if (span == 0) {
+                gate_err_set(err, "42501", "madang cannot authorize this statement (view reference not found)");
+                ok = false;
+            } else {
+                char *rel = sealed_relation(s, &v, r);
+                buf_t b;
+                buf_init(&b, strlen(work) + strlen(rel));
+                buf_append(&b, work, r->location);
+                buf_append_str(&b, rel);
+                buf_append_str(&b, work + r->location + span);
+                free(work);
+                free(rel);
+                work = xstrdup(buf_cstr(&b));
+                buf_free(&b);
+            }
+        }
+        free(v.sql);
+    }
+    if (ok) {
+        for (int i = 0; i < n.nfns && ok; i++) {
+            if (acl->superuser) break;
+            if (!in_list(n.fns[i], allowed_table_functions, ARRAY_LEN(allowed_table_functions)) &&
+                strncmp(n.fns[i], "madang_", 7) != 0 && strncmp(n.fns[i], "madang.", 7) != 0) {
+                deny(err, "the table function %s%s is not on madang's allow-list", n.fns[i], "",
+                     "permission denied for table function %s", n.fns[i]);
+                ok = false;
+            }
+        }
+    }
+    if (ok) ok = check_plan(s, acl, work, true, &n, err);
+    free(work);
+    named_free(&n);
+    return ok;
+}
+
+static bool check_plan(sess_t *s, pol_acl_t *acl, const char *sql, bool have_parse, const named_t *named,
+                       gate_err_t *err)
+{
+    json_t *plan = serialize(s, "json_serialize_plan", sql, err);
+    if (!plan) return false;
+    walk_t w = {.s = s, .acl = acl, .have_parse = have_parse, .err = err, .ok = true};
+    if (named) {
+        w.named_fns = named->fns;
+        w.nnamed_fns = named->nfns;
+    }
+    walk(&w, json_object_get(plan, "plans"));
+    json_decref(plan);
+    return w.ok;
+}
+
+/* ---- DDL ---- */
+
+typedef struct {
+    char schema[128];
+    char name[128];
+    bool qualified;
+    bool temp;
+} qname_t;
+
+/* Reads [catalog.][schema.]name at the lexer; false if no name. */
+static bool read_qname(lex_t *l, lex_tok_t *t, qname_t *q)
+{
+    char parts[3][128];
+    int n = 0;
+    memset(q, 0, sizeof *q);
+    while ((t->type == TK_IDENT || t->type == TK_QIDENT) && n < 3) {
+        char *v = lex_value(t);
+        snprintf(parts[n++], sizeof parts[0], "%s", v);
+        free(v);
+        *t = lex_next(l);
+        if (t->type != TK_DOT) break;
+        *t = lex_next(l);
+    }
+    if (n == 0) return false;
+    memcpy(q->name, parts[n - 1], sizeof q->name);
+    if (n >= 2) {
+        memcpy(q->schema, parts[n - 2], sizeof q->schema);
+        q->qualified = true;
+    }
+    if (n == 3 && !strcmp(parts[0], "temp")) q->temp = true;
+    if (q->qualified && !strcmp(q->schema, "temp")) q->temp = true;
+    return true;
+}
+
+/* Finds an existing relation for DROP/ALTER/COMMENT: kind 't' table, 'v' view, 0 any. */
+static bool find_existing(sess_t *s, const qname_t *q, char *schema_out, size_t n, bool *is_temp)
+{
+    ref_t r = {.catalog = "", .schema = (char *)(q->qualified && !q->temp ? q->schema : ""), .name = (char *)q->name,
+               .alias = ""};
+    rel_t v;
+    rel_kind_t k = resolve(s, &r, &v);
+    free(v.sql);
+    if (k == REL_NONE) return false;
+    snprintf(schema_out, n, "%s", v.schema);
+    *is_temp = !strcmp(v.db, "temp");
+    if (k == REL_SHIM) *is_temp = true;
+    return true;
+}
+
+static bool must_own(sess_t *s, const qname_t *q, const char *what, gate_err_t *err)
+{
+    char schema[128];
+    bool temp = false;
+    if (!find_existing(s, q, schema, sizeof schema, &temp)) return true; /* the engine reports it missing */
+    if (temp) {
+        if (is_shim_object(s, q->name)) {
+            deny(err, NULL, NULL, NULL, "permission denied for system relation %s", q->name);
+            return false;
+        }
+        return true; /* the session's own temp object */
+    }
+    if (s->acl->superuser || pol_owns(s->acl, schema, q->name)) return true;
+    char *owner = pol_owner_of(s->srv->meta, schema, q->name);
+    deny(err, "only its owner (%s) or a superuser may %s it", owner ? owner : "admin", what,
+         "must be owner of %s %s.%s", "relation", schema, q->name);
+    free(owner);
+    return false;
+}
+
+static bool may_create_in(sess_t *s, const char *schema, gate_err_t *err)
+{
+    if (s->acl->superuser || pol_allows(s->acl, POL_CREATE, schema, NULL, NULL, NULL, 0)) return true;
+    deny(err, "%s lacks CREATE on schema %s", s->acl->user, schema, "permission denied for schema %s", schema);
+    snprintf(err->hint, sizeof err->hint, "GRANT CREATE ON SCHEMA %s TO %s", schema, s->acl->user);
+    return false;
+}
+
+static void set_ddl(gate_stmt_t *st, char op, const char *kind, const char *schema, const char *name,
+                    const char *new_name)
+{
+    st->ddl_op = op;
+    snprintf(st->ddl_kind, sizeof st->ddl_kind, "%s", kind);
+    free(st->ddl_schema);
+    free(st->ddl_name);
+    free(st->ddl_new_name);
+    st->ddl_schema = xstrdup(schema);
+    st->ddl_name = xstrdup(name);
+    st->ddl_new_name = new_name ? xstrdup(new_name) : NULL;
+}
+
+static bool check_ddl(sess_t *s, gate_stmt_t *st, gate_err_t *err)
+{
+    const char *sql = st->sql;
+    lex_t l;
+    lex_init(&l, sql, strlen(sql));
+    lex_tok_t t = lex_next(&l);
+    bool su = s->acl->superuser;
+    if (lex_is(&t, "CREATE")) {
+        t = lex_next(&l);
+        bool replace = false, temp = false;
+        if (lex_is(&t, "OR")) {
+            t = lex_next(&l);
+            t = lex_next(&l);
+            replace = true;
+        }
+        if (lex_is(&t, "TEMP") || lex_is(&t, "TEMPORARY") || lex_is(&t, "LOCAL")) {
+            temp = true;
+            t = lex_next(&l);
+        }
+        bool unique = lex_is(&t, "UNIQUE");
+        if (unique) t = lex_next(&l);
+        char kind[16];
+        char *k = lex_value(&t);
+        snprintf(kind, sizeof kind, "%s", k);
+        free(k);
+        t = lex_next(&l);
+        if (lex_is(&t, "IF")) {
+            t = lex_next(&l);
+            t = lex_next(&l);
+            t = lex_next(&l);
+        }
+        if (!strcmp(kind, "schema")) {
+            qname_t q;
+            if (!read_qname(&l, &t, &q)) return true;
+            if (!su) {
+                deny(err, NULL, NULL, NULL, "permission denied to create schema %s", q.name);
+                snprintf(err->hint, sizeof err->hint, "only superusers create schemas");
+                return false;
+            }
+            set_ddl(st, 'C', "schema", q.name, "", NULL);
+            return true;
+        }
+        if (!strcmp(kind, "index")) {
+            /* CREATE INDEX [name] ON table: the table's owner */
+            while (t.type != TK_EOF && !lex_is(&t, "ON")) t = lex_next(&l);
+            t = lex_next(&l);
+            qname_t q;
+            if (!read_qname(&l, &t, &q)) return true;
+            return must_own(s, &q, "index", err);
+        }
+        qname_t q;
+        if (!read_qname(&l, &t, &q)) return true;
+        if (temp || q.temp) {
+            if (is_shim_object(s, q.name)) {
+                deny(err, NULL, NULL, NULL, "permission denied for system relation %s", q.name);
+                return false;
+            }
+        } else {
+            const char *schema = q.qualified ? q.schema : s->default_schema;
+            if (!may_create_in(s, schema, err)) return false;
+            if (replace) {
+                qname_t e = q;
+                if (!e.qualified) {
+                    snprintf(e.schema, sizeof e.schema, "%s", schema);
+                    e.qualified = true;
+                }
+                if (!must_own(s, &e, "replace", err)) return false;
+            }
+            set_ddl(st, 'C', kind, schema, q.name, NULL);
+        }
+        /* what a new view reads must be readable by its creator */
+        if (!strcmp(kind, "view") && !su) {
+            char *body = view_body(sql);
+            bool ok = body && check_select(s, s->acl, body, 1, err);
+            free(body);
+            if (!ok) {
+                if (!err->sqlstate[0]) gate_err_set(err, "42501", "permission denied for the view's query");
+                return false;
+            }
+        }
+        /* CREATE TABLE ... AS: the query's reads are checked on the plan */
+        if (!strcmp(kind, "table") && !su) {
+            bool as = false;
+            int depth = 0;
+            lex_t l2;
+            lex_init(&l2, sql, strlen(sql));
+            for (lex_tok_t u = lex_next(&l2); u.type != TK_EOF && u.type != TK_ERROR; u = lex_next(&l2)) {
+                if (u.type == TK_LPAREN) depth++;
+                else if (u.type == TK_RPAREN) depth--;
+                else if (depth == 0 && lex_is(&u, "AS")) as = true;
+            }
+            if (as) return check_plan(s, s->acl, sql, false, NULL, err);
+        }
+        return true;
+    }
+    if (lex_is(&t, "DROP")) {
+        t = lex_next(&l);
+        char *k = lex_value(&t);
+        char kind[16];
+        snprintf(kind, sizeof kind, "%s", k);
+        free(k);
+        t = lex_next(&l);
+        if (lex_is(&t, "IF")) {
+            t = lex_next(&l);
+            t = lex_next(&l);
+        }
+        if (!strcmp(kind, "schema")) {
+            qname_t q;
+            if (!read_qname(&l, &t, &q)) return true;
+            if (!su) {
+                deny(err, NULL, NULL, NULL, "permission denied to drop schema %s", q.name);
+                return false;
+            }
+            set_ddl(st, 'D', "schema", q.name, "", NULL);
+            return true;
+        }
+        for (;;) {
+            qname_t q;
+            if (!read_qname(&l, &t, &q)) break;
+            if (!must_own(s, &q, "drop", err)) return false;
+            char schema[128];
+            bool temp = false;
+            if (find_existing(s, &q, schema, sizeof schema, &temp) && !temp) set_ddl(st, 'D', kind, schema, q.name, NULL);
+            if (t.type != TK_COMMA) break;
+            t = lex_next(&l);
+        }
+        return true;
+    }
+    if (lex_is(&t, "ALTER")) {
+        t = lex_next(&l);
+        t = lex_next(&l); /* TABLE / VIEW / SEQUENCE */
+        if (lex_is(&t, "IF")) {
+            t = lex_next(&l);
+            t = lex_next(&l);
+        }
+        qname_t q;
+        if (!read_qname(&l, &t, &q)) return true;
+        if (!must_own(s, &q, "alter", err)) return false;
+        /* RENAME TO new: grants and ownership follow */
+        char schema[128];
+        bool temp = false;
+        if (lex_is(&t, "RENAME") && find_existing(s, &q, schema, sizeof schema, &temp) && !temp) {
+            lex_tok_t u = lex_next(&l);
+            if (lex_is(&u, "TO")) {
+                u = lex_next(&l);
+                char *nn = lex_value(&u);
+                set_ddl(st, 'R', "table", schema, q.name, nn);
+                free(nn);
+            }
+        }
+        return true;
+    }
+    if (lex_is(&t, "COMMENT")) {
+        t = lex_next(&l); /* ON */
+        t = lex_next(&l);
+        bool column = lex_is(&t, "COLUMN");
+        t = lex_next(&l);
+        qname_t q;
+        lex_t save = l;
+        UNUSED(save);
+        if (!read_qname(&l, &t, &q)) return true;
+        if (column) {
+            /* s.t.c or t.c: the table is the part before the column */
+            char *dot = NULL;
+            qname_t tq = q;
+            UNUSED(dot);
+            if (q.qualified) {
+                snprintf(tq.name, sizeof tq.name, "%s", q.schema);
+                tq.qualified = false;
+                tq.schema[0] = '\0';
+            }
+            return must_own(s, &tq, "comment on", err);
+        }
+        return must_own(s, &q, "comment on", err);
+    }
+    if (lex_is(&t, "TRUNCATE")) {
+        t = lex_next(&l);
+        if (lex_is(&t, "TABLE")) t = lex_next(&l);
+        qname_t q;
+        if (!read_qname(&l, &t, &q)) return true;
+        char schema[128];
+        bool temp = false;
+        if (!find_existing(s, &q, schema, sizeof schema, &temp) || temp) return true;
+        if (!pol_allows(s->acl, POL_DELETE, schema, q.name, NULL, NULL, 0)) {
+            deny(err, "%s lacks DELETE on %s", s->acl->user, q.name, "permission denied for table %s.%s", schema, q.name);
+            return false;
+        }
+        return true;
+    }
+    return true; /* ANALYZE, VACUUM */
+}
+
+/* ---- entry points ---- */
+
+static bool load_acl(sess_t *s, gate_err_t *err)
+{
+    if (s->acl && s->acl->version == pol_version()) return true;
+    pol_acl_free(s->acl);
+    s->acl = pol_acl_load(s->srv->meta, s->user);
+    if (!s->acl) {
+        gate_err_set(err, "28000", "role \"%s\" does not exist any more", s->user);
+        return false;
+    }
+    return true;
+}
+
+bool authz_refresh(sess_t *s, gate_err_t *err)
+{
+    if (!load_acl(s, err)) return false;
+    uint64_t v = authz_version();
+    if (s->visible_version == v || s->acl->superuser) {
+        s->visible_version = v;
+        return true;
+    }
+    /* the relations this user may read something of, for the catalog views */
+    duckdb_result r;
+    buf_t ins;
+    buf_init(&ins, 1024);
+    buf_append_str(&ins, "DELETE FROM temp.main.madang_visible; INSERT INTO temp.main.madang_visible VALUES ('', '')");
+    if (duckdb_query(s->conn,
+                     "SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT temporary AND database_name NOT IN ('temp','system') "
+                     "UNION ALL SELECT schema_name, view_name FROM duckdb_views() WHERE NOT temporary AND NOT internal "
+                     "AND database_name NOT IN ('temp','system')",
+                     &r) == DuckDBSuccess) {
+        for (idx_t i = 0; i < duckdb_row_count(&r); i++) {
+            char *sc = duckdb_value_varchar(&r, 0, i), *tb = duckdb_value_varchar(&r, 1, i);
+            if (pol_allows_any(s->acl, POL_SELECT, sc, tb) || pol_allows_any(s->acl, POL_INSERT, sc, tb) ||
+                pol_allows_any(s->acl, POL_UPDATE, sc, tb) || pol_allows(s->acl, POL_DELETE, sc, tb, NULL, NULL, 0)) {
+                buf_append_str(&ins, ", (");
+                put_literal(&ins, sc);
+                buf_append_str(&ins, ", ");
+                put_literal(&ins, tb);
+                buf_append_str(&ins, ")");
+            }
+            duckdb_free(sc);
+            duckdb_free(tb);
+        }
+    }
+    duckdb_destroy_result(&r);
+    char e[256];
+    bool ok = eng_exec_internal(s->conn, buf_cstr(&ins), e, sizeof e);
+    buf_free(&ins);
+    if (!ok) log_event(LOG_WARN, "visibility_refresh_failed", "user=\"%s\" error=\"%s\"", s->user, e);
+    s->visible_version = v;
+    return true;
+}
+
+bool authz_check(sess_t *s, gate_stmt_t *st, gate_err_t *err)
+{
+    if (!authz_refresh(s, err)) return false;
+    st->authz_version = authz_version();
+    st->ddl_op = 0;
+    bool ok;
+    switch (st->kind) {
+    case MET_KIND_SELECT: ok = s->acl->superuser || check_select(s, s->acl, st->sql, 0, err); break;
+    case MET_KIND_INSERT:
+    case MET_KIND_UPDATE:
+    case MET_KIND_DELETE: ok = s->acl->superuser || check_plan(s, s->acl, st->sql, false, NULL, err); break;
+    case MET_KIND_DDL: ok = check_ddl(s, st, err); break;
+    default: ok = s->acl->superuser; break;
+    }
+    if (!ok && !err->sqlstate[0]) gate_err_set(err, "42501", "permission denied");
+    if (!ok)
+        log_event(LOG_INFO, "access_denied", "user=\"%s\" sqlstate=%s reason=\"%.200s\"", s->user, err->sqlstate,
+                  err->message);
+    return ok;
+}
+
+void authz_after_success(sess_t *s, gate_stmt_t *st)
+{
+    if (st->kind != MET_KIND_DDL) return;
+    authz_catalog_changed();
+    if (!st->ddl_op) return;
+    meta_t *m = s->srv->meta;
+    bool ok = true;
+    switch (st->ddl_op) {
+    case 'C':
+        ok = pol_set_owner(m, st->ddl_kind, st->ddl_schema, st->ddl_name, s->user);
+        break;
+    case 'D': ok = pol_forget_object(m, st->ddl_schema, st->ddl_name); break;
+    case 'R': ok = pol_rename_object(m, st->ddl_schema, st->ddl_name, st->ddl_new_name); break;
+    default: break;
+    }
+    if (!ok) log_event(LOG_WARN, "ownership_update_failed", "object=\"%s.%s\"", st->ddl_schema, st->ddl_name);
+}
+
+void authz_note_shim_objects(sess_t *s)
+{
+    duckdb_result r;
+    if (duckdb_query(s->conn,
+                     "SELECT view_name FROM duckdb_views() WHERE temporary UNION SELECT table_name FROM duckdb_tables() "
+                     "WHERE temporary UNION SELECT function_name FROM duckdb_functions() WHERE database_name = 'temp'",
+                     &r) != DuckDBSuccess) {
+        duckdb_destroy_result(&r);
+        return;
+    }
+    idx_t n = duckdb_row_count(&r);
+    s->shim_objects = xcalloc((size_t)n + 1, sizeof(char *));
+    for (idx_t i = 0; i < n; i++) {
+        char *v = duckdb_value_varchar(&r, 0, i);
+        s->shim_objects[s->nshim_objects++] = xstrdup(v ? v : "");
+        duckdb_free(v);
+    }
+    duckdb_destroy_result(&r);
+}
+
+int authz_explain(meta_t *m, const char *user, const char *schema, const char *table, authz_explain_row_t out[5])
+{
+    pol_acl_t *a = pol_acl_load(m, user);
+    static const pol_priv_t privs[] = {POL_SELECT, POL_INSERT, POL_UPDATE, POL_DELETE};
+    int n = 0;
+    for (size_t i = 0; i < ARRAY_LEN(privs); i++) {
+        out[n].privilege = pol_priv_name(privs[i]);
+        out[n].via[0] = '\0';
+        if (!a) {
+            out[n].allowed = false;
+            snprintf(out[n].via, sizeof out[n].via, "no such user");
+        } else {
+            out[n].allowed = pol_allows(a, privs[i], schema, table, NULL, out[n].via, sizeof out[n].via);
+            if (!out[n].allowed) {
+                /* column grants: list them */
+                buf_t b;
+                buf_init(&b, 64);
+                for (int g = 0; g < a->ngrants; g++) {
+                    pol_grant_t *gr = &a->grants[g];
+                    if ((gr->privs & (int)privs[i]) && !strcmp(gr->schema, schema) && !strcmp(gr->table, table) &&
+                        gr->column[0]) {
+                        buf_printf(&b, "%s%s (%s)", b.len ? "; " : "columns: ", gr->column, gr->via);
+                    }
+                }
+                snprintf(out[n].via, sizeof out[n].via, "%s", b.len ? buf_cstr(&b) : "no grant");
+                buf_free(&b);
+            }
+        }
+        n++;
+    }
+    pol_acl_free(a);
+    return n;
+}

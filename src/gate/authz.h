@@ -1,0 +1,37 @@
+/* authz.h — authorization of engine statements on DuckDB's own bound plan.
+ *
+ * For every statement the engine runs, the gate asks DuckDB for the bound
+ * logical plan (json_serialize_plan) and checks every table and column it
+ * reads or writes against the effective user's grants (policy/acl.h).
+ * Views have definer rights: a view the user names and may SELECT is
+ * "sealed" (replaced, for the check only, by an empty relation of the same
+ * shape) and its definition is checked separately with its owner's rights.
+ * DDL is checked on the statement's target (ownership, CREATE on schema). */
+#ifndef MADANG_GATE_AUTHZ_H
+#define MADANG_GATE_AUTHZ_H
+
+#include "gate/gate.h"
+
+/* A version that changes whenever grants or the catalog change; a statement
+ * authorized at an older version is authorized again before it runs. */
+uint64_t authz_version(void);
+void authz_catalog_changed(void);
+
+/* Reloads the session's rights and its catalog-visibility table if stale. */
+bool authz_refresh(sess_t *s, gate_err_t *err) MUST_CHECK;
+/* Decides whether the session may run the prepared engine statement st. */
+bool authz_check(sess_t *s, gate_stmt_t *st, gate_err_t *err) MUST_CHECK;
+/* Bookkeeping after a DDL statement succeeded (owners, grants of dropped objects). */
+void authz_after_success(sess_t *s, gate_stmt_t *st);
+/* Records the compatibility shim's TEMP objects of a new session. */
+void authz_note_shim_objects(sess_t *s);
+
+/* What a user may do with a table, and why: rows of (privilege, allowed, via). */
+typedef struct {
+    const char *privilege;
+    bool allowed;
+    char via[256];
+} authz_explain_row_t;
+int authz_explain(meta_t *m, const char *user, const char *schema, const char *table, authz_explain_row_t out[5]);
+
+#endif

@@ -1,0 +1,214 @@
+/* sysviews.c — madang.users, madang.groups, madang.grants and
+ * madang.explain_access(user, table), as engine table functions over meta.db.
+ *
+ * The views govern themselves: each function finds the calling session by its
+ * engine connection id; superusers see every row, others only rows about
+ * themselves (their user row, groups they belong to, grants that reach them).
+ * The views live in schema madang of the warehouse and are recreated at every
+ * start, so their definition always matches this binary. */
+#include "gate/sysviews.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gate/authz.h"
+#include "gate/session.h"
+#include "policy/acl.h"
+
+static server_t *g_srv;
+
+typedef struct {
+    int ncols;
+    char **cells; /* rows * ncols, NULL = SQL NULL */
+    size_t nrows;
+    size_t cap;
+    size_t pos;
+} rows_t;
+
+static void rows_free(void *p)
+{
+    rows_t *r = p;
+    for (size_t i = 0; i < r->nrows * (size_t)r->ncols; i++) free(r->cells[i]);
+    free(r->cells);
+    free(r);
+}
+
+static bool add_row(void *ctx, int n, const char **c)
+{
+    rows_t *r = ctx;
+    if (r->nrows == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 16;
+        r->cells = xrealloc(r->cells, sizeof(char *) * r->cap * (size_t)r->ncols);
+    }
+    for (int i = 0; i < r->ncols; i++) r->cells[r->nrows * (size_t)r->ncols + (size_t)i] = i < n && c[i] ? xstrdup(c[i]) : NULL;
+    r->nrows++;
+    return true;
+}
+
+typedef struct {
+    const char *name;
+    const char *cols[10];
+    const char *sql_all;  /* superusers */
+    const char *sql_self; /* others: ?1 = the caller */
+    int nparams;          /* VARCHAR parameters of the function */
+} sysfn_t;
+
+static const sysfn_t fns[] = {
+    {"madang_users",
+     {"name", "superuser", "created_at", "groups", NULL},
+     "SELECT u.name, CASE WHEN u.superuser THEN 'true' ELSE 'false' END, u.created_at, "
+     "(SELECT group_concat(group_name, ',') FROM group_members m WHERE m.user_name = u.name) FROM users u ORDER BY u.name",
+     "SELECT u.name, CASE WHEN u.superuser THEN 'true' ELSE 'false' END, u.created_at, "
+     "(SELECT group_concat(group_name, ',') FROM group_members m WHERE m.user_name = u.name) FROM users u WHERE u.name = ?1",
+     0},
+    {"madang_groups",
+     {"name", "members", "synced", "created_at", NULL},
+     "SELECT g.name, (SELECT group_concat(user_name, ',') FROM group_members m WHERE m.group_name = g.name), "
+     "CASE WHEN g.synced THEN 'true' ELSE 'false' END, g.created_at FROM groups g ORDER BY g.name",
+     "SELECT g.name, (SELECT group_concat(user_name, ',') FROM group_members m WHERE m.group_name = g.name), "
+     "CASE WHEN g.synced THEN 'true' ELSE 'false' END, g.created_at FROM groups g "
+     "WHERE g.name IN (SELECT group_name FROM group_members WHERE user_name = ?1) ORDER BY g.name",
+     0},
+    {"madang_grants",
+     {"grantee_kind", "grantee", "privilege", "object_kind", "schema_name", "table_name", "column_name", "grantor",
+      "created_at", NULL},
+     "SELECT grantee_kind, NULLIF(grantee, ''), privilege, object_kind, schema_name, NULLIF(table_name, ''), "
+     "NULLIF(column_name, ''), grantor, created_at FROM grants ORDER BY schema_name, table_name, grantee, privilege",
+     "SELECT grantee_kind, NULLIF(grantee, ''), privilege, object_kind, schema_name, NULLIF(table_name, ''), "
+     "NULLIF(column_name, ''), grantor, created_at FROM grants WHERE (grantee_kind = 'user' AND grantee = ?1) "
+     "OR grantee_kind = 'public' OR (grantee_kind = 'group' AND grantee IN "
+     "(SELECT group_name FROM group_members WHERE user_name = ?1)) ORDER BY schema_name, table_name, grantee, privilege",
+     0},
+    {"madang_explain_access", {"privilege", "allowed", "via", NULL}, NULL, NULL, 2},
+};
+
+static bool caller(duckdb_bind_info info, char *user, size_t n, bool *su)
+{
+    duckdb_client_context ctx;
+    duckdb_table_function_get_client_context(info, &ctx);
+    uint64_t id = duckdb_client_context_get_connection_id(ctx);
+    duckdb_destroy_client_context(&ctx);
+    return sess_user_of_connection(id, user, n, su);
+}
+
+static void bind(duckdb_bind_info info)
+{
+    const sysfn_t *f = duckdb_bind_get_extra_info(info);
+    char user[64];
+    bool su = false;
+    if (!caller(info, user, sizeof user, &su)) {
+        /* madang's own connections (start-up) see everything */
+        snprintf(user, sizeof user, "admin");
+        su = true;
+    }
+    duckdb_logical_type vt = duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR);
+    rows_t *r = xcalloc(1, sizeof *r);
+    for (int i = 0; f->cols[i]; i++) {
+        duckdb_bind_add_result_column(info, f->cols[i], vt);
+        r->ncols++;
+    }
+    duckdb_destroy_logical_type(&vt);
+    if (f->nparams == 2) {
+        duckdb_value a = duckdb_bind_get_parameter(info, 0), b = duckdb_bind_get_parameter(info, 1);
+        char *who = duckdb_get_varchar(a), *tbl = duckdb_get_varchar(b);
+        duckdb_destroy_value(&a);
+        duckdb_destroy_value(&b);
+        if (!su && strcmp(who, user) != 0) {
+            duckdb_bind_set_error(info, "permission denied: only superusers may explain another user's access");
+            duckdb_free(who);
+            duckdb_free(tbl);
+            rows_free(r);
+            return;
+        }
+        char schema[128] = "main", table[128];
+        const char *dot = strchr(tbl, '.');
+        if (dot) {
+            snprintf(schema, sizeof schema, "%.*s", (int)(dot - tbl), tbl);
+            snprintf(table, sizeof table, "%s", dot + 1);
+        } else {
+            snprintf(table, sizeof table, "%s", tbl);
+        }
+        authz_explain_row_t out[5];
+        int n = authz_explain(g_srv->meta, who, schema, table, out);
+        for (int i = 0; i < n; i++) {
+            const char *c[3] = {out[i].privilege, out[i].allowed ? "true" : "false", out[i].via};
+            add_row(r, 3, c);
+        }
+        duckdb_free(who);
+        duckdb_free(tbl);
+    } else {
+        const char *args[] = {user};
+        if (!meta_query(g_srv->meta, su ? f->sql_all : f->sql_self, su ? 0 : 1, args, add_row, r)) {
+            duckdb_bind_set_error(info, "could not read madang's metadata");
+            rows_free(r);
+            return;
+        }
+    }
+    duckdb_bind_set_bind_data(info, r, rows_free);
+}
+
+static void init(duckdb_init_info info)
+{
+    UNUSED(info);
+}
+
+static void produce(duckdb_function_info info, duckdb_data_chunk out)
+{
+    rows_t *r = duckdb_function_get_bind_data(info);
+    idx_t cap = duckdb_vector_size();
+    idx_t n = 0;
+    while (r->pos < r->nrows && n < cap) {
+        for (int c = 0; c < r->ncols; c++) {
+            duckdb_vector v = duckdb_data_chunk_get_vector(out, (idx_t)c);
+            const char *cell = r->cells[r->pos * (size_t)r->ncols + (size_t)c];
+            if (cell) {
+                duckdb_vector_assign_string_element(v, n, cell);
+            } else {
+                duckdb_vector_ensure_validity_writable(v);
+                duckdb_validity_set_row_invalid(duckdb_vector_get_validity(v), n);
+            }
+        }
+        r->pos++;
+        n++;
+    }
+    duckdb_data_chunk_set_size(out, n);
+}
+
+static const char *views_sql[] = {
+    "CREATE SCHEMA IF NOT EXISTS madang",
+    "CREATE OR REPLACE VIEW madang.users AS SELECT name, superuser::BOOLEAN AS superuser, "
+    "created_at::TIMESTAMP AS created_at, string_split(coalesce(groups, ''), ',') AS groups FROM madang_users()",
+    "CREATE OR REPLACE VIEW madang.groups AS SELECT name, string_split(coalesce(members, ''), ',') AS members, "
+    "synced::BOOLEAN AS synced, created_at::TIMESTAMP AS created_at FROM madang_groups()",
+    "CREATE OR REPLACE VIEW madang.grants AS SELECT grantee_kind, grantee, privilege, object_kind, schema_name, "
+    "table_name, column_name, grantor, created_at::TIMESTAMP AS created_at FROM madang_grants()",
+    "CREATE OR REPLACE MACRO madang.explain_access(u, t) AS TABLE SELECT privilege, allowed::BOOLEAN AS allowed, via "
+    "FROM madang_explain_access(u, t)",
+};
+
+bool sysviews_install(server_t *srv, duckdb_connection c, char *err, size_t errlen)
+{
+    g_srv = srv;
+    for (size_t i = 0; i < ARRAY_LEN(fns); i++) {
+        duckdb_table_function f = duckdb_create_table_function();
+        duckdb_table_function_set_name(f, fns[i].name);
+        duckdb_logical_type vt = duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR);
+        for (int p = 0; p < fns[i].nparams; p++) duckdb_table_function_add_parameter(f, vt);
+        duckdb_destroy_logical_type(&vt);
+        duckdb_table_function_set_extra_info(f, (void *)&fns[i], NULL);
+        duckdb_table_function_set_bind(f, bind);
+        duckdb_table_function_set_init(f, init);
+        duckdb_table_function_set_function(f, produce);
+        duckdb_state st = duckdb_register_table_function(c, f);
+        duckdb_destroy_table_function(&f);
+        if (st != DuckDBSuccess) {
+            snprintf(err, errlen, "cannot register %s", fns[i].name);
+            return false;
+        }
+    }
+    for (size_t i = 0; i < ARRAY_LEN(views_sql); i++) {
+        if (!eng_exec_internal(c, views_sql[i], err, errlen)) return false;
+    }
+    return true;
+}
