@@ -22,6 +22,7 @@
 #include "pgwire/conn.h"
 #include "pgwire/scram.h"
 #include "pgwire/tls.h"
+#include "policy/acl.h"
 #include "server/metrics.h"
 #include "server/server.h"
 
@@ -100,6 +101,47 @@ static char *random_password(void)
     for (size_t i = 0; i < sizeof raw; i++) p[i] = alphabet[raw[i] % (sizeof alphabet - 1)];
     p[sizeof raw] = '\0';
     return p;
+}
+
+/* Demo users that show access control off (passwords are public: demo only).
+ * analyst: reads trades, orders and accounts, not customers.
+ * support: reads customers' id, name and country, not their email or phone. */
+static bool demo_users(server_t *srv, char *err, size_t errlen)
+{
+    static const struct {
+        const char *user, *password, *group;
+    } users[] = {{"analyst", "analyst-demo", "analysts"}, {"support", "support-demo", "support_agents"}};
+    char *done = meta_kv_get(srv->meta, "demo_users");
+    if (done) { /* once per data dir: later changes by an admin stay */
+        free(done);
+        return true;
+    }
+    meta_user_t u;
+    for (size_t i = 0; i < ARRAY_LEN(users); i++) {
+        if (meta_user_get(srv->meta, users[i].user, &u)) continue;
+        char *v = pgw_scram_make_verifier(users[i].password);
+        bool ok = v && meta_user_create(srv->meta, users[i].user, v, false, err, errlen);
+        free(v);
+        if (!ok) return false;
+        if (!pol_group_exists(srv->meta, users[i].group) && !pol_group_create(srv->meta, users[i].group, err, errlen))
+            return false;
+        const char *members[] = {users[i].user};
+        if (!pol_group_alter(srv->meta, users[i].group, true, members, 1, err, errlen)) return false;
+    }
+    static const char *analyst_tables[] = {"trades", "orders", "accounts"};
+    for (size_t i = 0; i < ARRAY_LEN(analyst_tables); i++)
+        if (!pol_grant(srv->meta, false, POL_SELECT, false, "main", analyst_tables[i], NULL, 0, POL_GRANTEE_GROUP,
+                       "analysts", "admin", err, errlen))
+            return false;
+    const char *cols[] = {"id", "name", "country"};
+    if (!pol_grant(srv->meta, false, POL_SELECT, false, "main", "customers", cols, 3, POL_GRANTEE_GROUP,
+                   "support_agents", "admin", err, errlen))
+        return false;
+    if (!meta_kv_set(srv->meta, "demo_users", "1")) {
+        snprintf(err, errlen, "cannot record the demo users");
+        return false;
+    }
+    return true;
 }
 
 static bool bootstrap_admin(server_t *srv, char *err, size_t errlen)
@@ -246,6 +288,7 @@ int serve_main(int argc, char **argv)
         int64_t t0 = now_us();
         bool ok = dc && demo_load(dc, err, sizeof err);
         eng_disconnect(&dc);
+        if (ok) ok = demo_users(&srv, err, sizeof err);
         if (!ok) goto fail;
         log_event(LOG_INFO, "demo_ready", "ms=%lld", (long long)((now_us() - t0) / 1000));
     }
