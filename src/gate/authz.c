@@ -387,24 +387,137 @@ typedef struct {
     char *sql; /* view definition */
 } rel_t;
 
+/* The session's snapshot of the catalog's relations (reloaded when the
+ * catalog version changes: every DDL passes the gate), and its most recent
+ * allowed statements (so a statement re-sent or re-parsed is not planned
+ * twice). Both are dropped whenever authz_version() moves. */
+typedef struct {
+    char *db, *schema, *name, *sql;
+    bool view, internal;
+} snap_rel_t;
+
+#define AZ_CACHE 64
+
+struct authz_state {
+    uint64_t snap_version;
+    snap_rel_t *rels;
+    size_t nrels;
+    uint64_t cache_version;
+    char *cache[AZ_CACHE];
+    int cache_next;
+};
+
+static struct authz_state *az(sess_t *s)
+{
+    if (!s->az) s->az = xcalloc(1, sizeof *s->az);
+    return s->az;
+}
+
+static void snap_clear(struct authz_state *a)
+{
+    for (size_t i = 0; i < a->nrels; i++) {
+        free(a->rels[i].db);
+        free(a->rels[i].schema);
+        free(a->rels[i].name);
+        free(a->rels[i].sql);
+    }
+    free(a->rels);
+    a->rels = NULL;
+    a->nrels = 0;
+}
+
+static void cache_clear(struct authz_state *a)
+{
+    for (int i = 0; i < AZ_CACHE; i++) {
+        free(a->cache[i]);
+        a->cache[i] = NULL;
+    }
+}
+
+void authz_session_free(sess_t *s)
+{
+    if (!s->az) return;
+    snap_clear(s->az);
+    cache_clear(s->az);
+    free(s->az);
+    s->az = NULL;
+}
+
+static void snapshot(sess_t *s)
+{
+    struct authz_state *a = az(s);
+    uint64_t v = authz_version();
+    if (a->rels && a->snap_version == v) return;
+    snap_clear(a);
+    duckdb_result r;
+    if (duckdb_query(s->conn,
+                     "SELECT database_name, schema_name, view_name, true, internal, CASE WHEN internal THEN NULL ELSE sql END "
+                     "FROM duckdb_views() UNION ALL SELECT database_name, schema_name, table_name, false, false, NULL "
+                     "FROM duckdb_tables()",
+                     &r) == DuckDBSuccess) {
+        idx_t n = duckdb_row_count(&r);
+        a->rels = xcalloc((size_t)n + 1, sizeof *a->rels);
+        for (idx_t i = 0; i < n; i++) {
+            snap_rel_t *e = &a->rels[a->nrels++];
+            char *c0 = duckdb_value_varchar(&r, 0, i), *c1 = duckdb_value_varchar(&r, 1, i),
+                 *c2 = duckdb_value_varchar(&r, 2, i), *c5 = duckdb_value_varchar(&r, 5, i);
+            e->db = xstrdup(c0 ? c0 : "");
+            e->schema = xstrdup(c1 ? c1 : "");
+            e->name = xstrdup(c2 ? c2 : "");
+            e->sql = c5 ? xstrdup(c5) : NULL;
+            e->view = duckdb_value_boolean(&r, 3, i);
+            e->internal = duckdb_value_boolean(&r, 4, i);
+            duckdb_free(c0);
+            duckdb_free(c1);
+            duckdb_free(c2);
+            duckdb_free(c5);
+        }
+    }
+    duckdb_destroy_result(&r);
+    a->snap_version = v;
+}
+
+static bool cache_hit(sess_t *s, const char *sql)
+{
+    struct authz_state *a = az(s);
+    if (a->cache_version != authz_version()) {
+        cache_clear(a);
+        a->cache_version = authz_version();
+        return false;
+    }
+    for (int i = 0; i < AZ_CACHE; i++)
+        if (a->cache[i] && !strcmp(a->cache[i], sql)) return true;
+    return false;
+}
+
+static void cache_put(sess_t *s, const char *sql)
+{
+    struct authz_state *a = az(s);
+    if (a->cache_version != authz_version()) {
+        cache_clear(a);
+        a->cache_version = authz_version();
+    }
+    if (strlen(sql) > 8192) return;
+    free(a->cache[a->cache_next]);
+    a->cache[a->cache_next] = xstrdup(sql);
+    a->cache_next = (a->cache_next + 1) % AZ_CACHE;
+}
+
 static rel_kind_t resolve(sess_t *s, const ref_t *r, rel_t *out)
 {
     memset(out, 0, sizeof *out);
-    buf_t q;
-    buf_init(&q, 512);
-    buf_append_str(&q, "SELECT database_name, schema_name, 'v', temporary, sql, internal FROM duckdb_views() WHERE view_name = ");
-    put_literal(&q, r->name);
-    buf_append_str(&q, " UNION ALL SELECT database_name, schema_name, 't', temporary, NULL, false FROM duckdb_tables() WHERE table_name = ");
-    put_literal(&q, r->name);
-    duckdb_result res;
+    snapshot(s);
+    struct authz_state *a = az(s);
     rel_kind_t best = REL_NONE;
     int best_rank = 1000;
-    if (duckdb_query(s->conn, buf_cstr(&q), &res) == DuckDBSuccess) {
-        for (idx_t i = 0; i < duckdb_row_count(&res); i++) {
-            char *db = duckdb_value_varchar(&res, 0, i), *sc = duckdb_value_varchar(&res, 1, i),
-                 *k = duckdb_value_varchar(&res, 2, i);
-            bool temp = duckdb_value_boolean(&res, 3, i);
-            bool internal = duckdb_value_boolean(&res, 5, i);
+    {
+        for (size_t i = 0; i < a->nrels; i++) {
+            snap_rel_t *e = &a->rels[i];
+            if (strcmp(e->name, r->name) != 0) continue;
+            const char *db = e->db, *sc = e->schema;
+            const char *k = e->view ? "v" : "t";
+            bool temp = false;
+            bool internal = e->internal;
             /* rank by DuckDB's resolution order: temp, then the schema written or the
              * search path (default schema, main), then the system catalog */
             int rank = 1000;
@@ -426,9 +539,7 @@ static rel_kind_t resolve(sess_t *s, const ref_t *r, rel_t *out)
                 free(out->sql);
                 out->sql = NULL;
                 if (k[0] == 'v') {
-                    char *v = duckdb_value_varchar(&res, 4, i);
-                    out->sql = v ? xstrdup(v) : NULL;
-                    duckdb_free(v);
+                    out->sql = e->sql ? xstrdup(e->sql) : NULL;
                     if (!strcmp(db, "temp")) best = is_shim_object(s, r->name) ? REL_SHIM : REL_TEMP_VIEW;
                     else if (!strcmp(db, "system") || internal) best = REL_SYSTEM_VIEW;
                     else if (!strcmp(sc, "madang")) best = REL_SHIM; /* madang.* system views govern themselves */
@@ -437,13 +548,8 @@ static rel_kind_t resolve(sess_t *s, const ref_t *r, rel_t *out)
                     best = REL_TABLE;
                 }
             }
-            duckdb_free(db);
-            duckdb_free(sc);
-            duckdb_free(k);
         }
     }
-    duckdb_destroy_result(&res);
-    buf_free(&q);
     out->kind = best;
     return best;
 }
@@ -543,6 +649,12 @@ static bool check_select(sess_t *s, pol_acl_t *acl, const char *sql, int depth, 
     if (depth > MAX_VIEW_DEPTH) {
         gate_err_set(err, "42501", "views nested deeper than %d levels cannot be authorized", MAX_VIEW_DEPTH);
         return false;
+    }
+    /* Fast path: if the user may read everything the plan reads directly, no
+     * view's definer rights can matter and the parse tree is not needed. */
+    {
+        gate_err_t fast;
+        if (check_plan(s, acl, sql, false, NULL, &fast)) return true;
     }
     json_t *tree = serialize(s, "json_serialize_sql", sql, err);
     if (!tree) return false;
@@ -990,6 +1102,14 @@ bool authz_check(sess_t *s, gate_stmt_t *st, gate_err_t *err)
     if (!authz_refresh(s, err)) return false;
     st->authz_version = authz_version();
     st->ddl_op = 0;
+    /* DDL has bookkeeping to derive each time; everything else may be cached */
+    bool cacheable = st->kind != MET_KIND_DDL && !s->acl->superuser;
+    /* a decision holds for one SQL text, one user and one search path */
+    char *key = cacheable ? xasprintf("%s\x01%s\x01%s", s->user, s->default_schema, st->sql) : NULL;
+    if (cacheable && cache_hit(s, key)) {
+        free(key);
+        return true;
+    }
     bool ok;
     switch (st->kind) {
     case MET_KIND_SELECT: ok = s->acl->superuser || check_select(s, s->acl, st->sql, 0, err); break;
@@ -999,6 +1119,8 @@ bool authz_check(sess_t *s, gate_stmt_t *st, gate_err_t *err)
     case MET_KIND_DDL: ok = check_ddl(s, st, err); break;
     default: ok = s->acl->superuser; break;
     }
+    if (ok && cacheable) cache_put(s, key);
+    free(key);
     if (!ok && !err->sqlstate[0]) gate_err_set(err, "42501", "permission denied");
     if (!ok)
         log_event(LOG_INFO, "access_denied", "user=\"%s\" sqlstate=%s reason=\"%.200s\"", s->user, err->sqlstate,

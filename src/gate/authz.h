@@ -23,6 +23,9 @@ bool authz_refresh(sess_t *s, gate_err_t *err) MUST_CHECK;
 bool authz_check(sess_t *s, gate_stmt_t *st, gate_err_t *err) MUST_CHECK;
 /* Bookkeeping after a DDL statement succeeded (owners, grants of dropped objects). */
 void authz_after_success(sess_t *s, gate_stmt_t *st);
+/* Frees the session's authorization caches. */
+void authz_session_free(sess_t *s);
+
 /* Records the compatibility shim's TEMP objects of a new session. */
 void authz_note_shim_objects(sess_t *s);
 

@@ -6,6 +6,7 @@
  * DateStyle other than ISO) are refused rather than silently ignored. */
 #include "gate/session.h"
 
+#include "gate/authz.h"
 #include "policy/acl.h"
 
 #include <ctype.h>
@@ -197,6 +198,7 @@ void sess_destroy(sess_t *s)
     for (int i = 0; i < s->nchanged; i++) free(s->changed[i]);
     free(s->changed);
     pol_acl_free(s->acl);
+    authz_session_free(s);
     for (int i = 0; i < s->nshim_objects; i++) free(s->shim_objects[i]);
     free(s->shim_objects);
     free(s);

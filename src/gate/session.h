@@ -40,6 +40,7 @@ typedef struct sess {
     char default_schema[64];
     char **shim_objects;
     int nshim_objects;
+    struct authz_state *az; /* authz.c's caches: catalog snapshot, recent decisions */
     /* Settings changed since the door last reported them (ParameterStatus). */
     char **changed;
     int nchanged;
