@@ -62,7 +62,7 @@ typedef struct {
  * literal. If none occurs (case-insensitively) the SQL is copied as is. */
 static const char *const trigger_words[] = {
     "pg_catalog", "regclass", "regtype",         "regproc",         "regnamespace", "operator",
-    "collate",    "'{",       "_pg_expandarray", "generate_series", "unnest",       "bytea",
+    "collate",    "'{",       "_pg_expandarray", "generate_series", "unnest",       "bytea", "information_schema",
 };
 
 static bool has_trigger(const char *sql)
@@ -70,7 +70,7 @@ static bool has_trigger(const char *sql)
     for (const char *p = sql; *p; p++) {
         char c = (char)tolower((unsigned char)*p);
         if (c != 'p' && c != 'r' && c != 'o' && c != 'c' && c != '\'' && c != '_' && c != 'g' && c != 'u' &&
-            c != 'b')
+            c != 'b' && c != 'i')
             continue;
         char c2 = (char)tolower((unsigned char)p[1]);
         for (size_t i = 0; i < ARRAY_LEN(trigger_words); i++) {
@@ -522,6 +522,23 @@ char *compat_rewrite(const char *sql)
             r.t[i + 2].drop_gap = true;
             i += 2;
             continue;
+        }
+        if (tok_named(&r, i, "information_schema") && tok_is(&r, i + 1, TK_DOT) && !(i > 0 && tok_is(&r, i - 1, TK_DOT))) {
+            /* information_schema.tables → madang_is_tables: the shim's filtered copies */
+            static const char *const is_views[] = {"tables", "columns", "views", "schemata", "table_constraints",
+                                                   "key_column_usage", "referential_constraints"};
+            for (size_t v = 0; v < ARRAY_LEN(is_views); v++) {
+                if (tok_named(&r, i + 2, is_views[v]) && r.t[i + 2].tok.type == TK_IDENT) {
+                    drop_range(&r, i, i + 2, false);
+                    r.t[i + 2].drop_gap = true;
+                    add_text(&r.t[i + 2].before, "madang_is_", false);
+                    break;
+                }
+            }
+            if (r.t[i].drop) {
+                i += 3;
+                continue;
+            }
         }
         if (is_pgcat(&r, i)) {
             drop_range(&r, i, i + 2, false);

@@ -453,3 +453,35 @@ CREATE OR REPLACE TEMP MACRO pg_size_pretty(x) AS CASE WHEN x IS NULL THEN NULL
 CREATE OR REPLACE TEMP MACRO pg_tablespace_location(x) AS ''
 @@
 CREATE OR REPLACE TEMP MACRO pg_postmaster_start_time() AS now()
+@@
+-- ---------- information_schema, filtered to what the user may see ----------
+-- compat_rewrite turns information_schema.X into madang_is_X for these views;
+-- the catalog is reported as "madang" and DuckDB's types as PostgreSQL's names.
+CREATE OR REPLACE TEMP VIEW madang_is_tables AS
+SELECT * REPLACE ('madang' AS table_catalog, CASE WHEN table_schema = 'main' AND false THEN 'public' ELSE table_schema END AS table_schema)
+FROM information_schema.tables madang_t
+WHERE madang_t.table_catalog = '{{DB}}' AND madang_can_see(madang_t.table_schema, madang_t.table_name)
+@@
+CREATE OR REPLACE TEMP VIEW madang_is_columns AS
+SELECT * REPLACE ('madang' AS table_catalog, coalesce(format_type(madang_typoid(data_type), NULL), lower(data_type)) AS data_type)
+FROM information_schema.columns madang_c
+WHERE madang_c.table_catalog = '{{DB}}' AND madang_can_see(madang_c.table_schema, madang_c.table_name)
+@@
+CREATE OR REPLACE TEMP VIEW madang_is_views AS
+SELECT * REPLACE ('madang' AS table_catalog) FROM information_schema.views madang_v
+WHERE madang_v.table_catalog = '{{DB}}' AND madang_can_see(madang_v.table_schema, madang_v.table_name)
+@@
+CREATE OR REPLACE TEMP VIEW madang_is_schemata AS
+SELECT * REPLACE ('madang' AS catalog_name) FROM information_schema.schemata WHERE catalog_name = '{{DB}}'
+@@
+CREATE OR REPLACE TEMP VIEW madang_is_table_constraints AS
+SELECT * REPLACE ('madang' AS constraint_catalog, 'madang' AS table_catalog) FROM information_schema.table_constraints madang_k
+WHERE madang_k.table_catalog = '{{DB}}' AND madang_can_see(madang_k.table_schema, madang_k.table_name)
+@@
+CREATE OR REPLACE TEMP VIEW madang_is_key_column_usage AS
+SELECT * REPLACE ('madang' AS constraint_catalog, 'madang' AS table_catalog) FROM information_schema.key_column_usage madang_k
+WHERE madang_k.table_catalog = '{{DB}}' AND madang_can_see(madang_k.table_schema, madang_k.table_name)
+@@
+CREATE OR REPLACE TEMP VIEW madang_is_referential_constraints AS
+SELECT * REPLACE ('madang' AS constraint_catalog, 'madang' AS unique_constraint_catalog)
+FROM information_schema.referential_constraints WHERE constraint_catalog = '{{DB}}'
