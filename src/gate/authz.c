@@ -117,7 +117,8 @@ static json_t *serialize(sess_t *s, const char *fn, const char *sql, gate_err_t 
     buf_init(&q, strlen(sql) + 64);
     buf_printf(&q, "SELECT %s(", fn);
     put_literal(&q, sql);
-    buf_putc(&q, ')');
+    /* smaller JSON: nothing the checks read is null or empty */
+    buf_append_str(&q, ", skip_null := true, skip_empty := true)");
     duckdb_result r;
     json_t *j = NULL;
     if (duckdb_query(s->conn, buf_cstr(&q), &r) != DuckDBSuccess) {
