@@ -51,6 +51,7 @@ void authz_catalog_changed(void)
 
 static const char *const allowed_table_functions[] = {
     "range", "generate_series", "unnest", "generate_subscripts", "json_each", "json_tree", "repeat_row",
+    "pg_get_keywords",
 };
 
 /* Reachable only through the shim's catalog views and macros. */

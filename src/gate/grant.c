@@ -344,8 +344,9 @@ static bool resolve_table(sess_t *s, gov_obj_t *o, gate_err_t *err)
         bool found = !strchr(candidates[i], '\'') && !strchr(o->name, '\'') && eng_query_int(s->conn, q) > 0;
         free(q);
         if (found) {
+            char *schema = xstrdup(candidates[i]); /* candidates[0] may be o->schema itself */
             free(o->schema);
-            o->schema = xstrdup(candidates[i]);
+            o->schema = schema;
             return true;
         }
     }
