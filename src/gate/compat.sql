@@ -39,8 +39,8 @@ INSERT INTO madang_settings VALUES
  ('transaction_read_only','off'),('extra_float_digits','1'),('application_name',''),('max_index_keys','32'),
  ('max_identifier_length','63'),('lc_collate','C'),('lc_ctype','C'),('is_superuser','{{SUPERUSER}}'),('session_authorization','{{USER}}')
 @@
--- set_config only echoes; madang must intercept SELECT set_config(...) if it must really persist
-CREATE OR REPLACE TEMP MACRO set_config(n, v, is_local) AS v
+-- set_config and current_setting read and change the session's settings (C functions in sysviews.c)
+CREATE OR REPLACE TEMP MACRO set_config(n, v, is_local) AS madang_set_config(n, v, is_local)
 @@
 CREATE OR REPLACE TEMP MACRO version() AS '{{VERSION}}'
 @@
@@ -361,12 +361,10 @@ CREATE OR REPLACE TEMP MACRO "!~*"(s, p) AS NOT regexp_matches(s, p, 'i')
 @@
 -- ---------- macros that look things up: "hygienic" form (SELECT arg AS madang_a) so that an argument like
 -- "oid" or "t.oid" binds to the caller's row, not to a column of the catalog scanned inside the macro ----------
-CREATE OR REPLACE TEMP MACRO current_setting(n) AS (SELECT coalesce(
-   (SELECT s.setting FROM madang_settings s WHERE s.name = lower(madang_p.madang_a)),
-   (SELECT d.value FROM duckdb_settings() d WHERE lower(d.name) = lower(madang_p.madang_a))) FROM (SELECT n AS madang_a) madang_p),
- (n, missing_ok) AS (SELECT coalesce(
-   (SELECT s.setting FROM madang_settings s WHERE s.name = lower(madang_p.madang_a)),
-   (SELECT d.value FROM duckdb_settings() d WHERE lower(d.name) = lower(madang_p.madang_a))) FROM (SELECT n AS madang_a) madang_p)
+CREATE OR REPLACE TEMP MACRO current_setting(n) AS coalesce(madang_get_setting(n),
+   error('unrecognized configuration parameter "' || n || '"')),
+ (n, missing_ok) AS CASE WHEN missing_ok THEN madang_get_setting(n)
+   ELSE coalesce(madang_get_setting(n), error('unrecognized configuration parameter "' || n || '"')) END
 @@
 CREATE OR REPLACE TEMP MACRO format_type(typoid, typmod) AS (SELECT
   CASE WHEN madang_p.madang_a IS NULL THEN NULL

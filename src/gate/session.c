@@ -172,6 +172,16 @@ bool sess_user_of_connection(uint64_t conn_id, char *user, size_t n, bool *super
     return found;
 }
 
+sess_t *sess_of_connection(uint64_t conn_id)
+{
+    sess_t *found = NULL;
+    pthread_mutex_lock(&g_reg_mu);
+    for (int i = 0; i < g_nreg; i++)
+        if (g_reg[i]->engine_conn_id == conn_id) found = g_reg[i];
+    pthread_mutex_unlock(&g_reg_mu);
+    return found;
+}
+
 static void sess_unregister(sess_t *s)
 {
     pthread_mutex_lock(&g_reg_mu);

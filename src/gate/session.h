@@ -68,6 +68,11 @@ void sess_register(sess_t *s);
 /* Copies the effective user of the session on engine connection id; false if none. */
 bool sess_user_of_connection(uint64_t conn_id, char *user, size_t n, bool *superuser);
 
+/* The session on engine connection id, for engine callbacks that run inside
+ * that session's own statement (its thread is waiting on the engine, so the
+ * session is alive and not being changed concurrently). NULL if none. */
+sess_t *sess_of_connection(uint64_t conn_id);
+
 /* SHOW ALL as (name, setting, description) rows. */
 int sess_setting_count(sess_t *s);
 

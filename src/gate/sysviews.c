@@ -130,14 +130,14 @@ static void bind(duckdb_bind_info info)
             snprintf(table, sizeof table, "%s", tbl);
         }
         authz_explain_row_t out[5];
-        int n = authz_explain(g_srv->meta, who, schema, table, out);
+        int n = g_srv && g_srv->meta ? authz_explain(g_srv->meta, who, schema, table, out) : 0;
         for (int i = 0; i < n; i++) {
             const char *c[3] = {out[i].privilege, out[i].allowed ? "true" : "false", out[i].via};
             add_row(r, 3, c);
         }
         duckdb_free(who);
         duckdb_free(tbl);
-    } else {
+    } else if (g_srv && g_srv->meta) {
         const char *args[] = {user};
         if (!meta_query(g_srv->meta, su ? f->sql_all : f->sql_self, su ? 0 : 1, args, add_row, r)) {
             duckdb_bind_set_error(info, "could not read madang's metadata");
@@ -175,6 +175,97 @@ static void produce(duckdb_function_info info, duckdb_data_chunk out)
     duckdb_data_chunk_set_size(out, n);
 }
 
+/* ---- session settings as scalar functions: current_setting / set_config ----
+ * The bind callback learns which session is calling (client context →
+ * connection id); the function then reads or changes that session's emulated
+ * PostgreSQL settings, so SET, set_config and current_setting agree. */
+
+static void setting_bind(duckdb_bind_info info)
+{
+    duckdb_client_context ctx;
+    duckdb_scalar_function_get_client_context(info, &ctx);
+    uint64_t *id = xmalloc(sizeof *id);
+    *id = duckdb_client_context_get_connection_id(ctx);
+    duckdb_destroy_client_context(&ctx);
+    duckdb_scalar_function_set_bind_data(info, id, free);
+}
+
+static char *arg_string(duckdb_vector v, idx_t row, bool *is_null)
+{
+    uint64_t *valid = duckdb_vector_get_validity(v);
+    if (valid && !duckdb_validity_row_is_valid(valid, row)) {
+        *is_null = true;
+        return NULL;
+    }
+    *is_null = false;
+    duckdb_string_t *s = &((duckdb_string_t *)duckdb_vector_get_data(v))[row];
+    return xstrndup(duckdb_string_t_data(s), duckdb_string_t_length(*s));
+}
+
+static void get_setting_fn(duckdb_function_info info, duckdb_data_chunk in, duckdb_vector out)
+{
+    uint64_t *id = duckdb_scalar_function_get_bind_data(info);
+    sess_t *s = sess_of_connection(*id);
+    duckdb_vector names = duckdb_data_chunk_get_vector(in, 0);
+    idx_t n = duckdb_data_chunk_get_size(in);
+    duckdb_vector_ensure_validity_writable(out);
+    uint64_t *valid = duckdb_vector_get_validity(out);
+    for (idx_t i = 0; i < n; i++) {
+        bool null;
+        char *name = arg_string(names, i, &null);
+        const char *v = s && name ? sess_get(s, name) : NULL;
+        if (v)
+            duckdb_vector_assign_string_element(out, i, v);
+        else
+            duckdb_validity_set_row_invalid(valid, i);
+        free(name);
+    }
+}
+
+static void set_config_fn(duckdb_function_info info, duckdb_data_chunk in, duckdb_vector out)
+{
+    uint64_t *id = duckdb_scalar_function_get_bind_data(info);
+    sess_t *s = sess_of_connection(*id);
+    duckdb_vector names = duckdb_data_chunk_get_vector(in, 0), values = duckdb_data_chunk_get_vector(in, 1);
+    idx_t n = duckdb_data_chunk_get_size(in);
+    duckdb_vector_ensure_validity_writable(out);
+    uint64_t *valid = duckdb_vector_get_validity(out);
+    for (idx_t i = 0; i < n; i++) {
+        bool null_n, null_v;
+        char *name = arg_string(names, i, &null_n), *value = arg_string(values, i, &null_v);
+        char err[256];
+        if (!s || null_n) {
+            duckdb_scalar_function_set_error(info, "set_config: no session or no setting name");
+        } else if (sess_set(s, name, null_v ? "" : value, false, err, sizeof err) != SESS_SET_OK) {
+            duckdb_scalar_function_set_error(info, err);
+        } else {
+            duckdb_vector_assign_string_element(out, i, sess_get(s, name));
+        }
+        if (null_v) duckdb_validity_set_row_invalid(valid, i);
+        free(name);
+        free(value);
+    }
+}
+
+static bool register_setting_fn(duckdb_connection c, const char *name, int nargs, duckdb_scalar_function_t fn)
+{
+    duckdb_scalar_function f = duckdb_create_scalar_function();
+    duckdb_scalar_function_set_name(f, name);
+    duckdb_logical_type vt = duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR);
+    duckdb_logical_type bt = duckdb_create_logical_type(DUCKDB_TYPE_BOOLEAN);
+    for (int i = 0; i < nargs; i++) duckdb_scalar_function_add_parameter(f, i < 2 ? vt : bt);
+    duckdb_scalar_function_set_return_type(f, vt);
+    duckdb_destroy_logical_type(&vt);
+    duckdb_destroy_logical_type(&bt);
+    duckdb_scalar_function_set_bind(f, setting_bind);
+    duckdb_scalar_function_set_function(f, fn);
+    duckdb_scalar_function_set_volatile(f);
+    duckdb_scalar_function_set_special_handling(f); /* NULL arguments reach the function */
+    duckdb_state st = duckdb_register_scalar_function(c, f);
+    duckdb_destroy_scalar_function(&f);
+    return st == DuckDBSuccess;
+}
+
 static const char *views_sql[] = {
     "CREATE SCHEMA IF NOT EXISTS madang",
     "CREATE OR REPLACE VIEW madang.users AS SELECT name, superuser::BOOLEAN AS superuser, "
@@ -206,6 +297,11 @@ bool sysviews_install(server_t *srv, duckdb_connection c, char *err, size_t errl
             snprintf(err, errlen, "cannot register %s", fns[i].name);
             return false;
         }
+    }
+    if (!register_setting_fn(c, "madang_get_setting", 1, get_setting_fn) ||
+        !register_setting_fn(c, "madang_set_config", 3, set_config_fn)) {
+        snprintf(err, errlen, "cannot register the session setting functions");
+        return false;
     }
     for (size_t i = 0; i < ARRAY_LEN(views_sql); i++) {
         if (!eng_exec_internal(c, views_sql[i], err, errlen)) return false;

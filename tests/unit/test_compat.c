@@ -9,6 +9,8 @@
 #include "check.h"
 #include "gate/compat.h"
 #include "gate/lex.h"
+#include "gate/session.h"
+#include "gate/sysviews.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -16,7 +18,10 @@
 #include <strings.h>
 #include <time.h>
 
-static duckdb_database db;
+/* A real engine and session: current_setting() and set_config() read the
+ * calling session through the engine connection id. */
+static server_t srv;
+static sess_t *sess;
 static duckdb_connection con;
 
 /* ------------------------------------------------------------ rewrite */
@@ -401,8 +406,11 @@ static void test_spot_checks(const corpus_t *c, const char *orders_oid)
     CHECK(str_eq(scalar(q), "sales.orders"));
     free(q);
     CHECK(str_eq(scalar("select 23::regtype::text"), "integer"));
-    CHECK(compat_set_setting(con, "Application_Name", "psql"));
+    char e2[128];
+    CHECK(sess_set(sess, "application_name", "psql", false, e2, sizeof e2) == SESS_SET_OK);
     CHECK(str_eq(scalar("select current_setting('application_name')"), "psql"));
+    CHECK(str_eq(scalar("select set_config('application_name', 'via set_config', false)"), "via set_config"));
+    CHECK(strcmp(sess_get(sess, "application_name"), "via set_config") == 0);
     CHECK(compat_set_setting(con, "application_name", "it's"));
     CHECK(
         str_eq(scalar("select setting from pg_catalog.pg_settings where name = 'application_name'"), "it's"));
@@ -416,8 +424,8 @@ static void time_install(void)
     enum { N = 10 };
     double total = 0;
     for (int i = 0; i < N; i++) {
-        duckdb_connection c2;
-        CHECK(duckdb_connect(db, &c2) == DuckDBSuccess);
+        duckdb_connection c2 = eng_connect(srv.eng);
+        CHECK(c2 != NULL);
         int64_t t0 = now_us();
         bool ok = compat_install(c2, "bob", true, 77, err, sizeof err);
         total += (double)(now_us() - t0) / 1000.0;
@@ -432,8 +440,14 @@ int main(void)
     test_rewrite();
 
     char err[512];
-    CHECK(duckdb_open(NULL, &db) == DuckDBSuccess);
-    CHECK(duckdb_connect(db, &con) == DuckDBSuccess);
+    srv.eng = eng_open(NULL, "/tmp", err, sizeof err);
+    CHECK(srv.eng != NULL);
+    if (!srv.eng) return check_summary();
+    sess = sess_create(&srv, "o'neil", true, "", "test");
+    CHECK(sess != NULL);
+    con = sess->conn;
+    CHECK(sysviews_install(&srv, con, err, sizeof err));
+    sess_register(sess);
     CHECK(exec_ok("CREATE SCHEMA sales"));
     CHECK(exec_ok("CREATE TABLE sales.customers(id integer primary key, name varchar, email varchar, country "
                   "varchar)"));
@@ -468,7 +482,7 @@ int main(void)
     free(corpus.file);
     for (size_t i = 0; i < corpus.nnames; i++) free(corpus.names[i]);
     free(orders_oid);
-    duckdb_disconnect(&con);
-    duckdb_close(&db);
+    sess_destroy(sess); /* closes con */
+    eng_close(srv.eng);
     return check_summary();
 }
