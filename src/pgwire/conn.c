@@ -1054,6 +1054,7 @@ static bool handle_query(conn_t *c, const char *body, size_t len)
             g = NULL;
             ok = run_unnamed(c, ps, true, 0, &alive, &err);
             pstmt_unref(ps);
+            if (ok && c->sess->nchanged) report_changed(c); /* set_config() */
         } else {
             gate_stmt_free(g);
         }
@@ -1318,7 +1319,10 @@ static void message_loop(conn_t *c)
         case 'P': ok = handle_parse(c, body, len, &err); break;
         case 'B': ok = handle_bind(c, body, len, &err); break;
         case 'D': ok = handle_describe(c, body, len, &err); break;
-        case 'E': ok = handle_execute(c, body, len, &alive, &err); break;
+        case 'E':
+            ok = handle_execute(c, body, len, &alive, &err);
+            if (ok && c->sess->nchanged) report_changed(c);
+            break;
         case 'C': ok = handle_close(c, body, len, &err); break;
         case 'd':
         case 'c':
