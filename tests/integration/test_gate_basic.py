@@ -107,6 +107,11 @@ def test_session_statements_emulated(conn):
     assert cur.fetchone()[0].startswith("15.")
     cur.execute("SELECT current_user, session_user, current_database()")
     assert cur.fetchone() == ("admin", "admin", "madang")
+    cur.execute("SELECT set_config('application_name', 'via-set-config', false)")
+    assert cur.fetchone() == ("via-set-config",)
+    cur.execute("SHOW application_name")
+    assert cur.fetchone() == ("via-set-config",)
+    assert conn.get_parameter_status("application_name") == "via-set-config"
     cur.execute("RESET ALL")
     cur.execute("SHOW application_name")
     cur.execute("SET nosuch_setting = 1") if False else None
