@@ -70,9 +70,8 @@ static bool in_list(const char *s, const char *const *list, size_t n)
 
 static bool is_shim_object(const sess_t *s, const char *name)
 {
-    for (int i = 0; i < s->nshim_objects; i++)
-        if (!strcmp(s->shim_objects[i], name)) return true;
-    return false;
+    UNUSED(s);
+    return gate_shim_object(name);
 }
 
 static void deny(gate_err_t *err, const char *detail_fmt, const char *a, const char *b, const char *msg_fmt, ...)
@@ -223,6 +222,8 @@ static void check_get(walk_t *w, json_t *get)
     }
 }
 
+static void require_all_columns(walk_t *w, pol_priv_t priv, const char *schema, const char *table, json_t *cols);
+
 static void check_write(walk_t *w, json_t *node, const char *type)
 {
     json_t *ti = json_object_get(node, "table_info");
@@ -241,6 +242,11 @@ static void check_write(walk_t *w, json_t *node, const char *type)
     }
     json_t *cols = json_object_get(json_object_get(ti, "columns"), "columns");
     pol_priv_t priv = !strcmp(type, "LOGICAL_INSERT") ? POL_INSERT : !strcmp(type, "LOGICAL_UPDATE") ? POL_UPDATE : POL_DELETE;
+    /* RETURNING hands back the written rows: SELECT on the table's columns */
+    if (json_is_true(json_object_get(node, "return_chunk"))) {
+        require_all_columns(w, POL_SELECT, schema, table, cols);
+        if (!w->ok) return;
+    }
     if (priv == POL_DELETE) {
         if (!pol_allows(w->acl, POL_DELETE, schema, table, NULL, NULL, 0)) {
             deny(w->err, "%s lacks DELETE on %s", w->acl->user, table, "permission denied for table %s.%s", schema,
@@ -289,12 +295,112 @@ static void check_write(walk_t *w, json_t *node, const char *type)
     }
 }
 
+/* Plan operators madang knows; any other operator in a plan is denied (a new
+ * engine version's operator is checked before it is trusted). */
+static const char *const known_ops[] = {
+    "LOGICAL_PROJECTION", "LOGICAL_FILTER", "LOGICAL_AGGREGATE_AND_GROUP_BY", "LOGICAL_WINDOW", "LOGICAL_UNNEST",
+    "LOGICAL_LIMIT", "LOGICAL_ORDER_BY", "LOGICAL_TOP_N", "LOGICAL_DISTINCT", "LOGICAL_SAMPLE", "LOGICAL_PIVOT",
+    "LOGICAL_GET", "LOGICAL_CHUNK_GET", "LOGICAL_DELIM_GET", "LOGICAL_EXPRESSION_GET", "LOGICAL_DUMMY_SCAN",
+    "LOGICAL_EMPTY_RESULT", "LOGICAL_CTE_REF", "LOGICAL_JOIN", "LOGICAL_DELIM_JOIN", "LOGICAL_COMPARISON_JOIN",
+    "LOGICAL_ANY_JOIN", "LOGICAL_CROSS_PRODUCT", "LOGICAL_POSITIONAL_JOIN", "LOGICAL_ASOF_JOIN",
+    "LOGICAL_DEPENDENT_JOIN", "LOGICAL_UNION", "LOGICAL_EXCEPT", "LOGICAL_INTERSECT", "LOGICAL_RECURSIVE_CTE",
+    "LOGICAL_MATERIALIZED_CTE", "LOGICAL_INSERT", "LOGICAL_DELETE", "LOGICAL_UPDATE", "LOGICAL_MERGE_INTO",
+    "LOGICAL_CREATE_TABLE", "LOGICAL_EXPLAIN",
+};
+
+/* Scalar functions that reveal the catalog to whoever calls them. */
+static const char *const denied_scalar_functions[] = {
+    "json_serialize_plan", "getvariable", "current_setting_raw",
+};
+
+static void require_all_columns(walk_t *w, pol_priv_t priv, const char *schema, const char *table, json_t *cols)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(cols, i, v)
+    {
+        const char *col = jstr(v, "name");
+        if (!pol_allows(w->acl, priv, schema, table, col, NULL, 0)) {
+            deny(w->err, "%s lacks %s on this column", w->acl->user, pol_priv_name(priv),
+                 "permission denied for column %s of table %s.%s", col, schema, table);
+            w->ok = false;
+            return;
+        }
+    }
+}
+
+/* INSERT ... ON CONFLICT and INSERT OR REPLACE plan as a MERGE: each action
+ * needs its privilege (UPDATE on the columns set, INSERT on every column,
+ * DELETE), and RETURNING needs SELECT on the table's columns. */
+static void check_merge(walk_t *w, json_t *node)
+{
+    json_t *ti = json_object_get(node, "table_info");
+    const char *catalog = jstr(ti, "catalog"), *schema = jstr(ti, "schema"), *table = jstr(ti, "table");
+    if (!strcmp(catalog, "temp") && !is_shim_object(w->s, table)) return;
+    if (!strcmp(catalog, "temp") || !strcmp(catalog, "system") || !ti) {
+        deny(w->err, NULL, NULL, NULL, "permission denied for relation %s", table[0] ? table : "(unknown)");
+        w->ok = false;
+        return;
+    }
+    json_t *cols = json_object_get(json_object_get(ti, "columns"), "columns");
+    size_t i, j;
+    json_t *a, *act;
+    json_array_foreach(json_object_get(node, "actions"), i, a)
+    {
+        json_array_foreach(json_object_get(a, "value"), j, act)
+        {
+            const char *t = jstr(act, "action_type");
+            if (!strcmp(t, "MERGE_UPDATE")) {
+                size_t k;
+                json_t *c;
+                json_array_foreach(json_object_get(act, "columns"), k, c)
+                {
+                    long long idx = jidx(c);
+                    const char *col = idx >= 0 ? jstr(json_array_get(cols, (size_t)idx), "name") : "";
+                    if (!pol_allows(w->acl, POL_UPDATE, schema, table, col, NULL, 0)) {
+                        deny(w->err, "%s lacks UPDATE on this column", w->acl->user, NULL,
+                             "permission denied for column %s of table %s.%s", col, schema, table);
+                        w->ok = false;
+                        return;
+                    }
+                }
+            } else if (!strcmp(t, "MERGE_INSERT")) {
+                require_all_columns(w, POL_INSERT, schema, table, cols);
+            } else if (!strcmp(t, "MERGE_DELETE")) {
+                if (!pol_allows(w->acl, POL_DELETE, schema, table, NULL, NULL, 0)) {
+                    deny(w->err, NULL, NULL, NULL, "permission denied for table %s.%s", schema, table);
+                    w->ok = false;
+                }
+            } else if (strcmp(t, "MERGE_DO_NOTHING") != 0 && strcmp(t, "MERGE_ERROR") != 0) {
+                deny(w->err, NULL, NULL, NULL, "madang cannot authorize the merge action %s", t);
+                w->ok = false;
+            }
+            if (!w->ok) return;
+        }
+    }
+    /* INSERT ... ON CONFLICT DO NOTHING inserts: it needs INSERT even with no action rows */
+    if (w->ok) require_all_columns(w, POL_INSERT, schema, table, cols);
+    if (w->ok && json_is_true(json_object_get(node, "return_chunk"))) require_all_columns(w, POL_SELECT, schema, table, cols);
+}
+
 static void walk(walk_t *w, json_t *n)
 {
     if (!w->ok) return;
     if (json_is_object(n)) {
         const char *type = json_string_value(json_object_get(n, "type"));
+        if (type && !strncmp(type, "LOGICAL_", 8) && !in_list(type, known_ops, ARRAY_LEN(known_ops))) {
+            deny(w->err, NULL, NULL, NULL, "madang cannot authorize the plan operator %s", type);
+            w->ok = false;
+            return;
+        }
+        if (type && !strcmp(type, "BOUND_FUNCTION") && !w->acl->superuser &&
+            in_list(jstr(n, "name"), denied_scalar_functions, ARRAY_LEN(denied_scalar_functions))) {
+            deny(w->err, NULL, NULL, NULL, "permission denied for function %s", jstr(n, "name"));
+            w->ok = false;
+            return;
+        }
         if (type && !strcmp(type, "LOGICAL_GET")) check_get(w, n);
+        else if (type && !strcmp(type, "LOGICAL_MERGE_INTO")) check_merge(w, n);
         else if (type && (!strcmp(type, "LOGICAL_INSERT") || !strcmp(type, "LOGICAL_UPDATE") || !strcmp(type, "LOGICAL_DELETE")))
             check_write(w, n, type);
         const char *k;
@@ -1158,22 +1264,7 @@ void authz_after_success(sess_t *s, gate_stmt_t *st)
 
 void authz_note_shim_objects(sess_t *s)
 {
-    duckdb_result r;
-    if (duckdb_query(s->conn,
-                     "SELECT view_name FROM duckdb_views() WHERE temporary UNION SELECT table_name FROM duckdb_tables() "
-                     "WHERE temporary UNION SELECT function_name FROM duckdb_functions() WHERE database_name = 'temp'",
-                     &r) != DuckDBSuccess) {
-        duckdb_destroy_result(&r);
-        return;
-    }
-    idx_t n = duckdb_row_count(&r);
-    s->shim_objects = xcalloc((size_t)n + 1, sizeof(char *));
-    for (idx_t i = 0; i < n; i++) {
-        char *v = duckdb_value_varchar(&r, 0, i);
-        s->shim_objects[s->nshim_objects++] = xstrdup(v ? v : "");
-        duckdb_free(v);
-    }
-    duckdb_destroy_result(&r);
+    UNUSED(s); /* the names are known server-wide: gate_shim_object() */
 }
 
 int authz_explain(meta_t *m, const char *user, const char *schema, const char *table, authz_explain_row_t out[5])

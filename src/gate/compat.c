@@ -601,7 +601,9 @@ static void append_sql_literal_body(buf_t *b, const char *s)
  * connection, one query vs one duckdb_query per statement within noise, the
  * single query a few ms lower at best; no statement dominates, binding the
  * ~70 CREATE statements does. */
-static char *shim_script(const char *user, bool superuser, int32_t pid, const char *db)
+/* part: 0 = the statements before the "@@ lazy" line (installed at connect),
+ * 1 = the ones after it (installed on first use), 2 = all. */
+static char *shim_script(const char *user, bool superuser, int32_t pid, const char *db, int part)
 {
     char *version = xasprintf("PostgreSQL %s (madang %s, DuckDB %s) on %s", MADANG_PG_VERSION, MADANG_VERSION,
                               duckdb_library_version(), COMPAT_ARCH);
@@ -609,9 +611,21 @@ static char *shim_script(const char *user, bool superuser, int32_t pid, const ch
     snprintf(pidbuf, sizeof pidbuf, "%d", (int)pid);
     buf_t b;
     buf_init(&b, strlen(compat_sql) + 256);
+    bool emitting = part != 1;
     for (const char *p = compat_sql; *p;) {
         const char *line_end = strchr(p, '\n');
         size_t len = line_end ? (size_t)(line_end - p) : strlen(p);
+        if (len >= 7 && strncmp(p, "@@ lazy", 7) == 0) {
+            if (part == 0) break;
+            buf_append_str(&b, ";\n");
+            emitting = true;
+            p += len + (line_end ? 1 : 0);
+            continue;
+        }
+        if (!emitting) {
+            p += len + (line_end ? 1 : 0);
+            continue;
+        }
         if (len == 2 && p[0] == '@' && p[1] == '@') {
             buf_append_str(&b, ";\n");
             p += len + (line_end ? 1 : 0);
@@ -656,8 +670,8 @@ static char *shim_script(const char *user, bool superuser, int32_t pid, const ch
     return b.data;
 }
 
-bool compat_install(duckdb_connection c, const char *user, bool superuser, int32_t pid, char *err,
-                    size_t errlen)
+bool compat_install_part(duckdb_connection c, const char *user, bool superuser, int32_t pid, int part, char *err,
+                         size_t errlen)
 {
     /* The shim's views select this catalog's objects by its real name (DuckDB
      * names it after the database file); it is read before current_database()
@@ -673,7 +687,7 @@ bool compat_install(duckdb_connection c, const char *user, bool superuser, int32
         duckdb_free(v);
     }
     duckdb_destroy_result(&res);
-    char *script = shim_script(user ? user : "", superuser, pid, db);
+    char *script = shim_script(user ? user : "", superuser, pid, db, part);
     bool ok = duckdb_query(c, script, &res) == DuckDBSuccess;
     if (!ok) {
         const char *e = duckdb_result_error(&res);
@@ -682,6 +696,11 @@ bool compat_install(duckdb_connection c, const char *user, bool superuser, int32
     duckdb_destroy_result(&res);
     free(script);
     return ok;
+}
+
+bool compat_install(duckdb_connection c, const char *user, bool superuser, int32_t pid, char *err, size_t errlen)
+{
+    return compat_install_part(c, user, superuser, pid, 2, err, errlen);
 }
 
 bool compat_set_setting(duckdb_connection c, const char *name, const char *value)

@@ -37,6 +37,12 @@ bool compat_install(duckdb_connection c, const char *user, bool superuser, int32
 /* Records a PostgreSQL setting (name folded to lower case) in the session's
  * settings table, which the shim's current_setting() and pg_settings read.
  * value NULL stores SQL NULL. Returns false if the shim is not installed. */
+/* The same in parts: 0 = what every session needs at connect (identity and
+ * settings functions), 1 = the catalog views and lookup macros (installed on
+ * first use; see gate.c), 2 = both. */
+bool compat_install_part(duckdb_connection c, const char *user, bool superuser, int32_t pid, int part, char *err,
+                         size_t errlen) MUST_CHECK;
+
 bool compat_set_setting(duckdb_connection c, const char *name, const char *value) MUST_CHECK;
 
 #endif

@@ -65,13 +65,35 @@ CREATE OR REPLACE TEMP MACRO array_upper(arr, dim) AS CASE WHEN dim = 1 AND len(
 @@
 CREATE OR REPLACE TEMP MACRO array_lower(arr, dim) AS CASE WHEN dim = 1 AND len(arr) > 0 THEN 1 ELSE NULL END
 @@
+CREATE OR REPLACE TEMP MACRO pg_table_is_visible(x) AS true
+@@
+-- PostgreSQL clients connect to database "madang"; DuckDB's catalog is named after its file
+CREATE OR REPLACE TEMP MACRO current_database() AS 'madang'
+@@
+CREATE OR REPLACE TEMP MACRO current_catalog() AS 'madang'
+@@
+-- PG regex operators: DuckDB's "~" binds to regexp_full_match (whole-string match); PG's "~" is a partial match.
+-- A temp macro with that name shadows the builtin (only the 2-arg form can be shadowed: options must be constant).
+CREATE OR REPLACE TEMP MACRO regexp_full_match(s, p) AS regexp_matches(s, p)
+@@
+CREATE OR REPLACE TEMP MACRO "~*"(s, p) AS regexp_matches(s, p, 'i')
+@@
+CREATE OR REPLACE TEMP MACRO "!~*"(s, p) AS NOT regexp_matches(s, p, 'i')
+@@
+-- ---------- macros that look things up: "hygienic" form (SELECT arg AS madang_a) so that an argument like
+-- "oid" or "t.oid" binds to the caller's row, not to a column of the catalog scanned inside the macro ----------
+CREATE OR REPLACE TEMP MACRO current_setting(n) AS coalesce(madang_get_setting(n),
+   error('unrecognized configuration parameter "' || n || '"')),
+ (n, missing_ok) AS CASE WHEN missing_ok THEN madang_get_setting(n)
+   ELSE coalesce(madang_get_setting(n), error('unrecognized configuration parameter "' || n || '"')) END
+@@ lazy
+-- Everything below is installed on a session's first statement that names one of its objects
+-- (catalog views and lookup macros); the part above is installed at connect.
 CREATE OR REPLACE TEMP MACRO pg_relation_is_publishable(x) AS false
 @@
 CREATE OR REPLACE TEMP MACRO pg_get_statisticsobjdef_columns(x) AS NULL::VARCHAR
 @@
 CREATE OR REPLACE TEMP MACRO pg_get_expr(expr, relid) AS expr::VARCHAR, (expr, relid, pretty) AS expr::VARCHAR
-@@
-CREATE OR REPLACE TEMP MACRO pg_table_is_visible(x) AS true
 @@
 CREATE OR REPLACE TEMP MACRO pg_function_is_visible(x) AS true
 @@
@@ -273,11 +295,6 @@ SELECT database_oid::BIGINT AS oid, 'madang' AS datname, 10::BIGINT AS datdba, 6
   'C' AS datcollate, 'C' AS datctype, NULL::VARCHAR AS daticulocale, NULL::VARCHAR AS datcollversion, NULL::VARCHAR[] AS datacl
 FROM duckdb_databases() WHERE database_name = '{{DB}}'
 @@
--- PostgreSQL clients connect to database "madang"; DuckDB's catalog is named after its file
-CREATE OR REPLACE TEMP MACRO current_database() AS 'madang'
-@@
-CREATE OR REPLACE TEMP MACRO current_catalog() AS 'madang'
-@@
 CREATE OR REPLACE TEMP VIEW pg_roles AS
 SELECT r.rolname, r.rolsuper, true AS rolinherit, r.rolsuper AS rolcreaterole, r.rolsuper AS rolcreatedb, true AS rolcanlogin,
   false AS rolreplication, -1 AS rolconnlimit, '********' AS rolpassword, NULL::TIMESTAMPTZ AS rolvaliduntil, r.rolsuper AS rolbypassrls,
@@ -350,21 +367,6 @@ CREATE OR REPLACE TEMP MACRO pg_get_keywords() AS TABLE
     CASE keyword_category WHEN 'reserved' THEN 'reserved' WHEN 'unreserved' THEN 'unreserved' WHEN 'type_function' THEN 'reserved (can be function or type name)' ELSE 'unreserved (cannot be function or type name)' END AS catdesc,
     'can be bare label' AS baredesc
   FROM duckdb_keywords()
-@@
--- PG regex operators: DuckDB's "~" binds to regexp_full_match (whole-string match); PG's "~" is a partial match.
--- A temp macro with that name shadows the builtin (only the 2-arg form can be shadowed: options must be constant).
-CREATE OR REPLACE TEMP MACRO regexp_full_match(s, p) AS regexp_matches(s, p)
-@@
-CREATE OR REPLACE TEMP MACRO "~*"(s, p) AS regexp_matches(s, p, 'i')
-@@
-CREATE OR REPLACE TEMP MACRO "!~*"(s, p) AS NOT regexp_matches(s, p, 'i')
-@@
--- ---------- macros that look things up: "hygienic" form (SELECT arg AS madang_a) so that an argument like
--- "oid" or "t.oid" binds to the caller's row, not to a column of the catalog scanned inside the macro ----------
-CREATE OR REPLACE TEMP MACRO current_setting(n) AS coalesce(madang_get_setting(n),
-   error('unrecognized configuration parameter "' || n || '"')),
- (n, missing_ok) AS CASE WHEN missing_ok THEN madang_get_setting(n)
-   ELSE coalesce(madang_get_setting(n), error('unrecognized configuration parameter "' || n || '"')) END
 @@
 CREATE OR REPLACE TEMP MACRO format_type(typoid, typmod) AS (SELECT
   CASE WHEN madang_p.madang_a IS NULL THEN NULL

@@ -133,6 +133,7 @@ void gate_err_from_duckdb(gate_err_t *err, const char *msg, duckdb_error_type ty
         else if (strstr(body, "foreign key")) state = "23503";
     }
     if (strcmp(state, "25000") == 0 && strstr(body, "aborted")) state = "25P02";
+    if (strstr(body, "permission denied")) state = "42501"; /* madang's own engine callbacks */
     if (strcmp(state, "XX000") == 0 && (strncmp(body, "Could not convert", 17) == 0 || strstr(body, "can't be cast")))
         state = "22P02";
     if (strcmp(state, "22P02") == 0 && strstr(body, "out of range")) state = "22003";
@@ -270,6 +271,8 @@ static char *pg_column_name(const char *n, duckdb_logical_type lt)
     }
     return xstrdup("?column?");
 }
+
+static bool ensure_catalog_shim(sess_t *s, const char *sql, gate_err_t *err);
 
 static __thread const char **t_param_hints;
 static __thread int t_nparam_hints;
@@ -1128,6 +1131,7 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
                   gate_err_t *err)
 {
     *out = NULL;
+    if (!ensure_catalog_shim(s, sql, err)) return false;
     words_t w;
     words_init(&w, sql);
     lex_tok_t *t0 = &w.t[0];
@@ -1475,6 +1479,42 @@ static bool run_user(sess_t *s, gate_stmt_t *st, gate_err_t *err)
     return ok;
 }
 
+/* The names of the compatibility shim's TEMP objects: all of them (no user
+ * statement may create, replace or write one), and those of its lazily
+ * installed part (a statement naming one installs that part first). Read once
+ * at start-up from a probe connection. */
+static char **g_shim_all, **g_shim_lazy;
+static int g_nshim_all, g_nshim_lazy;
+
+static char **temp_object_names(duckdb_connection c, int *n)
+{
+    duckdb_result r;
+    char **out = NULL;
+    *n = 0;
+    if (duckdb_query(c,
+                     "SELECT view_name FROM duckdb_views() WHERE database_name = 'temp' UNION SELECT table_name FROM "
+                     "duckdb_tables() WHERE database_name = 'temp' UNION SELECT function_name FROM duckdb_functions() "
+                     "WHERE database_name = 'temp'",
+                     &r) == DuckDBSuccess) {
+        idx_t rows = duckdb_row_count(&r);
+        out = xcalloc((size_t)rows + 1, sizeof(char *));
+        for (idx_t i = 0; i < rows; i++) {
+            char *v = duckdb_value_varchar(&r, 0, i);
+            out[(*n)++] = xstrdup(v ? v : "");
+            duckdb_free(v);
+        }
+    }
+    duckdb_destroy_result(&r);
+    return out;
+}
+
+static bool name_in(char **list, int n, const char *name, size_t len)
+{
+    for (int i = 0; i < n; i++)
+        if (strlen(list[i]) == len && strncasecmp(list[i], name, len) == 0) return true;
+    return false;
+}
+
 bool gate_setup_engine(server_t *srv, char *err, size_t errlen)
 {
     duckdb_connection c = eng_connect(srv->eng);
@@ -1482,9 +1522,60 @@ bool gate_setup_engine(server_t *srv, char *err, size_t errlen)
         snprintf(err, errlen, "cannot connect to the engine");
         return false;
     }
-    bool ok = sysviews_install(srv, c, err, errlen);
+    bool ok = sysviews_install(srv, c, err, errlen) && compat_install_part(c, "admin", true, 0, 0, err, errlen);
+    int neager = 0;
+    char **eager = ok ? temp_object_names(c, &neager) : NULL;
+    ok = ok && compat_install_part(c, "admin", true, 0, 1, err, errlen);
+    if (ok) {
+        g_shim_all = temp_object_names(c, &g_nshim_all);
+        g_shim_lazy = xcalloc((size_t)g_nshim_all + 1, sizeof(char *));
+        for (int i = 0; i < g_nshim_all; i++)
+            if (!name_in(eager, neager, g_shim_all[i], strlen(g_shim_all[i])))
+                g_shim_lazy[g_nshim_lazy++] = xstrdup(g_shim_all[i]);
+    }
+    for (int i = 0; i < neager; i++) free(eager[i]);
+    free(eager);
     eng_disconnect(&c);
     return ok;
+}
+
+/* Whether sql names an object of the shim's lazy part (or a construct the
+ * compatibility rewrite turns into one). */
+static bool needs_catalog_shim(const char *sql)
+{
+    lex_t l;
+    lex_init(&l, sql, strlen(sql));
+    for (lex_tok_t t = lex_next(&l); t.type != TK_EOF && t.type != TK_ERROR; t = lex_next(&l)) {
+        const char *p = t.p;
+        size_t n = t.len;
+        if (t.type == TK_QIDENT && n >= 2) {
+            p++;
+            n -= 2;
+        } else if (t.type != TK_IDENT) {
+            continue;
+        }
+        if ((n >= 3 && strncasecmp(p, "pg_", 3) == 0) || (n > 3 && strncasecmp(p, "reg", 3) == 0) ||
+            (n == 18 && strncasecmp(p, "information_schema", 18) == 0) || name_in(g_shim_lazy, g_nshim_lazy, p, n))
+            return true;
+    }
+    return false;
+}
+
+static bool ensure_catalog_shim(sess_t *s, const char *sql, gate_err_t *err)
+{
+    if (s->shim_lazy_done || !needs_catalog_shim(sql)) return true;
+    char e[512];
+    if (!compat_install_part(s->conn, s->user, s->superuser, s->backend_pid, 1, e, sizeof e)) {
+        gate_err_set(err, "XX000", "%s", e);
+        return false;
+    }
+    s->shim_lazy_done = true;
+    return true;
+}
+
+bool gate_shim_object(const char *name)
+{
+    return name_in(g_shim_all, g_nshim_all, name, strlen(name));
 }
 
 /* PostgreSQL's search_path names schemas a PostgreSQL user knows: "$user" and
@@ -1536,7 +1627,8 @@ static void sync_setting(sess_t *s, const char *name)
 
 bool gate_session_start(sess_t *s, int32_t pid, char *err, size_t errlen)
 {
-    if (!compat_install(s->conn, s->user, s->superuser, pid, err, errlen)) return false;
+    s->backend_pid = pid;
+    if (!compat_install_part(s->conn, s->user, s->superuser, pid, 0, err, errlen)) return false;
     for (int i = 0; i < s->nsettings; i++) {
         if (!compat_set_setting(s->conn, s->settings[i].name, s->settings[i].value)) {
             snprintf(err, errlen, "could not set up session setting %s", s->settings[i].name);

@@ -106,6 +106,9 @@ bool gate_setup_engine(server_t *srv, char *err, size_t errlen) MUST_CHECK;
  * pid is what pg_backend_pid() reports. */
 bool gate_session_start(sess_t *s, int32_t pid, char *err, size_t errlen) MUST_CHECK;
 
+/* Whether name is one of the compatibility shim's TEMP objects. */
+bool gate_shim_object(const char *name);
+
 /* Prepares one statement (a range from lex_split). type_ok says which result
  * column types the door can encode; others are cast to VARCHAR. */
 bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_type), gate_stmt_t **out,

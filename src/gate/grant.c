@@ -361,6 +361,7 @@ bool grant_run(sess_t *s, gate_stmt_t *st, char *tag, size_t taglen, gate_err_t 
     meta_t *m = s->srv->meta;
     char e[256] = "";
     bool su = s->superuser;
+    if (!authz_refresh(s, err)) return false; /* ownership may be newer than the session's cached rights */
     switch (g->op) {
     case GOV_GROUP_CREATE:
     case GOV_GROUP_DROP:

@@ -41,6 +41,8 @@ typedef struct sess {
     char **shim_objects;
     int nshim_objects;
     struct authz_state *az; /* authz.c's caches: catalog snapshot, recent decisions */
+    int32_t backend_pid;     /* what pg_backend_pid() answers */
+    bool shim_lazy_done;     /* the catalog part of the compatibility shim is installed */
     /* Settings changed since the door last reported them (ParameterStatus). */
     char **changed;
     int nchanged;

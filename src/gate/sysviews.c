@@ -269,8 +269,8 @@ static bool register_setting_fn(duckdb_connection c, const char *name, int nargs
 static const char *views_sql[] = {
     "CREATE SCHEMA IF NOT EXISTS madang",
     "CREATE OR REPLACE VIEW madang.users AS SELECT name, superuser::BOOLEAN AS superuser, "
-    "created_at::TIMESTAMP AS created_at, string_split(coalesce(groups, ''), ',') AS groups FROM madang_users()",
-    "CREATE OR REPLACE VIEW madang.groups AS SELECT name, string_split(coalesce(members, ''), ',') AS members, "
+    "created_at::TIMESTAMP AS created_at, CASE WHEN groups IS NULL THEN []::VARCHAR[] ELSE string_split(groups, ',') END AS groups FROM madang_users()",
+    "CREATE OR REPLACE VIEW madang.groups AS SELECT name, CASE WHEN members IS NULL THEN []::VARCHAR[] ELSE string_split(members, ',') END AS members, "
     "synced::BOOLEAN AS synced, created_at::TIMESTAMP AS created_at FROM madang_groups()",
     "CREATE OR REPLACE VIEW madang.grants AS SELECT grantee_kind, grantee, privilege, object_kind, schema_name, "
     "table_name, column_name, grantor, created_at::TIMESTAMP AS created_at FROM madang_grants()",
