@@ -1205,6 +1205,40 @@ bool authz_refresh(sess_t *s, gate_err_t *err)
     return true;
 }
 
+/* The statement with its literals replaced by '?' and comments dropped: two
+ * statements of the same shape read and write the same tables and columns,
+ * so an allowed decision for one holds for the other. Not where a literal
+ * chooses columns: positional references (#2), COLUMNS('regex') and
+ * "* LIKE 'pattern'" — those statements are keyed by their exact text. */
+static char *statement_shape(const char *sql)
+{
+    lex_t l;
+    lex_init(&l, sql, strlen(sql));
+    buf_t b;
+    buf_init(&b, strlen(sql) + 16);
+    lex_tok_t prev = {TK_EOF, NULL, 0, 0};
+    for (lex_tok_t t = lex_next(&l); t.type != TK_EOF; t = lex_next(&l)) {
+        if (t.type == TK_ERROR) goto exact;
+        if (t.type == TK_OP && t.len >= 1 && t.p[0] == '#') goto exact;
+        if (lex_is(&t, "COLUMNS")) goto exact;
+        if (prev.type == TK_OP && prev.len == 1 && prev.p[0] == '*' &&
+            (lex_is(&t, "LIKE") || lex_is(&t, "ILIKE") || lex_is(&t, "SIMILAR") || lex_is(&t, "GLOB") ||
+             lex_is(&t, "NOT")))
+            goto exact;
+        if (b.len) buf_putc(&b, ' ');
+        if (t.type == TK_STRING || t.type == TK_NUMBER)
+            buf_putc(&b, '?');
+        else
+            buf_append(&b, t.p, t.len);
+        prev = t;
+    }
+    buf_cstr(&b);
+    return b.data;
+exact:
+    buf_free(&b);
+    return xstrdup(sql);
+}
+
 bool authz_check(sess_t *s, gate_stmt_t *st, gate_err_t *err)
 {
     if (!authz_refresh(s, err)) return false;
@@ -1212,8 +1246,10 @@ bool authz_check(sess_t *s, gate_stmt_t *st, gate_err_t *err)
     st->ddl_op = 0;
     /* DDL has bookkeeping to derive each time; everything else may be cached */
     bool cacheable = st->kind != MET_KIND_DDL && !s->acl->superuser;
-    /* a decision holds for one SQL text, one user and one search path */
-    char *key = cacheable ? xasprintf("%s\x01%s\x01%s", s->user, s->default_schema, st->sql) : NULL;
+    /* a decision holds for one statement shape, one user and one search path */
+    char *shape = cacheable ? statement_shape(st->sql) : NULL;
+    char *key = cacheable ? xasprintf("%s\x01%s\x01%s", s->user, s->default_schema, shape) : NULL;
+    free(shape);
     if (cacheable && cache_hit(s, key)) {
         free(key);
         return true;
