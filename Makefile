@@ -91,7 +91,7 @@ format-check:
 	@clang-format --dry-run --Werror $(SRCS) $(shell find src -name '*.h') $(UNIT_SRCS) && echo "format-check: ok"
 
 bench: deps all
-	@bench/run
+	@QUICK=$(QUICK) bench/run
 
 clean:
 	rm -rf build build-asan
