@@ -25,7 +25,8 @@ static const char *demo_sql[] = {
     "  ['Minji','Jisoo','Hyunwoo','Seoyeon','Jiho','Yuna','Dongha','Sora','Taeyang','Haeun',"
     "   'Kenji','Emma','Liam','Mai','Lukas','Olivia','Noah','Ava','Duc','Sofia'][1 + (i * 7) % 20] AS f,"
     "  ['Kim','Lee','Park','Choi','Jung','Kang','Cho','Yoon','Jang','Lim',"
-    "   'Tanaka','Smith','Nguyen','Muller','Brown','Tan','Sato','Garcia','Wong','Han'][1 + (i * 11) % 20] AS l"
+    "   'Tanaka','Smith','Nguyen','Muller','Brown','Tan','Sato','Garcia','Wong','Han'][1 + (i * 11) % 20] AS "
+    "l"
     " FROM range(1, 10001) r(i))",
     "CREATE TABLE accounts ("
     "  id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL, currency VARCHAR NOT NULL,"
@@ -70,9 +71,9 @@ bool demo_load(duckdb_connection c, char *err, size_t errlen)
 {
     duckdb_result r;
     bool exists = false;
-    if (duckdb_query(c,
-                     "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = 'trades'",
-                     &r) == DuckDBSuccess)
+    if (duckdb_query(
+            c, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = 'trades'",
+            &r) == DuckDBSuccess)
         exists = duckdb_value_int64(&r, 0, 0) > 0;
     duckdb_destroy_result(&r);
     if (exists) return true;

@@ -134,7 +134,8 @@ int64_t eng_query_int(duckdb_connection c, const char *sql)
 {
     duckdb_result r;
     int64_t v = -1;
-    if (duckdb_query(c, sql, &r) == DuckDBSuccess && duckdb_row_count(&r) > 0) v = duckdb_value_int64(&r, 0, 0);
+    if (duckdb_query(c, sql, &r) == DuckDBSuccess && duckdb_row_count(&r) > 0)
+        v = duckdb_value_int64(&r, 0, 0);
     duckdb_destroy_result(&r);
     return v;
 }

@@ -47,18 +47,19 @@ void authz_catalog_changed(void)
 }
 
 #define MAX_VIEW_DEPTH 16
-#define ROWID ((json_int_t)-1)
+#define ROWID          ((json_int_t)-1)
 
 static const char *const allowed_table_functions[] = {
-    "range", "generate_series", "unnest", "generate_subscripts", "json_each", "json_tree", "repeat_row",
-    "pg_get_keywords",
+    "range",     "generate_series", "unnest",     "generate_subscripts",
+    "json_each", "json_tree",       "repeat_row", "pg_get_keywords",
 };
 
 /* Reachable only through the shim's catalog views and macros. */
 static const char *const metadata_functions[] = {
-    "duckdb_tables",  "duckdb_columns",   "duckdb_views",     "duckdb_indexes",       "duckdb_constraints",
-    "duckdb_schemas", "duckdb_databases", "duckdb_functions", "duckdb_types",         "duckdb_sequences",
-    "duckdb_keywords", "duckdb_settings", "duckdb_dependencies", "pragma_database_size",
+    "duckdb_tables",       "duckdb_columns",       "duckdb_views",     "duckdb_indexes",
+    "duckdb_constraints",  "duckdb_schemas",       "duckdb_databases", "duckdb_functions",
+    "duckdb_types",        "duckdb_sequences",     "duckdb_keywords",  "duckdb_settings",
+    "duckdb_dependencies", "pragma_database_size",
 };
 
 static bool in_list(const char *s, const char *const *list, size_t n)
@@ -74,10 +75,11 @@ static bool is_shim_object(const sess_t *s, const char *name)
     return gate_shim_object(name);
 }
 
-static void deny(gate_err_t *err, const char *detail_fmt, const char *a, const char *b, const char *msg_fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+static void deny(gate_err_t *err, const char *detail_fmt, const char *a, const char *b, const char *msg_fmt,
+                 ...) __attribute__((format(printf, 5, 6)));
 
-static void deny(gate_err_t *err, const char *detail_fmt, const char *a, const char *b, const char *msg_fmt, ...)
+static void deny(gate_err_t *err, const char *detail_fmt, const char *a, const char *b, const char *msg_fmt,
+                 ...)
 {
     memset(err, 0, sizeof *err);
     snprintf(err->sqlstate, sizeof err->sqlstate, "42501");
@@ -129,10 +131,12 @@ static json_t *serialize(sess_t *s, const char *fn, const char *sql, gate_err_t 
         /* plans carry 2^64-1 markers (row id, "not inserted"): read numbers as reals */
         j = v ? json_loads(v, JSON_DECODE_INT_AS_REAL, &je) : NULL;
         duckdb_free(v);
-        if (!j) gate_err_set(err, "XX000", "could not read the engine's plan of this statement");
+        if (!j)
+            gate_err_set(err, "XX000", "could not read the engine's plan of this statement");
         else if (json_is_true(json_object_get(j, "error"))) {
             const char *m = json_string_value(json_object_get(j, "error_message"));
-            gate_err_set(err, "42501", "madang cannot authorize this statement: %s", m ? m : "the engine cannot plan it");
+            gate_err_set(err, "42501", "madang cannot authorize this statement: %s",
+                         m ? m : "the engine cannot plan it");
             json_decref(j);
             j = NULL;
         }
@@ -183,8 +187,12 @@ static void check_get(walk_t *w, json_t *get)
 {
     const char *fn = jstr(get, "name");
     if (strcmp(fn, "seq_scan") != 0) {
-        if (in_list(fn, allowed_table_functions, ARRAY_LEN(allowed_table_functions)) || !strncmp(fn, "madang_", 7)) return;
-        if (in_list(fn, metadata_functions, ARRAY_LEN(metadata_functions)) && w->have_parse && !fn_named(w, fn)) return;
+        if (in_list(fn, allowed_table_functions, ARRAY_LEN(allowed_table_functions)) ||
+            !strncmp(fn, "madang_", 7))
+            return;
+        if (in_list(fn, metadata_functions, ARRAY_LEN(metadata_functions)) && w->have_parse &&
+            !fn_named(w, fn))
+            return;
         deny(w->err, "the table function %s%s is not on madang's allow-list", fn, "",
              "permission denied for table function %s", fn);
         snprintf(w->err->hint, sizeof w->err->hint, "read tables you were granted, or the pg_catalog views");
@@ -208,21 +216,23 @@ static void check_get(walk_t *w, json_t *get)
         if (!col) continue;
         ncols++;
         if (!pol_allows(w->acl, POL_SELECT, schema, table, col, NULL, 0)) {
-            deny(w->err, "%s lacks SELECT on this column; a superuser or the table's owner can GRANT it", w->acl->user,
-                 NULL, "permission denied for column %s of table %s.%s", col, schema, table);
-            snprintf(w->err->hint, sizeof w->err->hint, "GRANT SELECT (%s) ON %s.%s TO %s", col, schema, table,
-                     w->acl->user);
+            deny(w->err, "%s lacks SELECT on this column; a superuser or the table's owner can GRANT it",
+                 w->acl->user, NULL, "permission denied for column %s of table %s.%s", col, schema, table);
+            snprintf(w->err->hint, sizeof w->err->hint, "GRANT SELECT (%s) ON %s.%s TO %s", col, schema,
+                     table, w->acl->user);
             w->ok = false;
             return;
         }
     }
     if (ncols == 0 && !pol_allows_any(w->acl, POL_SELECT, schema, table)) {
-        deny(w->err, "%s lacks SELECT on %s", w->acl->user, table, "permission denied for table %s.%s", schema, table);
+        deny(w->err, "%s lacks SELECT on %s", w->acl->user, table, "permission denied for table %s.%s",
+             schema, table);
         w->ok = false;
     }
 }
 
-static void require_all_columns(walk_t *w, pol_priv_t priv, const char *schema, const char *table, json_t *cols);
+static void require_all_columns(walk_t *w, pol_priv_t priv, const char *schema, const char *table,
+                                json_t *cols);
 
 static void check_write(walk_t *w, json_t *node, const char *type)
 {
@@ -241,7 +251,9 @@ static void check_write(walk_t *w, json_t *node, const char *type)
         return;
     }
     json_t *cols = json_object_get(json_object_get(ti, "columns"), "columns");
-    pol_priv_t priv = !strcmp(type, "LOGICAL_INSERT") ? POL_INSERT : !strcmp(type, "LOGICAL_UPDATE") ? POL_UPDATE : POL_DELETE;
+    pol_priv_t priv = !strcmp(type, "LOGICAL_INSERT")   ? POL_INSERT
+                      : !strcmp(type, "LOGICAL_UPDATE") ? POL_UPDATE
+                                                        : POL_DELETE;
     /* RETURNING hands back the written rows: SELECT on the table's columns */
     if (json_is_true(json_object_get(node, "return_chunk"))) {
         require_all_columns(w, POL_SELECT, schema, table, cols);
@@ -249,14 +261,15 @@ static void check_write(walk_t *w, json_t *node, const char *type)
     }
     if (priv == POL_DELETE) {
         if (!pol_allows(w->acl, POL_DELETE, schema, table, NULL, NULL, 0)) {
-            deny(w->err, "%s lacks DELETE on %s", w->acl->user, table, "permission denied for table %s.%s", schema,
-                 table);
+            deny(w->err, "%s lacks DELETE on %s", w->acl->user, table, "permission denied for table %s.%s",
+                 schema, table);
             w->ok = false;
         }
         return;
     }
-    json_t *list = priv == POL_INSERT ? json_object_get(json_object_get(node, "column_index_map"), "internal_vector")
-                                      : json_object_get(node, "columns");
+    json_t *list = priv == POL_INSERT
+                       ? json_object_get(json_object_get(node, "column_index_map"), "internal_vector")
+                       : json_object_get(node, "columns");
     size_t i;
     json_t *v;
     if (priv == POL_INSERT && json_array_size(list) == 0) list = NULL; /* no column map: every column */
@@ -287,8 +300,8 @@ static void check_write(walk_t *w, json_t *node, const char *type)
         if (!pol_allows(w->acl, priv, schema, table, col, NULL, 0)) {
             deny(w->err, "%s lacks %s on this column", w->acl->user, pol_priv_name(priv),
                  "permission denied for column %s of table %s.%s", col, schema, table);
-            snprintf(w->err->hint, sizeof w->err->hint, "GRANT %s ON %s.%s TO %s", pol_priv_name(priv), schema, table,
-                     w->acl->user);
+            snprintf(w->err->hint, sizeof w->err->hint, "GRANT %s ON %s.%s TO %s", pol_priv_name(priv),
+                     schema, table, w->acl->user);
             w->ok = false;
             return;
         }
@@ -298,22 +311,54 @@ static void check_write(walk_t *w, json_t *node, const char *type)
 /* Plan operators madang knows; any other operator in a plan is denied (a new
  * engine version's operator is checked before it is trusted). */
 static const char *const known_ops[] = {
-    "LOGICAL_PROJECTION", "LOGICAL_FILTER", "LOGICAL_AGGREGATE_AND_GROUP_BY", "LOGICAL_WINDOW", "LOGICAL_UNNEST",
-    "LOGICAL_LIMIT", "LOGICAL_ORDER_BY", "LOGICAL_TOP_N", "LOGICAL_DISTINCT", "LOGICAL_SAMPLE", "LOGICAL_PIVOT",
-    "LOGICAL_GET", "LOGICAL_CHUNK_GET", "LOGICAL_DELIM_GET", "LOGICAL_EXPRESSION_GET", "LOGICAL_DUMMY_SCAN",
-    "LOGICAL_EMPTY_RESULT", "LOGICAL_CTE_REF", "LOGICAL_JOIN", "LOGICAL_DELIM_JOIN", "LOGICAL_COMPARISON_JOIN",
-    "LOGICAL_ANY_JOIN", "LOGICAL_CROSS_PRODUCT", "LOGICAL_POSITIONAL_JOIN", "LOGICAL_ASOF_JOIN",
-    "LOGICAL_DEPENDENT_JOIN", "LOGICAL_UNION", "LOGICAL_EXCEPT", "LOGICAL_INTERSECT", "LOGICAL_RECURSIVE_CTE",
-    "LOGICAL_MATERIALIZED_CTE", "LOGICAL_INSERT", "LOGICAL_DELETE", "LOGICAL_UPDATE", "LOGICAL_MERGE_INTO",
-    "LOGICAL_CREATE_TABLE", "LOGICAL_EXPLAIN",
+    "LOGICAL_PROJECTION",
+    "LOGICAL_FILTER",
+    "LOGICAL_AGGREGATE_AND_GROUP_BY",
+    "LOGICAL_WINDOW",
+    "LOGICAL_UNNEST",
+    "LOGICAL_LIMIT",
+    "LOGICAL_ORDER_BY",
+    "LOGICAL_TOP_N",
+    "LOGICAL_DISTINCT",
+    "LOGICAL_SAMPLE",
+    "LOGICAL_PIVOT",
+    "LOGICAL_GET",
+    "LOGICAL_CHUNK_GET",
+    "LOGICAL_DELIM_GET",
+    "LOGICAL_EXPRESSION_GET",
+    "LOGICAL_DUMMY_SCAN",
+    "LOGICAL_EMPTY_RESULT",
+    "LOGICAL_CTE_REF",
+    "LOGICAL_JOIN",
+    "LOGICAL_DELIM_JOIN",
+    "LOGICAL_COMPARISON_JOIN",
+    "LOGICAL_ANY_JOIN",
+    "LOGICAL_CROSS_PRODUCT",
+    "LOGICAL_POSITIONAL_JOIN",
+    "LOGICAL_ASOF_JOIN",
+    "LOGICAL_DEPENDENT_JOIN",
+    "LOGICAL_UNION",
+    "LOGICAL_EXCEPT",
+    "LOGICAL_INTERSECT",
+    "LOGICAL_RECURSIVE_CTE",
+    "LOGICAL_MATERIALIZED_CTE",
+    "LOGICAL_INSERT",
+    "LOGICAL_DELETE",
+    "LOGICAL_UPDATE",
+    "LOGICAL_MERGE_INTO",
+    "LOGICAL_CREATE_TABLE",
+    "LOGICAL_EXPLAIN",
 };
 
 /* Scalar functions that reveal the catalog to whoever calls them. */
 static const char *const denied_scalar_functions[] = {
-    "json_serialize_plan", "getvariable", "current_setting_raw",
+    "json_serialize_plan",
+    "getvariable",
+    "current_setting_raw",
 };
 
-static void require_all_columns(walk_t *w, pol_priv_t priv, const char *schema, const char *table, json_t *cols)
+static void require_all_columns(walk_t *w, pol_priv_t priv, const char *schema, const char *table,
+                                json_t *cols)
 {
     size_t i;
     json_t *v;
@@ -380,7 +425,8 @@ static void check_merge(walk_t *w, json_t *node)
     }
     /* INSERT ... ON CONFLICT DO NOTHING inserts: it needs INSERT even with no action rows */
     if (w->ok) require_all_columns(w, POL_INSERT, schema, table, cols);
-    if (w->ok && json_is_true(json_object_get(node, "return_chunk"))) require_all_columns(w, POL_SELECT, schema, table, cols);
+    if (w->ok && json_is_true(json_object_get(node, "return_chunk")))
+        require_all_columns(w, POL_SELECT, schema, table, cols);
 }
 
 static void walk(walk_t *w, json_t *n)
@@ -399,9 +445,12 @@ static void walk(walk_t *w, json_t *n)
             w->ok = false;
             return;
         }
-        if (type && !strcmp(type, "LOGICAL_GET")) check_get(w, n);
-        else if (type && !strcmp(type, "LOGICAL_MERGE_INTO")) check_merge(w, n);
-        else if (type && (!strcmp(type, "LOGICAL_INSERT") || !strcmp(type, "LOGICAL_UPDATE") || !strcmp(type, "LOGICAL_DELETE")))
+        if (type && !strcmp(type, "LOGICAL_GET"))
+            check_get(w, n);
+        else if (type && !strcmp(type, "LOGICAL_MERGE_INTO"))
+            check_merge(w, n);
+        else if (type && (!strcmp(type, "LOGICAL_INSERT") || !strcmp(type, "LOGICAL_UPDATE") ||
+                          !strcmp(type, "LOGICAL_DELETE")))
             check_write(w, n, type);
         const char *k;
         json_t *v;
@@ -558,11 +607,13 @@ static void snapshot(sess_t *s)
     if (a->rels && a->snap_version == v) return;
     snap_clear(a);
     duckdb_result r;
-    if (duckdb_query(s->conn,
-                     "SELECT database_name, schema_name, view_name, true, internal, CASE WHEN internal THEN NULL ELSE sql END "
-                     "FROM duckdb_views() UNION ALL SELECT database_name, schema_name, table_name, false, false, NULL "
-                     "FROM duckdb_tables()",
-                     &r) == DuckDBSuccess) {
+    if (duckdb_query(
+            s->conn,
+            "SELECT database_name, schema_name, view_name, true, internal, CASE WHEN internal THEN NULL ELSE "
+            "sql END "
+            "FROM duckdb_views() UNION ALL SELECT database_name, schema_name, table_name, false, false, NULL "
+            "FROM duckdb_tables()",
+            &r) == DuckDBSuccess) {
         idx_t n = duckdb_row_count(&r);
         a->rels = xcalloc((size_t)n + 1, sizeof *a->rels);
         for (idx_t i = 0; i < n; i++) {
@@ -633,11 +684,16 @@ static rel_kind_t resolve(sess_t *s, const ref_t *r, rel_t *out)
             bool catalog_match = r->catalog[0] ? !strcasecmp(db, r->catalog) : true;
             if (schema_match && catalog_match) {
                 UNUSED(temp); /* system views report temporary too: go by catalog */
-                if (!strcmp(db, "temp")) rank = r->schema[0] ? 5 : 0;
-                else if (!strcmp(db, "system")) rank = 50;
-                else if (r->schema[0]) rank = 1;
-                else if (!strcasecmp(sc, s->default_schema)) rank = 2;
-                else if (!strcmp(sc, "main")) rank = 3;
+                if (!strcmp(db, "temp"))
+                    rank = r->schema[0] ? 5 : 0;
+                else if (!strcmp(db, "system"))
+                    rank = 50;
+                else if (r->schema[0])
+                    rank = 1;
+                else if (!strcasecmp(sc, s->default_schema))
+                    rank = 2;
+                else if (!strcmp(sc, "main"))
+                    rank = 3;
             }
             if (rank < best_rank) {
                 best_rank = rank;
@@ -648,10 +704,14 @@ static rel_kind_t resolve(sess_t *s, const ref_t *r, rel_t *out)
                 out->sql = NULL;
                 if (k[0] == 'v') {
                     out->sql = e->sql ? xstrdup(e->sql) : NULL;
-                    if (!strcmp(db, "temp")) best = is_shim_object(s, r->name) ? REL_SHIM : REL_TEMP_VIEW;
-                    else if (!strcmp(db, "system") || internal) best = REL_SYSTEM_VIEW;
-                    else if (!strcmp(sc, "madang")) best = REL_SHIM; /* madang.* system views govern themselves */
-                    else best = REL_VIEW;
+                    if (!strcmp(db, "temp"))
+                        best = is_shim_object(s, r->name) ? REL_SHIM : REL_TEMP_VIEW;
+                    else if (!strcmp(db, "system") || internal)
+                        best = REL_SYSTEM_VIEW;
+                    else if (!strcmp(sc, "madang"))
+                        best = REL_SHIM; /* madang.* system views govern themselves */
+                    else
+                        best = REL_VIEW;
                 } else {
                     best = REL_TABLE;
                 }
@@ -736,8 +796,10 @@ static char *view_body(const char *sql)
     lex_init(&l, sql, strlen(sql));
     int depth = 0;
     for (lex_tok_t t = lex_next(&l); t.type != TK_EOF && t.type != TK_ERROR; t = lex_next(&l)) {
-        if (t.type == TK_LPAREN) depth++;
-        else if (t.type == TK_RPAREN) depth--;
+        if (t.type == TK_LPAREN)
+            depth++;
+        else if (t.type == TK_RPAREN)
+            depth--;
         else if (depth == 0 && lex_is(&t, "AS")) {
             char *body = xstrdup(sql + t.offset + t.len);
             size_t n = strlen(body);
@@ -786,12 +848,13 @@ static bool check_select(sess_t *s, pol_acl_t *acl, const char *sql, int depth, 
             seal = true;
         } else if (k == REL_SYSTEM_VIEW && !acl->superuser) {
             deny(err, NULL, NULL, NULL, "permission denied for system view %s.%s", v.schema, v.name);
-            snprintf(err->hint, sizeof err->hint, "use the pg_catalog views (pg_class, pg_attribute, ...) or madang.* views");
+            snprintf(err->hint, sizeof err->hint,
+                     "use the pg_catalog views (pg_class, pg_attribute, ...) or madang.* views");
             ok = false;
         } else if (k == REL_VIEW && !acl->superuser && !pol_owns(acl, v.schema, v.name)) {
             if (!pol_allows_any(acl, POL_SELECT, v.schema, v.name)) {
-                deny(err, "%s lacks SELECT on view %s", acl->user, v.name, "permission denied for view %s.%s", v.schema,
-                     v.name);
+                deny(err, "%s lacks SELECT on view %s", acl->user, v.name, "permission denied for view %s.%s",
+                     v.schema, v.name);
                 ok = false;
             } else {
                 /* definer rights: the view's owner must be able to read what it reads */
@@ -799,13 +862,14 @@ static bool check_select(sess_t *s, pol_acl_t *acl, const char *sql, int depth, 
                 pol_acl_t *oacl = pol_acl_load(s->srv->meta, owner ? owner : "admin");
                 char *body = v.sql ? view_body(v.sql) : NULL;
                 if (!oacl || !body) {
-                    deny(err, NULL, NULL, NULL, "cannot authorize view %s.%s: its owner %s no longer exists", v.schema,
-                         v.name, owner ? owner : "admin");
+                    deny(err, NULL, NULL, NULL, "cannot authorize view %s.%s: its owner %s no longer exists",
+                         v.schema, v.name, owner ? owner : "admin");
                     ok = false;
                 } else if (!oacl->superuser) {
                     gate_err_t e2;
                     if (!check_select(s, oacl, body, depth + 1, &e2)) {
-                        deny(err, "%s", e2.message, NULL, "permission denied for view %s.%s: its owner %s may not read what it reads",
+                        deny(err, "%s", e2.message, NULL,
+                             "permission denied for view %s.%s: its owner %s may not read what it reads",
                              v.schema, v.name, oacl->user);
                         ok = false;
                     }
@@ -819,7 +883,8 @@ static bool check_select(sess_t *s, pol_acl_t *acl, const char *sql, int depth, 
         if (seal && r->location != (size_t)-1) {
             size_t span = name_span(work, r->location);
             if (span == 0) {
-                gate_err_set(err, "42501", "madang cannot authorize this statement (view reference not found)");
+                gate_err_set(err, "42501",
+                             "madang cannot authorize this statement (view reference not found)");
                 ok = false;
             } else {
                 char *rel = sealed_relation(s, &v, r);
@@ -905,7 +970,9 @@ static bool read_qname(lex_t *l, lex_tok_t *t, qname_t *q)
 /* Finds an existing relation for DROP/ALTER/COMMENT: kind 't' table, 'v' view, 0 any. */
 static bool find_existing(sess_t *s, const qname_t *q, char *schema_out, size_t n, bool *is_temp)
 {
-    ref_t r = {.catalog = "", .schema = (char *)(q->qualified && !q->temp ? q->schema : ""), .name = (char *)q->name,
+    ref_t r = {.catalog = "",
+               .schema = (char *)(q->qualified && !q->temp ? q->schema : ""),
+               .name = (char *)q->name,
                .alias = ""};
     rel_t v;
     rel_kind_t k = resolve(s, &r, &v);
@@ -940,7 +1007,8 @@ static bool must_own(sess_t *s, const qname_t *q, const char *what, gate_err_t *
 static bool may_create_in(sess_t *s, const char *schema, gate_err_t *err)
 {
     if (s->acl->superuser || pol_allows(s->acl, POL_CREATE, schema, NULL, NULL, NULL, 0)) return true;
-    deny(err, "%s lacks CREATE on schema %s", s->acl->user, schema, "permission denied for schema %s", schema);
+    deny(err, "%s lacks CREATE on schema %s", s->acl->user, schema, "permission denied for schema %s",
+         schema);
     snprintf(err->hint, sizeof err->hint, "GRANT CREATE ON SCHEMA %s TO %s", schema, s->acl->user);
     return false;
 }
@@ -1045,9 +1113,12 @@ static bool check_ddl(sess_t *s, gate_stmt_t *st, gate_err_t *err)
             lex_t l2;
             lex_init(&l2, sql, strlen(sql));
             for (lex_tok_t u = lex_next(&l2); u.type != TK_EOF && u.type != TK_ERROR; u = lex_next(&l2)) {
-                if (u.type == TK_LPAREN) depth++;
-                else if (u.type == TK_RPAREN) depth--;
-                else if (depth == 0 && lex_is(&u, "AS")) as = true;
+                if (u.type == TK_LPAREN)
+                    depth++;
+                else if (u.type == TK_RPAREN)
+                    depth--;
+                else if (depth == 0 && lex_is(&u, "AS"))
+                    as = true;
             }
             if (as) return check_plan(s, s->acl, sql, false, NULL, err);
         }
@@ -1080,7 +1151,8 @@ static bool check_ddl(sess_t *s, gate_stmt_t *st, gate_err_t *err)
             if (!must_own(s, &q, "drop", err)) return false;
             char schema[128];
             bool temp = false;
-            if (find_existing(s, &q, schema, sizeof schema, &temp) && !temp) set_ddl(st, 'D', kind, schema, q.name, NULL);
+            if (find_existing(s, &q, schema, sizeof schema, &temp) && !temp)
+                set_ddl(st, 'D', kind, schema, q.name, NULL);
             if (t.type != TK_COMMA) break;
             t = lex_next(&l);
         }
@@ -1142,7 +1214,8 @@ static bool check_ddl(sess_t *s, gate_stmt_t *st, gate_err_t *err)
         bool temp = false;
         if (!find_existing(s, &q, schema, sizeof schema, &temp) || temp) return true;
         if (!pol_allows(s->acl, POL_DELETE, schema, q.name, NULL, NULL, 0)) {
-            deny(err, "%s lacks DELETE on %s", s->acl->user, q.name, "permission denied for table %s.%s", schema, q.name);
+            deny(err, "%s lacks DELETE on %s", s->acl->user, q.name, "permission denied for table %s.%s",
+                 schema, q.name);
             return false;
         }
         return true;
@@ -1176,16 +1249,20 @@ bool authz_refresh(sess_t *s, gate_err_t *err)
     duckdb_result r;
     buf_t ins;
     buf_init(&ins, 1024);
-    buf_append_str(&ins, "DELETE FROM temp.main.madang_visible; INSERT INTO temp.main.madang_visible VALUES ('', '')");
+    buf_append_str(
+        &ins, "DELETE FROM temp.main.madang_visible; INSERT INTO temp.main.madang_visible VALUES ('', '')");
     if (duckdb_query(s->conn,
-                     "SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT temporary AND database_name NOT IN ('temp','system') "
-                     "UNION ALL SELECT schema_name, view_name FROM duckdb_views() WHERE NOT temporary AND NOT internal "
+                     "SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT temporary AND "
+                     "database_name NOT IN ('temp','system') "
+                     "UNION ALL SELECT schema_name, view_name FROM duckdb_views() WHERE NOT temporary AND "
+                     "NOT internal "
                      "AND database_name NOT IN ('temp','system')",
                      &r) == DuckDBSuccess) {
         for (idx_t i = 0; i < duckdb_row_count(&r); i++) {
             char *sc = duckdb_value_varchar(&r, 0, i), *tb = duckdb_value_varchar(&r, 1, i);
             if (pol_allows_any(s->acl, POL_SELECT, sc, tb) || pol_allows_any(s->acl, POL_INSERT, sc, tb) ||
-                pol_allows_any(s->acl, POL_UPDATE, sc, tb) || pol_allows(s->acl, POL_DELETE, sc, tb, NULL, NULL, 0)) {
+                pol_allows_any(s->acl, POL_UPDATE, sc, tb) ||
+                pol_allows(s->acl, POL_DELETE, sc, tb, NULL, NULL, 0)) {
                 buf_append_str(&ins, ", (");
                 put_literal(&ins, sc);
                 buf_append_str(&ins, ", ");
@@ -1264,19 +1341,27 @@ bool authz_check(sess_t *s, gate_stmt_t *st, gate_err_t *err)
         if (lex_is(&t, "EXPLAIN")) body = st->sql + l.pos;
     }
     switch (st->kind) {
-    case MET_KIND_SELECT: ok = s->acl->superuser || check_select(s, s->acl, body, 0, err); break;
+    case MET_KIND_SELECT:
+        ok = s->acl->superuser || check_select(s, s->acl, body, 0, err);
+        break;
     case MET_KIND_INSERT:
     case MET_KIND_UPDATE:
-    case MET_KIND_DELETE: ok = s->acl->superuser || check_plan(s, s->acl, st->sql, false, NULL, err); break;
-    case MET_KIND_DDL: ok = check_ddl(s, st, err); break;
-    default: ok = s->acl->superuser; break;
+    case MET_KIND_DELETE:
+        ok = s->acl->superuser || check_plan(s, s->acl, st->sql, false, NULL, err);
+        break;
+    case MET_KIND_DDL:
+        ok = check_ddl(s, st, err);
+        break;
+    default:
+        ok = s->acl->superuser;
+        break;
     }
     if (ok && cacheable) cache_put(s, key);
     free(key);
     if (!ok && !err->sqlstate[0]) gate_err_set(err, "42501", "permission denied");
     if (!ok)
-        log_event(LOG_INFO, "access_denied", "user=\"%s\" sqlstate=%s reason=\"%.200s\"", s->user, err->sqlstate,
-                  err->message);
+        log_event(LOG_INFO, "access_denied", "user=\"%s\" sqlstate=%s reason=\"%.200s\"", s->user,
+                  err->sqlstate, err->message);
     return ok;
 }
 
@@ -1291,9 +1376,14 @@ void authz_after_success(sess_t *s, gate_stmt_t *st)
     case 'C':
         ok = pol_set_owner(m, st->ddl_kind, st->ddl_schema, st->ddl_name, s->user);
         break;
-    case 'D': ok = pol_forget_object(m, st->ddl_schema, st->ddl_name); break;
-    case 'R': ok = pol_rename_object(m, st->ddl_schema, st->ddl_name, st->ddl_new_name); break;
-    default: break;
+    case 'D':
+        ok = pol_forget_object(m, st->ddl_schema, st->ddl_name);
+        break;
+    case 'R':
+        ok = pol_rename_object(m, st->ddl_schema, st->ddl_name, st->ddl_new_name);
+        break;
+    default:
+        break;
     }
     if (!ok) log_event(LOG_WARN, "ownership_update_failed", "object=\"%s.%s\"", st->ddl_schema, st->ddl_name);
 }
@@ -1303,7 +1393,8 @@ void authz_note_shim_objects(sess_t *s)
     UNUSED(s); /* the names are known server-wide: gate_shim_object() */
 }
 
-int authz_explain(meta_t *m, const char *user, const char *schema, const char *table, authz_explain_row_t out[5])
+int authz_explain(meta_t *m, const char *user, const char *schema, const char *table,
+                  authz_explain_row_t out[5])
 {
     pol_acl_t *a = pol_acl_load(m, user);
     static const pol_priv_t privs[] = {POL_SELECT, POL_INSERT, POL_UPDATE, POL_DELETE};
@@ -1322,8 +1413,8 @@ int authz_explain(meta_t *m, const char *user, const char *schema, const char *t
                 buf_init(&b, 64);
                 for (int g = 0; g < a->ngrants; g++) {
                     pol_grant_t *gr = &a->grants[g];
-                    if ((gr->privs & (int)privs[i]) && !strcmp(gr->schema, schema) && !strcmp(gr->table, table) &&
-                        gr->column[0]) {
+                    if ((gr->privs & (int)privs[i]) && !strcmp(gr->schema, schema) &&
+                        !strcmp(gr->table, table) && gr->column[0]) {
                         buf_printf(&b, "%s%s (%s)", b.len ? "; " : "columns: ", gr->column, gr->via);
                     }
                 }

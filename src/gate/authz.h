@@ -35,6 +35,7 @@ typedef struct {
     bool allowed;
     char via[256];
 } authz_explain_row_t;
-int authz_explain(meta_t *m, const char *user, const char *schema, const char *table, authz_explain_row_t out[5]);
+int authz_explain(meta_t *m, const char *user, const char *schema, const char *table,
+                  authz_explain_row_t out[5]);
 
 #endif

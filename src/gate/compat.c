@@ -61,8 +61,10 @@ typedef struct {
 /* The words that can start a rewrite, lower case. '{ stands for an array
  * literal. If none occurs (case-insensitively) the SQL is copied as is. */
 static const char *const trigger_words[] = {
-    "pg_catalog", "regclass", "regtype",         "regproc",         "regnamespace", "operator",
-    "collate",    "'{",       "_pg_expandarray", "generate_series", "unnest",       "bytea", "information_schema",
+    "pg_catalog",         "regclass",        "regtype", "regproc",
+    "regnamespace",       "operator",        "collate", "'{",
+    "_pg_expandarray",    "generate_series", "unnest",  "bytea",
+    "information_schema",
 };
 
 static bool has_trigger(const char *sql)
@@ -523,10 +525,16 @@ char *compat_rewrite(const char *sql)
             i += 2;
             continue;
         }
-        if (tok_named(&r, i, "information_schema") && tok_is(&r, i + 1, TK_DOT) && !(i > 0 && tok_is(&r, i - 1, TK_DOT))) {
+        if (tok_named(&r, i, "information_schema") && tok_is(&r, i + 1, TK_DOT) &&
+            !(i > 0 && tok_is(&r, i - 1, TK_DOT))) {
             /* information_schema.tables → madang_is_tables: the shim's filtered copies */
-            static const char *const is_views[] = {"tables", "columns", "views", "schemata", "table_constraints",
-                                                   "key_column_usage", "referential_constraints"};
+            static const char *const is_views[] = {"tables",
+                                                   "columns",
+                                                   "views",
+                                                   "schemata",
+                                                   "table_constraints",
+                                                   "key_column_usage",
+                                                   "referential_constraints"};
             for (size_t v = 0; v < ARRAY_LEN(is_views); v++) {
                 if (tok_named(&r, i + 2, is_views[v]) && r.t[i + 2].tok.type == TK_IDENT) {
                     drop_range(&r, i, i + 2, false);
@@ -670,16 +678,17 @@ static char *shim_script(const char *user, bool superuser, int32_t pid, const ch
     return b.data;
 }
 
-bool compat_install_part(duckdb_connection c, const char *user, bool superuser, int32_t pid, int part, char *err,
-                         size_t errlen)
+bool compat_install_part(duckdb_connection c, const char *user, bool superuser, int32_t pid, int part,
+                         char *err, size_t errlen)
 {
     /* The shim's views select this catalog's objects by its real name (DuckDB
      * names it after the database file); it is read before current_database()
      * is shadowed with "madang". Re-installing keeps the same name. */
     char db[256] = "";
     duckdb_result res;
-    if (duckdb_query(c, "SELECT database_name FROM duckdb_databases() WHERE NOT internal AND NOT readonly "
-                        "AND database_name NOT IN ('temp', 'system') ORDER BY database_oid LIMIT 1",
+    if (duckdb_query(c,
+                     "SELECT database_name FROM duckdb_databases() WHERE NOT internal AND NOT readonly "
+                     "AND database_name NOT IN ('temp', 'system') ORDER BY database_oid LIMIT 1",
                      &res) == DuckDBSuccess &&
         duckdb_row_count(&res) > 0) {
         char *v = duckdb_value_varchar(&res, 0, 0);
@@ -698,7 +707,8 @@ bool compat_install_part(duckdb_connection c, const char *user, bool superuser, 
     return ok;
 }
 
-bool compat_install(duckdb_connection c, const char *user, bool superuser, int32_t pid, char *err, size_t errlen)
+bool compat_install(duckdb_connection c, const char *user, bool superuser, int32_t pid, char *err,
+                    size_t errlen)
 {
     return compat_install_part(c, user, superuser, pid, 2, err, errlen);
 }

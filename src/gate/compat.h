@@ -40,8 +40,8 @@ bool compat_install(duckdb_connection c, const char *user, bool superuser, int32
 /* The same in parts: 0 = what every session needs at connect (identity and
  * settings functions), 1 = the catalog views and lookup macros (installed on
  * first use; see gate.c), 2 = both. */
-bool compat_install_part(duckdb_connection c, const char *user, bool superuser, int32_t pid, int part, char *err,
-                         size_t errlen) MUST_CHECK;
+bool compat_install_part(duckdb_connection c, const char *user, bool superuser, int32_t pid, int part,
+                         char *err, size_t errlen) MUST_CHECK;
 
 bool compat_set_setting(duckdb_connection c, const char *name, const char *value) MUST_CHECK;
 

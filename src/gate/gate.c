@@ -52,16 +52,36 @@ void gate_err_from_duckdb(gate_err_t *err, const char *msg, duckdb_error_type ty
         const char *prefix;
         const char *state;
     } map[] = {
-        {"Parser Error: ", "42601"},      {"Syntax Error: ", "42601"},    {"Catalog Error: ", "42P01"},
-        {"Binder Error: ", "42703"},      {"Conversion Error: ", "22P02"}, {"Out of Range Error: ", "22003"},
-        {"Constraint Error: ", "23000"},  {"Invalid Input Error: ", "22023"}, {"Not implemented Error: ", "0A000"},
-        {"Interrupted", "57014"},         {"INTERRUPT Error: ", "57014"}, {"TransactionContext Error: ", "25000"},
-        {"Transaction Error: ", "40001"}, {"Permission Error: ", "42501"}, {"Dependency Error: ", "2BP01"},
-        {"Out of Memory Error: ", "53200"}, {"Sequence Error: ", "2200H"}, {"Mismatch Type Error: ", "42804"},
-        {"Invalid type Error: ", "42804"}, {"Division by zero", "22012"}, {"Serialization Error: ", "22P02"},
-        {"Invalid Error: ", "XX000"},     {"Internal Error: ", "XX000"},  {"INTERNAL Error: ", "XX000"},
-        {"IO Error: ", "58030"},          {"Type Error: ", "42804"},      {"Parameter Not Resolved Error: ", "42P18"},
-        {"Parameter Not Allowed Error: ", "42P02"}, {"Executor Error: ", "XX000"}, {"Fatal Error: ", "XX000"},
+        {"Parser Error: ", "42601"},
+        {"Syntax Error: ", "42601"},
+        {"Catalog Error: ", "42P01"},
+        {"Binder Error: ", "42703"},
+        {"Conversion Error: ", "22P02"},
+        {"Out of Range Error: ", "22003"},
+        {"Constraint Error: ", "23000"},
+        {"Invalid Input Error: ", "22023"},
+        {"Not implemented Error: ", "0A000"},
+        {"Interrupted", "57014"},
+        {"INTERRUPT Error: ", "57014"},
+        {"TransactionContext Error: ", "25000"},
+        {"Transaction Error: ", "40001"},
+        {"Permission Error: ", "42501"},
+        {"Dependency Error: ", "2BP01"},
+        {"Out of Memory Error: ", "53200"},
+        {"Sequence Error: ", "2200H"},
+        {"Mismatch Type Error: ", "42804"},
+        {"Invalid type Error: ", "42804"},
+        {"Division by zero", "22012"},
+        {"Serialization Error: ", "22P02"},
+        {"Invalid Error: ", "XX000"},
+        {"Internal Error: ", "XX000"},
+        {"INTERNAL Error: ", "XX000"},
+        {"IO Error: ", "58030"},
+        {"Type Error: ", "42804"},
+        {"Parameter Not Resolved Error: ", "42P18"},
+        {"Parameter Not Allowed Error: ", "42P02"},
+        {"Executor Error: ", "XX000"},
+        {"Fatal Error: ", "XX000"},
     };
     const char *state = "XX000";
     const char *body = msg;
@@ -112,29 +132,39 @@ void gate_err_from_duckdb(gate_err_t *err, const char *msg, duckdb_error_type ty
     }
     /* Refine by wording where one DuckDB class covers several SQLSTATEs. */
     if (strcmp(state, "42P01") == 0) {
-        if (strstr(body, "already exists")) state = "42P07";
+        if (strstr(body, "already exists"))
+            state = "42P07";
         else if (strstr(body, "Function with name") || strstr(body, "Scalar Function with name") ||
                  strstr(body, "Table Function with name"))
             state = "42883";
-        else if (strstr(body, "Schema with name")) state = "3F000";
-        else if (strstr(body, "Type with name")) state = "42704";
+        else if (strstr(body, "Schema with name"))
+            state = "3F000";
+        else if (strstr(body, "Type with name"))
+            state = "42704";
     }
     if (strcmp(state, "42703") == 0) {
-        if (strstr(body, "No function matches") || strstr(body, "function")) state = "42883";
-        else if (strstr(body, "Cannot compare") || strstr(body, "Cannot mix")) state = "42804";
-        else if (!strstr(body, "column") && !strstr(body, "Column")) state = "42601";
+        if (strstr(body, "No function matches") || strstr(body, "function"))
+            state = "42883";
+        else if (strstr(body, "Cannot compare") || strstr(body, "Cannot mix"))
+            state = "42804";
+        else if (!strstr(body, "column") && !strstr(body, "Column"))
+            state = "42601";
         if (strstr(body, "does not exist") && strstr(body, "able")) state = "42P01";
     }
     if (strcmp(state, "23000") == 0) {
-        if (strstr(body, "NOT NULL")) state = "23502";
+        if (strstr(body, "NOT NULL"))
+            state = "23502";
         else if (strstr(body, "Duplicate key") || strstr(body, "unique") || strstr(body, "PRIMARY KEY"))
             state = "23505";
-        else if (strstr(body, "CHECK")) state = "23514";
-        else if (strstr(body, "foreign key")) state = "23503";
+        else if (strstr(body, "CHECK"))
+            state = "23514";
+        else if (strstr(body, "foreign key"))
+            state = "23503";
     }
     if (strcmp(state, "25000") == 0 && strstr(body, "aborted")) state = "25P02";
     if (strstr(body, "permission denied")) state = "42501"; /* madang's own engine callbacks */
-    if (strcmp(state, "XX000") == 0 && (strncmp(body, "Could not convert", 17) == 0 || strstr(body, "can't be cast")))
+    if (strcmp(state, "XX000") == 0 &&
+        (strncmp(body, "Could not convert", 17) == 0 || strstr(body, "can't be cast")))
         state = "22P02";
     if (strcmp(state, "22P02") == 0 && strstr(body, "out of range")) state = "22003";
     snprintf(err->sqlstate, sizeof err->sqlstate, "%s", state);
@@ -205,16 +235,22 @@ static void put_literal(buf_t *b, const char *s)
 static bool type_allowed(duckdb_statement_type t, met_kind_t kind)
 {
     switch (kind) {
-    case MET_KIND_SELECT: return t == DUCKDB_STATEMENT_TYPE_SELECT || t == DUCKDB_STATEMENT_TYPE_EXPLAIN;
-    case MET_KIND_INSERT: return t == DUCKDB_STATEMENT_TYPE_INSERT;
-    case MET_KIND_UPDATE: return t == DUCKDB_STATEMENT_TYPE_UPDATE;
-    case MET_KIND_DELETE: return t == DUCKDB_STATEMENT_TYPE_DELETE;
+    case MET_KIND_SELECT:
+        return t == DUCKDB_STATEMENT_TYPE_SELECT || t == DUCKDB_STATEMENT_TYPE_EXPLAIN;
+    case MET_KIND_INSERT:
+        return t == DUCKDB_STATEMENT_TYPE_INSERT;
+    case MET_KIND_UPDATE:
+        return t == DUCKDB_STATEMENT_TYPE_UPDATE;
+    case MET_KIND_DELETE:
+        return t == DUCKDB_STATEMENT_TYPE_DELETE;
     case MET_KIND_DDL:
         return t == DUCKDB_STATEMENT_TYPE_CREATE || t == DUCKDB_STATEMENT_TYPE_DROP ||
                t == DUCKDB_STATEMENT_TYPE_ALTER || t == DUCKDB_STATEMENT_TYPE_ANALYZE ||
                t == DUCKDB_STATEMENT_TYPE_VACUUM || t == DUCKDB_STATEMENT_TYPE_DELETE /* TRUNCATE */;
-    case MET_KIND_TRANSACTION: return t == DUCKDB_STATEMENT_TYPE_TRANSACTION;
-    default: return false;
+    case MET_KIND_TRANSACTION:
+        return t == DUCKDB_STATEMENT_TYPE_TRANSACTION;
+    default:
+        return false;
     }
 }
 
@@ -233,21 +269,36 @@ static char *pg_column_name(const char *n, duckdb_logical_type lt)
     if (strcmp(n, "count_star()") == 0) return xstrdup("count");
     if (strncmp(n, "CAST(", 5) == 0 || strncmp(n, "TRY_CAST(", 9) == 0) {
         switch (duckdb_get_type_id(lt)) {
-        case DUCKDB_TYPE_BOOLEAN: return xstrdup("bool");
-        case DUCKDB_TYPE_SMALLINT: return xstrdup("int2");
-        case DUCKDB_TYPE_INTEGER: return xstrdup("int4");
-        case DUCKDB_TYPE_BIGINT: return xstrdup("int8");
-        case DUCKDB_TYPE_FLOAT: return xstrdup("float4");
-        case DUCKDB_TYPE_DOUBLE: return xstrdup("float8");
-        case DUCKDB_TYPE_DECIMAL: return xstrdup("numeric");
-        case DUCKDB_TYPE_VARCHAR: return xstrdup("text");
-        case DUCKDB_TYPE_DATE: return xstrdup("date");
-        case DUCKDB_TYPE_TIMESTAMP: return xstrdup("timestamp");
-        case DUCKDB_TYPE_TIMESTAMP_TZ: return xstrdup("timestamptz");
-        case DUCKDB_TYPE_INTERVAL: return xstrdup("interval");
-        case DUCKDB_TYPE_UUID: return xstrdup("uuid");
-        case DUCKDB_TYPE_BLOB: return xstrdup("bytea");
-        default: return xstrdup("?column?");
+        case DUCKDB_TYPE_BOOLEAN:
+            return xstrdup("bool");
+        case DUCKDB_TYPE_SMALLINT:
+            return xstrdup("int2");
+        case DUCKDB_TYPE_INTEGER:
+            return xstrdup("int4");
+        case DUCKDB_TYPE_BIGINT:
+            return xstrdup("int8");
+        case DUCKDB_TYPE_FLOAT:
+            return xstrdup("float4");
+        case DUCKDB_TYPE_DOUBLE:
+            return xstrdup("float8");
+        case DUCKDB_TYPE_DECIMAL:
+            return xstrdup("numeric");
+        case DUCKDB_TYPE_VARCHAR:
+            return xstrdup("text");
+        case DUCKDB_TYPE_DATE:
+            return xstrdup("date");
+        case DUCKDB_TYPE_TIMESTAMP:
+            return xstrdup("timestamp");
+        case DUCKDB_TYPE_TIMESTAMP_TZ:
+            return xstrdup("timestamptz");
+        case DUCKDB_TYPE_INTERVAL:
+            return xstrdup("interval");
+        case DUCKDB_TYPE_UUID:
+            return xstrdup("uuid");
+        case DUCKDB_TYPE_BLOB:
+            return xstrdup("bytea");
+        default:
+            return xstrdup("?column?");
         }
     }
     /* f(args) -> f, unless DuckDB spelled out an internal function (main.x) */
@@ -276,7 +327,7 @@ static bool ensure_catalog_shim(sess_t *s, const char *sql, gate_err_t *err);
 
 static __thread const char **t_param_hints;
 static __thread int t_nparam_hints;
-static __thread bool t_typed; /* extended protocol: unresolved parameters become VARCHAR */
+static __thread bool t_typed;      /* extended protocol: unresolved parameters become VARCHAR */
 static __thread bool t_skip_authz; /* COPY FROM: the shape query is not a read */
 
 static bool param_unresolved(duckdb_type t)
@@ -526,7 +577,8 @@ static bool classify_set(sess_t *s, const char *sql, gate_stmt_t **out, gate_err
             return true;
         }
         if (lex_is(&t, "SESSION") && lex_is(&n, "AUTHORIZATION")) {
-            deny(err, "SET SESSION AUTHORIZATION", "impersonation needs a GRANT IMPERSONATE (not yet available)");
+            deny(err, "SET SESSION AUTHORIZATION",
+                 "impersonation needs a GRANT IMPERSONATE (not yet available)");
             return false;
         }
         l = save;
@@ -565,7 +617,8 @@ static bool classify_set(sess_t *s, const char *sql, gate_stmt_t **out, gate_err
         free(name);
         goto syntax;
     }
-    gate_stmt_t *st = stmt_new(is_default ? GATE_RESET : GATE_SET, MET_KIND_SESSION, is_default ? "SET" : "SET");
+    gate_stmt_t *st =
+        stmt_new(is_default ? GATE_RESET : GATE_SET, MET_KIND_SESSION, is_default ? "SET" : "SET");
     st->name = name;
     st->value = value;
     *out = st;
@@ -705,8 +758,9 @@ static bool classify_user(const char *sql, gate_action_t action, gate_stmt_t **o
     lex_tok_t t = lex_next(&l); /* CREATE/ALTER/DROP */
     t = lex_next(&l);           /* USER/ROLE */
     t = lex_next(&l);
-    const char *tag = action == GATE_CREATE_USER ? "CREATE ROLE" : action == GATE_ALTER_USER ? "ALTER ROLE"
-                                                                                              : "DROP ROLE";
+    const char *tag = action == GATE_CREATE_USER  ? "CREATE ROLE"
+                      : action == GATE_ALTER_USER ? "ALTER ROLE"
+                                                  : "DROP ROLE";
     gate_stmt_t *st = stmt_new(action, MET_KIND_GOVERNANCE, tag);
     if (action == GATE_DROP_USER && lex_is(&t, "IF")) {
         t = lex_next(&l);
@@ -776,10 +830,13 @@ static bool classify_declare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_
     bool binary = false;
     for (;;) {
         t = lex_next(&l);
-        if (lex_is(&t, "BINARY")) binary = true;
+        if (lex_is(&t, "BINARY"))
+            binary = true;
         else if (lex_is(&t, "INSENSITIVE") || lex_is(&t, "ASENSITIVE") || lex_is(&t, "NO") ||
-                 lex_is(&t, "SCROLL")) continue;
-        else break;
+                 lex_is(&t, "SCROLL"))
+            continue;
+        else
+            break;
     }
     if (!lex_is(&t, "CURSOR")) {
         free(name);
@@ -952,9 +1009,12 @@ static bool classify_copy(sess_t *s, const char *sql, bool (*type_ok)(duckdb_log
         }
     }
     bool from;
-    if (lex_is(&t, "FROM")) from = true;
-    else if (lex_is(&t, "TO")) from = false;
-    else goto syntax;
+    if (lex_is(&t, "FROM"))
+        from = true;
+    else if (lex_is(&t, "TO"))
+        from = false;
+    else
+        goto syntax;
     t = lex_next(&l);
     if (!(from ? lex_is(&t, "STDIN") : lex_is(&t, "STDOUT"))) {
         gate_stmt_free(st);
@@ -973,8 +1033,10 @@ static bool classify_copy(sess_t *s, const char *sql, bool (*type_ok)(duckdb_log
     while (t.type != TK_EOF && t.type != TK_RPAREN) {
         if (lex_is(&t, "FORMAT")) {
             t = lex_next(&l);
-            if (lex_is(&t, "csv")) st->copy.csv = true;
-            else if (lex_is(&t, "text")) st->copy.csv = false;
+            if (lex_is(&t, "csv"))
+                st->copy.csv = true;
+            else if (lex_is(&t, "text"))
+                st->copy.csv = false;
             else {
                 gate_stmt_free(st);
                 buf_free(&tbl);
@@ -1121,7 +1183,8 @@ syntax:
     free(query);
     gate_err_set(err, "42601", "syntax error in COPY statement");
     snprintf(err->hint, sizeof err->hint,
-             "use COPY table [(columns)] FROM STDIN or COPY {table | (query)} TO STDOUT [WITH (FORMAT csv, HEADER)]");
+             "use COPY table [(columns)] FROM STDIN or COPY {table | (query)} TO STDOUT [WITH (FORMAT csv, "
+             "HEADER)]");
     return false;
 }
 
@@ -1157,10 +1220,13 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
             lex_init(&l, sql, strlen(sql));
             int depth = 0;
             for (lex_tok_t t = lex_next(&l); t.type != TK_EOF && t.type != TK_ERROR; t = lex_next(&l)) {
-                if (t.type == TK_LPAREN) depth++;
-                else if (t.type == TK_RPAREN) depth--;
-                else if (depth == 0 && (lex_is(&t, "INSERT") || lex_is(&t, "UPDATE") || lex_is(&t, "DELETE"))) {
-                    kind = lex_is(&t, "INSERT") ? MET_KIND_INSERT
+                if (t.type == TK_LPAREN)
+                    depth++;
+                else if (t.type == TK_RPAREN)
+                    depth--;
+                else if (depth == 0 &&
+                         (lex_is(&t, "INSERT") || lex_is(&t, "UPDATE") || lex_is(&t, "DELETE"))) {
+                    kind = lex_is(&t, "INSERT")   ? MET_KIND_INSERT
                            : lex_is(&t, "UPDATE") ? MET_KIND_UPDATE
                                                   : MET_KIND_DELETE;
                     tag = lex_is(&t, "INSERT") ? "INSERT" : lex_is(&t, "UPDATE") ? "UPDATE" : "DELETE";
@@ -1192,7 +1258,9 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
         const char *verb = kw(&w, 0, "CREATE") ? "CREATE" : kw(&w, 0, "DROP") ? "DROP" : "ALTER";
         if (kw(&w, 1, "GROUP")) return grant_classify(s, sql, out, err);
         if (kw(&w, 1, "USER") || kw(&w, 1, "ROLE")) {
-            gate_action_t a = verb[0] == 'C' ? GATE_CREATE_USER : verb[0] == 'D' ? GATE_DROP_USER : GATE_ALTER_USER;
+            gate_action_t a = verb[0] == 'C'   ? GATE_CREATE_USER
+                              : verb[0] == 'D' ? GATE_DROP_USER
+                                               : GATE_ALTER_USER;
             return classify_user(sql, a, out, err);
         }
         int i = 1;
@@ -1204,15 +1272,22 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
         }
         UNUSED(temp);
         const char *obj = NULL;
-        if (kw(&w, i, "TABLE")) obj = "TABLE";
-        else if (kw(&w, i, "VIEW")) obj = "VIEW";
-        else if (kw(&w, i, "SCHEMA")) obj = "SCHEMA";
-        else if (kw(&w, i, "SEQUENCE")) obj = "SEQUENCE";
-        else if (kw(&w, i, "INDEX") || (kw(&w, i, "UNIQUE") && kw(&w, i + 1, "INDEX"))) obj = "INDEX";
-        else if (kw(&w, i, "TYPE") && verb[0] != 'A') obj = "TYPE";
+        if (kw(&w, i, "TABLE"))
+            obj = "TABLE";
+        else if (kw(&w, i, "VIEW"))
+            obj = "VIEW";
+        else if (kw(&w, i, "SCHEMA"))
+            obj = "SCHEMA";
+        else if (kw(&w, i, "SEQUENCE"))
+            obj = "SEQUENCE";
+        else if (kw(&w, i, "INDEX") || (kw(&w, i, "UNIQUE") && kw(&w, i + 1, "INDEX")))
+            obj = "INDEX";
+        else if (kw(&w, i, "TYPE") && verb[0] != 'A')
+            obj = "TYPE";
         if (!obj) {
             char what[64];
-            snprintf(what, sizeof what, "%s %.*s", verb, i < w.n ? (int)w.t[i].len : 0, i < w.n ? w.t[i].p : "");
+            snprintf(what, sizeof what, "%s %.*s", verb, i < w.n ? (int)w.t[i].len : 0,
+                     i < w.n ? w.t[i].p : "");
             for (char *p = what; *p; p++) *p = (char)toupper((unsigned char)*p);
             deny(err, what, "madang runs DDL on tables, views, schemas, sequences, indexes and types");
             return false;
@@ -1226,8 +1301,10 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
             lex_init(&l, sql, strlen(sql));
             int depth = 0;
             for (lex_tok_t t = lex_next(&l); t.type != TK_EOF && t.type != TK_ERROR; t = lex_next(&l)) {
-                if (t.type == TK_LPAREN) depth++;
-                else if (t.type == TK_RPAREN) depth--;
+                if (t.type == TK_LPAREN)
+                    depth++;
+                else if (t.type == TK_RPAREN)
+                    depth--;
                 else if (depth == 0 && lex_is(&t, "AS")) {
                     tag = "SELECT";
                     break;
@@ -1242,7 +1319,7 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
         tag = kw(&w, 0, "VACUUM") ? "VACUUM" : "ANALYZE";
     } else if (kw(&w, 0, "BEGIN") || kw(&w, 0, "START")) {
         *out = stmt_new(GATE_BEGIN, MET_KIND_TRANSACTION, "BEGIN");
-        if (kw(&w, 0, "START")) snprintf((*out)->tag, sizeof (*out)->tag, "START TRANSACTION");
+        if (kw(&w, 0, "START")) snprintf((*out)->tag, sizeof(*out)->tag, "START TRANSACTION");
         return true;
     } else if (kw(&w, 0, "COMMIT") || kw(&w, 0, "END")) {
         if (kw(&w, 1, "PREPARED")) {
@@ -1259,7 +1336,8 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
         }
         *out = stmt_new(GATE_ROLLBACK, MET_KIND_TRANSACTION, "ROLLBACK");
         return true;
-    } else if (kw(&w, 0, "SAVEPOINT") || kw(&w, 0, "RELEASE") || (kw(&w, 0, "PREPARE") && kw(&w, 1, "TRANSACTION"))) {
+    } else if (kw(&w, 0, "SAVEPOINT") || kw(&w, 0, "RELEASE") ||
+               (kw(&w, 0, "PREPARE") && kw(&w, 1, "TRANSACTION"))) {
         gate_err_set(err, "0A000", "savepoints and two-phase commit are not supported");
         return false;
     } else if (kw(&w, 0, "SET")) {
@@ -1270,12 +1348,15 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
         return classify_show(s, sql, type_ok, out, err);
     } else if (kw(&w, 0, "DISCARD")) {
         *out = stmt_new(GATE_RESET, MET_KIND_SESSION, "DISCARD ALL");
-        if (kw(&w, 1, "ALL")) (*out)->close_all = true;
-        else snprintf((*out)->tag, sizeof (*out)->tag, "DISCARD %.*s", (int)w.t[1].len, w.t[1].p), (*out)->action = GATE_NOOP;
+        if (kw(&w, 1, "ALL"))
+            (*out)->close_all = true;
+        else
+            snprintf((*out)->tag, sizeof(*out)->tag, "DISCARD %.*s", (int)w.t[1].len, w.t[1].p),
+                (*out)->action = GATE_NOOP;
         return true;
     } else if (kw(&w, 0, "DEALLOCATE")) {
         *out = stmt_new(GATE_NOOP, MET_KIND_SESSION, "DEALLOCATE");
-        if (kw(&w, 1, "ALL") || kw(&w, 2, "ALL")) snprintf((*out)->tag, sizeof (*out)->tag, "DEALLOCATE ALL");
+        if (kw(&w, 1, "ALL") || kw(&w, 2, "ALL")) snprintf((*out)->tag, sizeof(*out)->tag, "DEALLOCATE ALL");
         return true;
     } else if (kw(&w, 0, "UNLISTEN")) {
         *out = stmt_new(GATE_NOOP, MET_KIND_SESSION, "UNLISTEN");
@@ -1293,10 +1374,11 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
     } else {
         /* Statements DuckDB knows but madang does not run are denied (42501);
          * a word that starts no statement at all is a syntax error. */
-        static const char *known[] = {"ATTACH", "DETACH", "EXPORT", "IMPORT", "INSTALL", "LOAD", "PRAGMA",
-                                      "CALL", "USE", "SUMMARIZE", "CHECKPOINT", "FORCE", "PREPARE", "EXECUTE",
-                                      "DESCRIBE", "LISTEN", "NOTIFY", "MOVE", "MERGE", "UPDATE", "REINDEX",
-                                      "CLUSTER", "LOCK", "SECURITY", "REFRESH", "IMPORT", "DO", "REASSIGN"};
+        static const char *known[] = {"ATTACH",  "DETACH",  "EXPORT",   "IMPORT",    "INSTALL",    "LOAD",
+                                      "PRAGMA",  "CALL",    "USE",      "SUMMARIZE", "CHECKPOINT", "FORCE",
+                                      "PREPARE", "EXECUTE", "DESCRIBE", "LISTEN",    "NOTIFY",     "MOVE",
+                                      "MERGE",   "UPDATE",  "REINDEX",  "CLUSTER",   "LOCK",       "SECURITY",
+                                      "REFRESH", "IMPORT",  "DO",       "REASSIGN"};
         char what[64];
         snprintf(what, sizeof what, "%.*s", t0->len < 40 ? (int)t0->len : 40, t0->p);
         for (char *p = what; *p; p++) *p = (char)toupper((unsigned char)*p);
@@ -1304,13 +1386,16 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
         for (size_t i = 0; i < ARRAY_LEN(known); i++)
             if (t0->type == TK_IDENT && strcmp(what, known[i]) == 0) is_known = true;
         if (!is_known) {
-            gate_err_set(err, "42601", "syntax error at or near \"%.*s\"", t0->len < 60 ? (int)t0->len : 60, t0->p);
+            gate_err_set(err, "42601", "syntax error at or near \"%.*s\"", t0->len < 60 ? (int)t0->len : 60,
+                         t0->p);
             err->position = (int)t0->offset + 1;
             return false;
         }
         char full[96];
         snprintf(full, sizeof full, "the %s statement", what);
-        deny(err, full, "madang runs SELECT, INSERT, UPDATE, DELETE, DDL on tables and views, and PostgreSQL session statements");
+        deny(err, full,
+             "madang runs SELECT, INSERT, UPDATE, DELETE, DDL on tables and views, and PostgreSQL session "
+             "statements");
         return false;
     }
 
@@ -1327,8 +1412,8 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
     return true;
 }
 
-bool gate_prepare_typed(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_type), const char **param_types,
-                        int nparam_types, gate_stmt_t **out, gate_err_t *err)
+bool gate_prepare_typed(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_type),
+                        const char **param_types, int nparam_types, gate_stmt_t **out, gate_err_t *err)
 {
     t_param_hints = param_types;
     t_nparam_hints = nparam_types;
@@ -1344,7 +1429,8 @@ bool gate_check_tx(sess_t *s, const gate_stmt_t *st, gate_err_t *err)
 {
     if (s->tx != SESS_TX_FAILED) return true;
     if (st->action == GATE_ROLLBACK || st->action == GATE_COMMIT || st->action == GATE_EMPTY) return true;
-    gate_err_set(err, "25P02", "current transaction is aborted, commands ignored until end of transaction block");
+    gate_err_set(err, "25P02",
+                 "current transaction is aborted, commands ignored until end of transaction block");
     return false;
 }
 
@@ -1395,7 +1481,9 @@ static bool run_user(sess_t *s, gate_stmt_t *st, gate_err_t *err)
 {
     if (!s->superuser) {
         gate_err_set(err, "42501", "permission denied to %s role \"%s\"",
-                     st->action == GATE_CREATE_USER ? "create" : st->action == GATE_ALTER_USER ? "alter" : "drop",
+                     st->action == GATE_CREATE_USER  ? "create"
+                     : st->action == GATE_ALTER_USER ? "alter"
+                                                     : "drop",
                      st->name);
         snprintf(err->hint, sizeof err->hint, "only a superuser manages users");
         return false;
@@ -1432,7 +1520,8 @@ static bool run_user(sess_t *s, gate_stmt_t *st, gate_err_t *err)
             break;
         }
         char e[256];
-        if (!meta_user_create(s->srv->meta, st->name, verifier ? verifier : "", st->superuser == 1, e, sizeof e)) {
+        if (!meta_user_create(s->srv->meta, st->name, verifier ? verifier : "", st->superuser == 1, e,
+                              sizeof e)) {
             gate_err_set(err, "XX000", "could not create user: %s", e);
             ok = false;
         }
@@ -1472,10 +1561,12 @@ static bool run_user(sess_t *s, gate_stmt_t *st, gate_err_t *err)
             pol_forget_user(s->srv->meta, st->name);
         }
         break;
-    default: break;
+    default:
+        break;
     }
     free(verifier);
-    if (ok) log_event(LOG_INFO, "governance", "action=%s target=\"%s\" by=\"%s\"", st->tag, st->name, s->user);
+    if (ok)
+        log_event(LOG_INFO, "governance", "action=%s target=\"%s\" by=\"%s\"", st->tag, st->name, s->user);
     return ok;
 }
 
@@ -1491,11 +1582,12 @@ static char **temp_object_names(duckdb_connection c, int *n)
     duckdb_result r;
     char **out = NULL;
     *n = 0;
-    if (duckdb_query(c,
-                     "SELECT view_name FROM duckdb_views() WHERE database_name = 'temp' UNION SELECT table_name FROM "
-                     "duckdb_tables() WHERE database_name = 'temp' UNION SELECT function_name FROM duckdb_functions() "
-                     "WHERE database_name = 'temp'",
-                     &r) == DuckDBSuccess) {
+    if (duckdb_query(
+            c,
+            "SELECT view_name FROM duckdb_views() WHERE database_name = 'temp' UNION SELECT table_name FROM "
+            "duckdb_tables() WHERE database_name = 'temp' UNION SELECT function_name FROM duckdb_functions() "
+            "WHERE database_name = 'temp'",
+            &r) == DuckDBSuccess) {
         idx_t rows = duckdb_row_count(&r);
         out = xcalloc((size_t)rows + 1, sizeof(char *));
         for (idx_t i = 0; i < rows; i++) {
@@ -1522,7 +1614,8 @@ bool gate_setup_engine(server_t *srv, char *err, size_t errlen)
         snprintf(err, errlen, "cannot connect to the engine");
         return false;
     }
-    bool ok = sysviews_install(srv, c, err, errlen) && compat_install_part(c, "admin", true, 0, 0, err, errlen);
+    bool ok =
+        sysviews_install(srv, c, err, errlen) && compat_install_part(c, "admin", true, 0, 0, err, errlen);
     int neager = 0;
     char **eager = ok ? temp_object_names(c, &neager) : NULL;
     ok = ok && compat_install_part(c, "admin", true, 0, 1, err, errlen);
@@ -1555,7 +1648,8 @@ static bool needs_catalog_shim(const char *sql)
             continue;
         }
         if ((n >= 3 && strncasecmp(p, "pg_", 3) == 0) || (n > 3 && strncasecmp(p, "reg", 3) == 0) ||
-            (n == 18 && strncasecmp(p, "information_schema", 18) == 0) || name_in(g_shim_lazy, g_nshim_lazy, p, n))
+            (n == 18 && strncasecmp(p, "information_schema", 18) == 0) ||
+            name_in(g_shim_lazy, g_nshim_lazy, p, n))
             return true;
     }
     return false;
@@ -1655,7 +1749,9 @@ bool gate_run_utility(sess_t *s, gate_stmt_t *st, char *tag, size_t taglen, gate
     case GATE_SET: {
         char e[256];
         if (sess_set(s, st->name, st->value, false, e, sizeof e) != SESS_SET_OK) {
-            const char *state = strstr(e, "unrecognized") ? "42704" : strstr(e, "cannot be changed") ? "55P02" : "22023";
+            const char *state = strstr(e, "unrecognized")        ? "42704"
+                                : strstr(e, "cannot be changed") ? "55P02"
+                                                                 : "22023";
             gate_err_set(err, state, "%s", e);
             ok = false;
         } else {
@@ -1679,7 +1775,8 @@ bool gate_run_utility(sess_t *s, gate_stmt_t *st, char *tag, size_t taglen, gate
             for (int i = 0; i < s->nsettings; i++) sync_setting(s, s->settings[i].name);
         }
         break;
-    case GATE_NOOP: break;
+    case GATE_NOOP:
+        break;
     case GATE_BEGIN:
         if (s->tx == SESS_TX_IDLE) {
             ok = run_tx(s, "BEGIN TRANSACTION", err);
@@ -1704,8 +1801,12 @@ bool gate_run_utility(sess_t *s, gate_stmt_t *st, char *tag, size_t taglen, gate
         break;
     case GATE_CREATE_USER:
     case GATE_ALTER_USER:
-    case GATE_DROP_USER: ok = run_user(s, st, err); break;
-    case GATE_GOVERN: ok = grant_run(s, st, tag, taglen, err); break;
+    case GATE_DROP_USER:
+        ok = run_user(s, st, err);
+        break;
+    case GATE_GOVERN:
+        ok = grant_run(s, st, tag, taglen, err);
+        break;
     default:
         gate_err_set(err, "XX000", "internal error: statement is not a utility");
         ok = false;
@@ -1759,14 +1860,16 @@ fail:
 bool gate_copy_row(gate_copy_t *c, int n, char **fields, size_t *lens, gate_err_t *err)
 {
     if (n != c->ncols) {
-        gate_err_set(err, "22P04", n < c->ncols ? "missing data for column %d" : "extra data after last expected column (%d)",
+        gate_err_set(err, "22P04",
+                     n < c->ncols ? "missing data for column %d"
+                                  : "extra data after last expected column (%d)",
                      n < c->ncols ? n + 1 : c->ncols);
         snprintf(err->detail, sizeof err->detail, "COPY row %lld", (long long)c->rows + 1);
         return false;
     }
     for (int i = 0; i < n; i++) {
-        duckdb_state st = fields[i] ? duckdb_append_varchar_length(c->app, fields[i], lens[i])
-                                    : duckdb_append_null(c->app);
+        duckdb_state st =
+            fields[i] ? duckdb_append_varchar_length(c->app, fields[i], lens[i]) : duckdb_append_null(c->app);
         if (st != DuckDBSuccess) goto fail;
     }
     if (duckdb_appender_end_row(c->app) != DuckDBSuccess) goto fail;

@@ -21,10 +21,10 @@
 
 typedef enum {
     GATE_EMPTY,
-    GATE_ENGINE,   /* a prepared DuckDB statement (may return rows) */
-    GATE_SET,      /* SET name = value */
-    GATE_RESET,    /* RESET name | RESET ALL (name NULL) */
-    GATE_NOOP,     /* accepted, nothing to do (SET TRANSACTION ..., DISCARD, ...) */
+    GATE_ENGINE, /* a prepared DuckDB statement (may return rows) */
+    GATE_SET,    /* SET name = value */
+    GATE_RESET,  /* RESET name | RESET ALL (name NULL) */
+    GATE_NOOP,   /* accepted, nothing to do (SET TRANSACTION ..., DISCARD, ...) */
     GATE_BEGIN,
     GATE_COMMIT,
     GATE_ROLLBACK,
@@ -87,8 +87,8 @@ typedef struct gate_stmt {
     /* authorization: the pol_version() and catalog version it was granted at,
      * and the DDL bookkeeping to do once the statement succeeds */
     uint64_t authz_version;
-    char ddl_op;        /* 'C' create, 'D' drop, 'R' rename, 0 none */
-    char ddl_kind[16];  /* table, view, sequence, index, type, schema */
+    char ddl_op;       /* 'C' create, 'D' drop, 'R' rename, 0 none */
+    char ddl_kind[16]; /* table, view, sequence, index, type, schema */
     char *ddl_schema;
     char *ddl_name;
     char *ddl_new_name; /* RENAME TO */
@@ -117,8 +117,9 @@ void gate_stmt_free(gate_stmt_t *st);
 /* As gate_prepare, with the types the client declared for $1..$n (DuckDB type
  * names, NULL = unspecified). A parameter whose type the engine cannot infer
  * (SELECT $1) takes its declared type, as in PostgreSQL. */
-bool gate_prepare_typed(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_type), const char **param_types,
-                        int nparam_types, gate_stmt_t **out, gate_err_t *err) MUST_CHECK;
+bool gate_prepare_typed(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_type),
+                        const char **param_types, int nparam_types, gate_stmt_t **out,
+                        gate_err_t *err) MUST_CHECK;
 
 /* Runs a GATE_ENGINE statement whose parameters are bound. When it returns
  * rows, *res is a streaming result to fetch with duckdb_fetch_chunk; otherwise
@@ -146,6 +147,7 @@ bool gate_check_tx(sess_t *s, const gate_stmt_t *st, gate_err_t *err) MUST_CHECK
 
 /* Fills err from a DuckDB error message, mapping it to a SQLSTATE. */
 void gate_err_from_duckdb(gate_err_t *err, const char *msg, duckdb_error_type type);
-void gate_err_set(gate_err_t *err, const char *sqlstate, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void gate_err_set(gate_err_t *err, const char *sqlstate, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

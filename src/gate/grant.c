@@ -10,7 +10,14 @@
 #include "gate/lex.h"
 #include "policy/acl.h"
 
-typedef enum { GOV_GRANT, GOV_REVOKE, GOV_MEMBER_ADD, GOV_MEMBER_DROP, GOV_GROUP_CREATE, GOV_GROUP_DROP } gov_op_t;
+typedef enum {
+    GOV_GRANT,
+    GOV_REVOKE,
+    GOV_MEMBER_ADD,
+    GOV_MEMBER_DROP,
+    GOV_GROUP_CREATE,
+    GOV_GROUP_DROP
+} gov_op_t;
 
 typedef struct {
     int privs;
@@ -90,7 +97,8 @@ static bool syntax(gate_err_t *err, const char *what)
 {
     gate_err_set(err, "42601", "syntax error in %s", what);
     snprintf(err->hint, sizeof err->hint,
-             "GRANT SELECT [(col, ...)] ON [TABLE] schema.table TO [USER|GROUP] name | PUBLIC; GRANT ... ON SCHEMA s TO ...");
+             "GRANT SELECT [(col, ...)] ON [TABLE] schema.table TO [USER|GROUP] name | PUBLIC; GRANT ... ON "
+             "SCHEMA s TO ...");
     return false;
 }
 
@@ -102,7 +110,8 @@ static bool parse_grantees(lex_t *l, lex_tok_t *t, struct gate_gov *g)
             ge.kind = POL_GRANTEE_PUBLIC;
             ge.name = xstrdup("");
         } else {
-            if (lex_is(t, "USER") || lex_is(t, "ROLE")) *t = lex_next(l);
+            if (lex_is(t, "USER") || lex_is(t, "ROLE"))
+                *t = lex_next(l);
             else if (lex_is(t, "GROUP")) {
                 ge.kind = POL_GRANTEE_GROUP;
                 *t = lex_next(l);
@@ -133,7 +142,8 @@ static bool parse_grant(const char *sql, bool revoke, struct gate_gov *g, gate_e
     /* role membership: GRANT g TO u / REVOKE g FROM u */
     lex_t peek = l;
     lex_tok_t t2 = lex_next(&peek);
-    if (is_name(&t) && !priv_of(&t) && !lex_is(&t, "ALL") && (lex_is(&t2, "TO") || lex_is(&t2, "FROM") || t2.type == TK_COMMA)) {
+    if (is_name(&t) && !priv_of(&t) && !lex_is(&t, "ALL") &&
+        (lex_is(&t2, "TO") || lex_is(&t2, "FROM") || t2.type == TK_COMMA)) {
         g->op = revoke ? GOV_MEMBER_DROP : GOV_MEMBER_ADD;
         g->group = lex_value(&t);
         t = lex_next(&l);
@@ -176,9 +186,13 @@ static bool parse_grant(const char *sql, bool revoke, struct gate_gov *g, gate_e
             int p = priv_of(&t);
             if (!p) {
                 char *w = lex_value(&t);
-                gate_err_set(err, lex_is(&t, "TRUNCATE") || lex_is(&t, "REFERENCES") || lex_is(&t, "TRIGGER") ? "0A000" : "42601",
+                gate_err_set(err,
+                             lex_is(&t, "TRUNCATE") || lex_is(&t, "REFERENCES") || lex_is(&t, "TRIGGER")
+                                 ? "0A000"
+                                 : "42601",
                              "privilege \"%s\" is not supported", w);
-                snprintf(err->hint, sizeof err->hint, "madang grants SELECT, INSERT, UPDATE, DELETE and CREATE (on schemas)");
+                snprintf(err->hint, sizeof err->hint,
+                         "madang grants SELECT, INSERT, UPDATE, DELETE and CREATE (on schemas)");
                 free(w);
                 return false;
             }
@@ -219,7 +233,8 @@ static bool parse_grant(const char *sql, bool revoke, struct gate_gov *g, gate_e
         t = lex_next(&l);
     } else if (lex_is(&t, "TABLE") || lex_is(&t, "VIEW")) {
         t = lex_next(&l);
-    } else if (lex_is(&t, "DATABASE") || lex_is(&t, "FUNCTION") || lex_is(&t, "SEQUENCE") || lex_is(&t, "TYPE")) {
+    } else if (lex_is(&t, "DATABASE") || lex_is(&t, "FUNCTION") || lex_is(&t, "SEQUENCE") ||
+               lex_is(&t, "TYPE")) {
         char *w = lex_value(&t);
         gate_err_set(err, "0A000", "privileges on %s objects are not supported", w);
         free(w);
@@ -285,9 +300,12 @@ static bool parse_group(const char *sql, struct gate_gov *g, gate_err_t *err)
         g->op = create ? GOV_GROUP_CREATE : GOV_GROUP_DROP;
         return t.type == TK_EOF ? true : syntax(err, "GROUP statement");
     }
-    if (lex_is(&t, "ADD")) g->op = GOV_MEMBER_ADD;
-    else if (lex_is(&t, "DROP")) g->op = GOV_MEMBER_DROP;
-    else return syntax(err, "ALTER GROUP");
+    if (lex_is(&t, "ADD"))
+        g->op = GOV_MEMBER_ADD;
+    else if (lex_is(&t, "DROP"))
+        g->op = GOV_MEMBER_DROP;
+    else
+        return syntax(err, "ALTER GROUP");
     t = lex_next(&l);
     if (lex_is(&t, "USER") || lex_is(&t, "ROLE")) t = lex_next(&l);
     for (;;) {
@@ -312,10 +330,15 @@ bool grant_classify(sess_t *s, const char *sql, gate_stmt_t **out, gate_err_t *e
     if (lex_is(&t, "GRANT") || lex_is(&t, "REVOKE")) {
         bool revoke = lex_is(&t, "REVOKE");
         ok = parse_grant(sql, revoke, g, err);
-        tag = g->op == GOV_MEMBER_ADD ? "GRANT ROLE" : g->op == GOV_MEMBER_DROP ? "REVOKE ROLE" : revoke ? "REVOKE" : "GRANT";
+        tag = g->op == GOV_MEMBER_ADD    ? "GRANT ROLE"
+              : g->op == GOV_MEMBER_DROP ? "REVOKE ROLE"
+              : revoke                   ? "REVOKE"
+                                         : "GRANT";
     } else {
         ok = parse_group(sql, g, err);
-        tag = g->op == GOV_GROUP_CREATE ? "CREATE ROLE" : g->op == GOV_GROUP_DROP ? "DROP ROLE" : "ALTER ROLE";
+        tag = g->op == GOV_GROUP_CREATE ? "CREATE ROLE"
+              : g->op == GOV_GROUP_DROP ? "DROP ROLE"
+                                        : "ALTER ROLE";
     }
     if (!ok) {
         grant_free(g);
@@ -335,10 +358,13 @@ bool grant_classify(sess_t *s, const char *sql, gate_stmt_t **out, gate_err_t *e
 static bool resolve_table(sess_t *s, gov_obj_t *o, gate_err_t *err)
 {
     /* an existing table or view: in the schema written, else the default schema, else main */
-    const char *candidates[3] = {o->schema[0] ? o->schema : s->default_schema, o->schema[0] ? NULL : "main", NULL};
+    const char *candidates[3] = {o->schema[0] ? o->schema : s->default_schema, o->schema[0] ? NULL : "main",
+                                 NULL};
     for (int i = 0; candidates[i]; i++) {
-        char *q = xasprintf("SELECT count(*) FROM (SELECT schema_name, table_name AS n FROM duckdb_tables() WHERE NOT temporary "
-                            "UNION ALL SELECT schema_name, view_name FROM duckdb_views() WHERE NOT temporary AND NOT internal) "
+        char *q = xasprintf("SELECT count(*) FROM (SELECT schema_name, table_name AS n FROM duckdb_tables() "
+                            "WHERE NOT temporary "
+                            "UNION ALL SELECT schema_name, view_name FROM duckdb_views() WHERE NOT temporary "
+                            "AND NOT internal) "
                             "WHERE schema_name = '%s' AND n = '%s'",
                             candidates[i], o->name);
         bool found = !strchr(candidates[i], '\'') && !strchr(o->name, '\'') && eng_query_int(s->conn, q) > 0;
@@ -350,7 +376,8 @@ static bool resolve_table(sess_t *s, gov_obj_t *o, gate_err_t *err)
             return true;
         }
     }
-    gate_err_set(err, "42P01", "relation \"%s%s%s\" does not exist", o->schema, o->schema[0] ? "." : "", o->name);
+    gate_err_set(err, "42P01", "relation \"%s%s%s\" does not exist", o->schema, o->schema[0] ? "." : "",
+                 o->name);
     return false;
 }
 
@@ -372,12 +399,17 @@ bool grant_run(sess_t *s, gate_stmt_t *st, char *tag, size_t taglen, gate_err_t 
             snprintf(err->hint, sizeof err->hint, "only superusers manage groups");
             return false;
         }
-        bool ok = g->op == GOV_GROUP_CREATE   ? pol_group_create(m, g->group, e, sizeof e)
-                  : g->op == GOV_GROUP_DROP   ? pol_group_drop(m, g->group, g->if_exists, e, sizeof e)
-                                              : pol_group_alter(m, g->group, g->op == GOV_MEMBER_ADD,
-                                                                (const char **)g->users, g->nusers, e, sizeof e);
+        bool ok = g->op == GOV_GROUP_CREATE ? pol_group_create(m, g->group, e, sizeof e)
+                  : g->op == GOV_GROUP_DROP
+                      ? pol_group_drop(m, g->group, g->if_exists, e, sizeof e)
+                      : pol_group_alter(m, g->group, g->op == GOV_MEMBER_ADD, (const char **)g->users,
+                                        g->nusers, e, sizeof e);
         if (!ok) {
-            gate_err_set(err, strstr(e, "already exists") ? "42710" : strstr(e, "does not exist") ? "42704" : "XX000", "%s", e);
+            gate_err_set(err,
+                         strstr(e, "already exists")   ? "42710"
+                         : strstr(e, "does not exist") ? "42704"
+                                                       : "XX000",
+                         "%s", e);
             return false;
         }
         break;
@@ -392,7 +424,8 @@ bool grant_run(sess_t *s, gate_stmt_t *st, char *tag, size_t taglen, gate_err_t 
                     snprintf(err->hint, sizeof err->hint, "only superusers grant on schemas");
                     return false;
                 }
-                char *q = xasprintf("SELECT count(*) FROM duckdb_schemas() WHERE schema_name = '%s'", obj->schema);
+                char *q =
+                    xasprintf("SELECT count(*) FROM duckdb_schemas() WHERE schema_name = '%s'", obj->schema);
                 bool exists = !strchr(obj->schema, '\'') && eng_query_int(s->conn, q) > 0;
                 free(q);
                 if (!exists) {
@@ -403,15 +436,16 @@ bool grant_run(sess_t *s, gate_stmt_t *st, char *tag, size_t taglen, gate_err_t 
                 if (!resolve_table(s, obj, err)) return false;
                 if (!su && !(s->acl && pol_owns(s->acl, obj->schema, obj->name))) {
                     gate_err_set(err, "42501", "permission denied for table %s.%s", obj->schema, obj->name);
-                    snprintf(err->hint, sizeof err->hint, "only the table's owner or a superuser may grant on it");
+                    snprintf(err->hint, sizeof err->hint,
+                             "only the table's owner or a superuser may grant on it");
                     return false;
                 }
             }
             for (int p = 0; p < g->nprivs; p++) {
                 for (int r = 0; r < g->ngrantees; r++) {
-                    if (!pol_grant(m, g->op == GOV_REVOKE, g->privs[p].privs, g->on_schema, obj->schema, obj->name,
-                                   (const char **)g->privs[p].cols, g->privs[p].ncols, g->grantees[r].kind,
-                                   g->grantees[r].name, s->user, e, sizeof e)) {
+                    if (!pol_grant(m, g->op == GOV_REVOKE, g->privs[p].privs, g->on_schema, obj->schema,
+                                   obj->name, (const char **)g->privs[p].cols, g->privs[p].ncols,
+                                   g->grantees[r].kind, g->grantees[r].name, s->user, e, sizeof e)) {
                         gate_err_set(err, strstr(e, "does not exist") ? "42704" : "XX000", "%s", e);
                         return false;
                     }

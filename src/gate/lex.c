@@ -213,20 +213,33 @@ char *lex_value(const lex_tok_t *t)
             } else if (esc && c == '\\') {
                 char n = t->p[++i];
                 switch (n) {
-                case 'n': buf_putc(&b, '\n'); break;
-                case 't': buf_putc(&b, '\t'); break;
-                case 'r': buf_putc(&b, '\r'); break;
-                case 'b': buf_putc(&b, '\b'); break;
-                case 'f': buf_putc(&b, '\f'); break;
+                case 'n':
+                    buf_putc(&b, '\n');
+                    break;
+                case 't':
+                    buf_putc(&b, '\t');
+                    break;
+                case 'r':
+                    buf_putc(&b, '\r');
+                    break;
+                case 'b':
+                    buf_putc(&b, '\b');
+                    break;
+                case 'f':
+                    buf_putc(&b, '\f');
+                    break;
                 case 'x': {
                     int v = 0, k = 0;
                     while (k < 2 && i + 2 < t->len && isxdigit((unsigned char)t->p[i + 1])) {
                         char h = t->p[++i];
-                        v = v * 16 + (isdigit((unsigned char)h) ? h - '0' : (tolower((unsigned char)h) - 'a' + 10));
+                        v = v * 16 +
+                            (isdigit((unsigned char)h) ? h - '0' : (tolower((unsigned char)h) - 'a' + 10));
                         k++;
                     }
-                    if (k) buf_putc(&b, (char)v);
-                    else buf_putc(&b, 'x');
+                    if (k)
+                        buf_putc(&b, (char)v);
+                    else
+                        buf_putc(&b, 'x');
                     break;
                 }
                 case 'u':
@@ -235,11 +248,14 @@ char *lex_value(const lex_tok_t *t)
                     unsigned long cp = 0;
                     while (k < want && i + 2 < t->len && isxdigit((unsigned char)t->p[i + 1])) {
                         char h = t->p[++i];
-                        cp = cp * 16 + (unsigned long)(isdigit((unsigned char)h) ? h - '0' : (tolower((unsigned char)h) - 'a' + 10));
+                        cp = cp * 16 + (unsigned long)(isdigit((unsigned char)h)
+                                                           ? h - '0'
+                                                           : (tolower((unsigned char)h) - 'a' + 10));
                         k++;
                     }
                     /* UTF-8 encode */
-                    if (cp < 0x80) buf_putc(&b, (char)cp);
+                    if (cp < 0x80)
+                        buf_putc(&b, (char)cp);
                     else if (cp < 0x800) {
                         buf_putc(&b, (char)(0xC0 | (cp >> 6)));
                         buf_putc(&b, (char)(0x80 | (cp & 0x3F)));
@@ -258,7 +274,8 @@ char *lex_value(const lex_tok_t *t)
                 default:
                     if (n >= '0' && n <= '7') {
                         int v = n - '0', k = 1;
-                        while (k < 3 && i + 2 < t->len && t->p[i + 1] >= '0' && t->p[i + 1] <= '7') v = v * 8 + (t->p[++i] - '0'), k++;
+                        while (k < 3 && i + 2 < t->len && t->p[i + 1] >= '0' && t->p[i + 1] <= '7')
+                            v = v * 8 + (t->p[++i] - '0'), k++;
                         buf_putc(&b, (char)v);
                     } else {
                         buf_putc(&b, n);

@@ -116,7 +116,8 @@ static void put_setting(sess_t *s, const char *name, const char *value, bool als
     s->nsettings++;
 }
 
-sess_t *sess_create(server_t *srv, const char *user, bool superuser, const char *client_addr, const char *door)
+sess_t *sess_create(server_t *srv, const char *user, bool superuser, const char *client_addr,
+                    const char *door)
 {
     duckdb_connection c = eng_connect(srv->eng);
     if (!c) return NULL;
@@ -255,7 +256,8 @@ sess_set_result_t sess_set(sess_t *s, const char *name, const char *value, bool 
         /* Values are always sent in ISO form; accept the orderings, refuse others. */
         if (!strcasestr(value, "iso") && strcasecmp(value, "mdy") && strcasecmp(value, "dmy") &&
             strcasecmp(value, "ymd")) {
-            snprintf(err, errlen, "DateStyle \"%s\" is not supported: madang sends dates in ISO style", value);
+            snprintf(err, errlen, "DateStyle \"%s\" is not supported: madang sends dates in ISO style",
+                     value);
             return SESS_SET_BAD_VALUE;
         }
         value = "ISO, MDY";
@@ -274,7 +276,8 @@ sess_set_result_t sess_set(sess_t *s, const char *name, const char *value, bool 
         return SESS_SET_BAD_VALUE;
     }
     put_setting(s, d->name, value, is_startup);
-    if (strcmp(d->name, "default_transaction_isolation") == 0) put_setting(s, "transaction_isolation", value, is_startup);
+    if (strcmp(d->name, "default_transaction_isolation") == 0)
+        put_setting(s, "transaction_isolation", value, is_startup);
     return SESS_SET_OK;
 }
 

@@ -41,15 +41,16 @@ typedef struct sess {
     char **shim_objects;
     int nshim_objects;
     struct authz_state *az; /* authz.c's caches: catalog snapshot, recent decisions */
-    int32_t backend_pid;     /* what pg_backend_pid() answers */
-    bool shim_lazy_done;     /* the catalog part of the compatibility shim is installed */
+    int32_t backend_pid;    /* what pg_backend_pid() answers */
+    bool shim_lazy_done;    /* the catalog part of the compatibility shim is installed */
     /* Settings changed since the door last reported them (ParameterStatus). */
     char **changed;
     int nchanged;
 } sess_t;
 
 /* Creates a session with its own engine connection; NULL if the engine refuses. */
-sess_t *sess_create(server_t *srv, const char *user, bool superuser, const char *client_addr, const char *door);
+sess_t *sess_create(server_t *srv, const char *user, bool superuser, const char *client_addr,
+                    const char *door);
 void sess_destroy(sess_t *s);
 
 typedef enum { SESS_SET_OK, SESS_SET_UNKNOWN, SESS_SET_READONLY, SESS_SET_BAD_VALUE } sess_set_result_t;

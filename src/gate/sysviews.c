@@ -41,7 +41,8 @@ static bool add_row(void *ctx, int n, const char **c)
         r->cap = r->cap ? r->cap * 2 : 16;
         r->cells = xrealloc(r->cells, sizeof(char *) * r->cap * (size_t)r->ncols);
     }
-    for (int i = 0; i < r->ncols; i++) r->cells[r->nrows * (size_t)r->ncols + (size_t)i] = i < n && c[i] ? xstrdup(c[i]) : NULL;
+    for (int i = 0; i < r->ncols; i++)
+        r->cells[r->nrows * (size_t)r->ncols + (size_t)i] = i < n && c[i] ? xstrdup(c[i]) : NULL;
     r->nrows++;
     return true;
 }
@@ -58,9 +59,11 @@ static const sysfn_t fns[] = {
     {"madang_users",
      {"name", "superuser", "created_at", "groups", NULL},
      "SELECT u.name, CASE WHEN u.superuser THEN 'true' ELSE 'false' END, u.created_at, "
-     "(SELECT group_concat(group_name, ',') FROM group_members m WHERE m.user_name = u.name) FROM users u ORDER BY u.name",
+     "(SELECT group_concat(group_name, ',') FROM group_members m WHERE m.user_name = u.name) FROM users u "
+     "ORDER BY u.name",
      "SELECT u.name, CASE WHEN u.superuser THEN 'true' ELSE 'false' END, u.created_at, "
-     "(SELECT group_concat(group_name, ',') FROM group_members m WHERE m.user_name = u.name) FROM users u WHERE u.name = ?1",
+     "(SELECT group_concat(group_name, ',') FROM group_members m WHERE m.user_name = u.name) FROM users u "
+     "WHERE u.name = ?1",
      0},
     {"madang_groups",
      {"name", "members", "synced", "created_at", NULL},
@@ -71,14 +74,17 @@ static const sysfn_t fns[] = {
      "WHERE g.name IN (SELECT group_name FROM group_members WHERE user_name = ?1) ORDER BY g.name",
      0},
     {"madang_grants",
-     {"grantee_kind", "grantee", "privilege", "object_kind", "schema_name", "table_name", "column_name", "grantor",
-      "created_at", NULL},
+     {"grantee_kind", "grantee", "privilege", "object_kind", "schema_name", "table_name", "column_name",
+      "grantor", "created_at", NULL},
      "SELECT grantee_kind, NULLIF(grantee, ''), privilege, object_kind, schema_name, NULLIF(table_name, ''), "
-     "NULLIF(column_name, ''), grantor, created_at FROM grants ORDER BY schema_name, table_name, grantee, privilege",
+     "NULLIF(column_name, ''), grantor, created_at FROM grants ORDER BY schema_name, table_name, grantee, "
+     "privilege",
      "SELECT grantee_kind, NULLIF(grantee, ''), privilege, object_kind, schema_name, NULLIF(table_name, ''), "
-     "NULLIF(column_name, ''), grantor, created_at FROM grants WHERE (grantee_kind = 'user' AND grantee = ?1) "
+     "NULLIF(column_name, ''), grantor, created_at FROM grants WHERE (grantee_kind = 'user' AND grantee = "
+     "?1) "
      "OR grantee_kind = 'public' OR (grantee_kind = 'group' AND grantee IN "
-     "(SELECT group_name FROM group_members WHERE user_name = ?1)) ORDER BY schema_name, table_name, grantee, privilege",
+     "(SELECT group_name FROM group_members WHERE user_name = ?1)) ORDER BY schema_name, table_name, "
+     "grantee, privilege",
      0},
     {"madang_explain_access", {"privilege", "allowed", "via", NULL}, NULL, NULL, 2},
 };
@@ -115,7 +121,8 @@ static void bind(duckdb_bind_info info)
         duckdb_destroy_value(&a);
         duckdb_destroy_value(&b);
         if (!su && strcmp(who, user) != 0) {
-            duckdb_bind_set_error(info, "permission denied: only superusers may explain another user's access");
+            duckdb_bind_set_error(info,
+                                  "permission denied: only superusers may explain another user's access");
             duckdb_free(who);
             duckdb_free(tbl);
             rows_free(r);
@@ -269,12 +276,16 @@ static bool register_setting_fn(duckdb_connection c, const char *name, int nargs
 static const char *views_sql[] = {
     "CREATE SCHEMA IF NOT EXISTS madang",
     "CREATE OR REPLACE VIEW madang.users AS SELECT name, superuser::BOOLEAN AS superuser, "
-    "created_at::TIMESTAMP AS created_at, CASE WHEN groups IS NULL THEN []::VARCHAR[] ELSE string_split(groups, ',') END AS groups FROM madang_users()",
-    "CREATE OR REPLACE VIEW madang.groups AS SELECT name, CASE WHEN members IS NULL THEN []::VARCHAR[] ELSE string_split(members, ',') END AS members, "
+    "created_at::TIMESTAMP AS created_at, CASE WHEN groups IS NULL THEN []::VARCHAR[] ELSE "
+    "string_split(groups, ',') END AS groups FROM madang_users()",
+    "CREATE OR REPLACE VIEW madang.groups AS SELECT name, CASE WHEN members IS NULL THEN []::VARCHAR[] ELSE "
+    "string_split(members, ',') END AS members, "
     "synced::BOOLEAN AS synced, created_at::TIMESTAMP AS created_at FROM madang_groups()",
-    "CREATE OR REPLACE VIEW madang.grants AS SELECT grantee_kind, grantee, privilege, object_kind, schema_name, "
+    "CREATE OR REPLACE VIEW madang.grants AS SELECT grantee_kind, grantee, privilege, object_kind, "
+    "schema_name, "
     "table_name, column_name, grantor, created_at::TIMESTAMP AS created_at FROM madang_grants()",
-    "CREATE OR REPLACE MACRO madang.explain_access(u, t) AS TABLE SELECT privilege, allowed::BOOLEAN AS allowed, via "
+    "CREATE OR REPLACE MACRO madang.explain_access(u, t) AS TABLE SELECT privilege, allowed::BOOLEAN AS "
+    "allowed, via "
     "FROM madang_explain_access(u, t)",
 };
 

@@ -35,7 +35,8 @@ static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status, j
     return respond(c, status, "application/json", s, strlen(s));
 }
 
-static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, const char *code, const char *msg)
+static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, const char *code,
+                                     const char *msg)
 {
     return respond_json(c, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
 }
@@ -79,8 +80,8 @@ http_t *http_start(server_t *srv, int fd, char *err, size_t errlen)
     http_t *h = xcalloc(1, sizeof *h);
     h->srv = srv;
     h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0,
-                            NULL, NULL, handle, h, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)60, MHD_OPTION_END);
+                            NULL, NULL, handle, h, MHD_OPTION_LISTEN_SOCKET, fd,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
     if (!h->d) {
         snprintf(err, errlen, "cannot start the HTTP listener");
         free(h);

@@ -73,8 +73,8 @@ static int user_version(sqlite3 *db)
 meta_t *meta_open(const char *path, char *err, size_t errlen)
 {
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
-        SQLITE_OK) {
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        NULL) != SQLITE_OK) {
         snprintf(err, errlen, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
         goto fail;
     }
@@ -156,8 +156,8 @@ bool meta_user_get(meta_t *m, const char *name, meta_user_t *out)
     bool found = false;
     sqlite3_stmt *st;
     pthread_mutex_lock(&m->mu);
-    if (sqlite3_prepare_v2(m->db, "SELECT id, name, scram, superuser, can_login FROM users WHERE name = ?", -1,
-                           &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(m->db, "SELECT id, name, scram, superuser, can_login FROM users WHERE name = ?",
+                           -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
         if (sqlite3_step(st) == SQLITE_ROW) {
             memset(out, 0, sizeof *out);
@@ -195,7 +195,8 @@ static bool exec_bound(meta_t *m, const char *sql, const char *a, const char *b,
     return ok;
 }
 
-bool meta_user_create(meta_t *m, const char *name, const char *scram, bool superuser, char *err, size_t errlen)
+bool meta_user_create(meta_t *m, const char *name, const char *scram, bool superuser, char *err,
+                      size_t errlen)
 {
     return exec_bound(m, "INSERT INTO users(name, scram, superuser) VALUES (?, ?, ?)", name, scram,
                       superuser ? 1 : 0, err, errlen);
@@ -303,6 +304,7 @@ char *meta_kv_get(meta_t *m, const char *key)
 
 bool meta_kv_set(meta_t *m, const char *key, const char *value)
 {
-    return exec_bound(m, "INSERT INTO kv(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+    return exec_bound(m,
+                      "INSERT INTO kv(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
                       key, value, -1, NULL, 0);
 }

@@ -42,7 +42,8 @@ bool meta_user_drop(meta_t *m, const char *name) MUST_CHECK;
  * with the columns as text (NULL for SQL NULL); fn returns false to stop. */
 typedef bool (*meta_row_fn)(void *ctx, int ncols, const char **cols);
 int meta_exec(meta_t *m, const char *sql, int nargs, const char **args, char *err, size_t errlen);
-bool meta_query(meta_t *m, const char *sql, int nargs, const char **args, meta_row_fn fn, void *ctx) MUST_CHECK;
+bool meta_query(meta_t *m, const char *sql, int nargs, const char **args, meta_row_fn fn,
+                void *ctx) MUST_CHECK;
 /* Runs fn inside one IMMEDIATE transaction (for multi-statement changes). */
 bool meta_begin(meta_t *m) MUST_CHECK;
 bool meta_commit(meta_t *m) MUST_CHECK;

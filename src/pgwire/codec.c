@@ -94,14 +94,19 @@ pgw_status_t pgw_parse_startup(const char *buf, size_t len, pgw_startup_t *out, 
     int32_t code = pgw_get_i32(&r);
     *consumed = n;
     switch (code) {
-    case PGW_SSL_REQUEST: out->kind = PGW_STARTUP_SSL; return n == 8 ? PGW_OK : PGW_BAD;
-    case PGW_GSSENC_REQUEST: out->kind = PGW_STARTUP_GSSENC; return n == 8 ? PGW_OK : PGW_BAD;
+    case PGW_SSL_REQUEST:
+        out->kind = PGW_STARTUP_SSL;
+        return n == 8 ? PGW_OK : PGW_BAD;
+    case PGW_GSSENC_REQUEST:
+        out->kind = PGW_STARTUP_GSSENC;
+        return n == 8 ? PGW_OK : PGW_BAD;
     case PGW_CANCEL_REQUEST:
         out->kind = PGW_STARTUP_CANCEL;
         out->cancel_pid = pgw_get_i32(&r);
         out->cancel_key = pgw_get_i32(&r);
         return pgw_reader_done(&r) ? PGW_OK : PGW_BAD;
-    default: break;
+    default:
+        break;
     }
     if ((code >> 16) != 3) return PGW_BAD;
     out->kind = PGW_STARTUP_NORMAL;

@@ -100,7 +100,7 @@ typedef struct conn {
 static pthread_mutex_t g_reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_reg_cv = PTHREAD_COND_INITIALIZER;
 static conn_t *g_reg;
-static int g_threads; /* connection threads alive */
+static int g_threads;  /* connection threads alive */
 static int g_sessions; /* authenticated sessions */
 static int32_t g_next_pid = 10000;
 static bool g_shutdown;
@@ -201,10 +201,14 @@ static int idle_in_tx_ms(conn_t *c)
         char *end;
         double n = strtod(v, &end);
         while (*end == ' ') end++;
-        if (!*end || !strcmp(end, "ms")) ms = (long)n;
-        else if (!strcmp(end, "s")) ms = (long)(n * 1000);
-        else if (!strcmp(end, "min")) ms = (long)(n * 60000);
-        else if (!strcmp(end, "h")) ms = (long)(n * 3600000);
+        if (!*end || !strcmp(end, "ms"))
+            ms = (long)n;
+        else if (!strcmp(end, "s"))
+            ms = (long)(n * 1000);
+        else if (!strcmp(end, "min"))
+            ms = (long)(n * 60000);
+        else if (!strcmp(end, "h"))
+            ms = (long)(n * 3600000);
         if (n == 0) ms = (long)c->srv->opts.idle_in_tx_timeout_s * 1000;
     }
     return ms > 0 && ms < INT32_MAX ? (int)ms : 0;
@@ -236,7 +240,8 @@ static bool fill(conn_t *c)
             if (r < 0 && errno == EINTR) continue;
             if (r == 0) {
                 if (c->sess && c->sess->tx != SESS_TX_IDLE && idle_ms > 0) {
-                    pgw_error_t e = {.severity = "FATAL", .sqlstate = "25P03",
+                    pgw_error_t e = {.severity = "FATAL",
+                                     .sqlstate = "25P03",
                                      .message = "terminating connection due to idle-in-transaction timeout"};
                     pgw_error_response(&c->wbuf, &e);
                     flush_out(c);
@@ -287,8 +292,8 @@ static bool next_msg(conn_t *c, char *type, const char **body, size_t *len)
 {
     for (;;) {
         size_t consumed;
-        pgw_status_t st = pgw_frame(c->rbuf.data + c->rpos, c->rbuf.len - c->rpos, c->srv->opts.max_message_bytes,
-                                    type, body, len, &consumed);
+        pgw_status_t st = pgw_frame(c->rbuf.data + c->rpos, c->rbuf.len - c->rpos,
+                                    c->srv->opts.max_message_bytes, type, body, len, &consumed);
         if (st == PGW_OK) {
             c->rpos += consumed;
             return true;
@@ -332,8 +337,8 @@ static bool read_startup(conn_t *c, pgw_startup_t *su)
             int major = avail >= 8 ? (b[4] << 8 | b[5]) : 0;
             if (major >= 1 && major <= 2) {
                 char msg[128];
-                snprintf(msg, sizeof msg, "unsupported frontend protocol %d.%d: server supports 3.0 to 3.0", major,
-                         b[6] << 8 | b[7]);
+                snprintf(msg, sizeof msg, "unsupported frontend protocol %d.%d: server supports 3.0 to 3.0",
+                         major, b[6] << 8 | b[7]);
                 send_fatal(c, "0A000", msg);
             } else {
                 send_fatal(c, "08P01", "invalid startup packet layout");
@@ -584,8 +589,10 @@ static void setup_encoders(portal_t *p)
     for (int i = 0; i < p->ncols; i++) {
         pgw_colenc_init(&p->enc[i], duckdb_column_logical_type(&p->res, (idx_t)i));
         int16_t f = 0;
-        if (p->nrformats == 1) f = p->rformats[0];
-        else if (i < p->nrformats) f = p->rformats[i];
+        if (p->nrformats == 1)
+            f = p->rformats[0];
+        else if (i < p->nrformats)
+            f = p->rformats[i];
         p->enc[i].binary = f == 1;
     }
 }
@@ -662,8 +669,9 @@ static void complete_tag(char *out, size_t n, const gate_stmt_t *g, int64_t rows
 {
     if (strcmp(g->tag, "INSERT") == 0)
         snprintf(out, n, "INSERT 0 %lld", (long long)rows);
-    else if (strcmp(g->tag, "SELECT") == 0 || strcmp(g->tag, "UPDATE") == 0 || strcmp(g->tag, "DELETE") == 0 ||
-             strcmp(g->tag, "FETCH") == 0 || strcmp(g->tag, "COPY") == 0 || strcmp(g->tag, "MOVE") == 0)
+    else if (strcmp(g->tag, "SELECT") == 0 || strcmp(g->tag, "UPDATE") == 0 ||
+             strcmp(g->tag, "DELETE") == 0 || strcmp(g->tag, "FETCH") == 0 || strcmp(g->tag, "COPY") == 0 ||
+             strcmp(g->tag, "MOVE") == 0)
         snprintf(out, n, "%s %lld", g->tag, (long long)rows);
     else if (strcmp(g->tag, "SHOW") == 0)
         snprintf(out, n, "SHOW");
@@ -681,12 +689,15 @@ static bool portal_execute(conn_t *c, portal_t *p, gate_err_t *err)
     duckdb_clear_bindings(g->ps);
     for (int i = 0; i < p->nparams; i++) {
         uint32_t oid = i < p->ps->ndeclared && p->ps->declared[i] ? p->ps->declared[i]
-                                                                    : pgw_oid_for_type(g->param_types[i]);
+                                                                  : pgw_oid_for_type(g->param_types[i]);
         int16_t f = 0;
-        if (p->npformats == 1) f = p->pformats[0];
-        else if (i < p->npformats) f = p->pformats[i];
+        if (p->npformats == 1)
+            f = p->pformats[0];
+        else if (i < p->npformats)
+            f = p->pformats[i];
         char e[256];
-        if (!pgw_bind_param(g->ps, (idx_t)i + 1, oid, g->param_types[i], f, p->pvals[i], p->plens[i], e, sizeof e)) {
+        if (!pgw_bind_param(g->ps, (idx_t)i + 1, oid, g->param_types[i], f, p->pvals[i], p->plens[i], e,
+                            sizeof e)) {
             gate_err_set(err, "22P02", "%s", e);
             return false;
         }
@@ -799,7 +810,8 @@ static bool fetch_cursor(conn_t *c, gate_stmt_t *g, bool describe, gate_err_t *e
     if (describe) send_cursor_description(c, cur);
     int64_t sent = 0;
     bool more;
-    if (g->fetch_count != 0 && !stream_rows(c, cur, g->fetch_count < 0 ? 0 : g->fetch_count, &sent, &more, err))
+    if (g->fetch_count != 0 &&
+        !stream_rows(c, cur, g->fetch_count < 0 ? 0 : g->fetch_count, &sent, &more, err))
         return false;
     char tag[64];
     snprintf(tag, sizeof tag, "FETCH %lld", (long long)sent);
@@ -883,7 +895,8 @@ static bool copy_in(conn_t *c, gate_stmt_t *g, bool *ok, gate_err_t *err)
         } else if (type == 'H' || type == 'S') {
             continue;
         } else {
-            gate_err_set(err, "08P01", "unexpected message type 0x%02x during COPY from stdin", (unsigned char)type);
+            gate_err_set(err, "08P01", "unexpected message type 0x%02x during COPY from stdin",
+                         (unsigned char)type);
             failed = true;
             break;
         }
@@ -964,7 +977,9 @@ static bool run_unnamed(conn_t *c, pstmt_t *ps, bool describe, int64_t max, bool
     *alive = true;
     if (!gate_check_tx(c->sess, g, err)) return false;
     switch (g->action) {
-    case GATE_EMPTY: pgw_empty_query(&c->wbuf); return true;
+    case GATE_EMPTY:
+        pgw_empty_query(&c->wbuf);
+        return true;
     case GATE_ENGINE: {
         portal_t *p = portal_new(c, "\x01simple", ps);
         if (describe && g->returns_rows) send_row_description(c, g, 0, NULL);
@@ -976,7 +991,8 @@ static bool run_unnamed(conn_t *c, pstmt_t *ps, bool describe, int64_t max, bool
         if (!declare_cursor(c, ps, err)) return false;
         pgw_command_complete(&c->wbuf, "DECLARE CURSOR");
         return true;
-    case GATE_FETCH: return fetch_cursor(c, g, describe, err);
+    case GATE_FETCH:
+        return fetch_cursor(c, g, describe, err);
     case GATE_CLOSE_CURSOR:
         if (g->close_all) {
             drop_portals(c, true);
@@ -995,7 +1011,8 @@ static bool run_unnamed(conn_t *c, pstmt_t *ps, bool describe, int64_t max, bool
         *alive = copy_in(c, g, &ok, err);
         return ok;
     }
-    case GATE_COPY_OUT: return copy_out(c, ps, err);
+    case GATE_COPY_OUT:
+        return copy_out(c, ps, err);
     default: {
         char tag[64];
         park_open_results(c);
@@ -1144,7 +1161,8 @@ static bool handle_bind(conn_t *c, const char *body, size_t len, gate_err_t *err
     if (!gate_check_tx(c->sess, ps->g, err)) return false;
     int want = ps->g->action == GATE_ENGINE || ps->g->action == GATE_DECLARE ? ps->g->nparams : 0;
     if (m.nparams != want) {
-        gate_err_set(err, "08P01", "bind message supplies %d parameters, but prepared statement \"%s\" requires %d",
+        gate_err_set(err, "08P01",
+                     "bind message supplies %d parameters, but prepared statement \"%s\" requires %d",
                      m.nparams, m.stmt, want);
         return false;
     }
@@ -1202,7 +1220,8 @@ static bool handle_describe(conn_t *c, const char *body, size_t len, gate_err_t 
         int np = g->action == GATE_ENGINE || g->action == GATE_DECLARE ? g->nparams : 0;
         uint32_t *oids = xcalloc((size_t)np + 1, sizeof *oids);
         for (int i = 0; i < np; i++) {
-            oids[i] = i < ps->ndeclared && ps->declared[i] ? ps->declared[i] : pgw_oid_for_type(g->param_types[i]);
+            oids[i] =
+                i < ps->ndeclared && ps->declared[i] ? ps->declared[i] : pgw_oid_for_type(g->param_types[i]);
         }
         pgw_parameter_description(&c->wbuf, np, oids);
         free(oids);
@@ -1317,17 +1336,26 @@ static void message_loop(conn_t *c)
         gate_err_t err;
         bool ok, alive = true;
         switch (type) {
-        case 'P': ok = handle_parse(c, body, len, &err); break;
-        case 'B': ok = handle_bind(c, body, len, &err); break;
-        case 'D': ok = handle_describe(c, body, len, &err); break;
+        case 'P':
+            ok = handle_parse(c, body, len, &err);
+            break;
+        case 'B':
+            ok = handle_bind(c, body, len, &err);
+            break;
+        case 'D':
+            ok = handle_describe(c, body, len, &err);
+            break;
         case 'E':
             ok = handle_execute(c, body, len, &alive, &err);
             if (ok && c->sess->nchanged) report_changed(c);
             break;
-        case 'C': ok = handle_close(c, body, len, &err); break;
+        case 'C':
+            ok = handle_close(c, body, len, &err);
+            break;
         case 'd':
         case 'c':
-        case 'f': continue; /* stray copy messages after an error: ignore, as PostgreSQL does */
+        case 'f':
+            continue; /* stray copy messages after an error: ignore, as PostgreSQL does */
         case 'F':
             gate_err_set(&err, "0A000", "the fastpath function call protocol is not supported");
             ok = false;
@@ -1405,7 +1433,9 @@ static void conn_startup_and_run(conn_t *c)
     if (strcmp(db, "madang") != 0) {
         char msg[200];
         snprintf(msg, sizeof msg, "database \"%s\" does not exist", db);
-        pgw_error_t e = {.severity = "FATAL", .sqlstate = "3D000", .message = msg,
+        pgw_error_t e = {.severity = "FATAL",
+                         .sqlstate = "3D000",
+                         .message = msg,
                          .hint = "madang serves one database: connect to \"madang\""};
         pgw_error_response(&c->wbuf, &e);
         flush_out(c);
@@ -1428,7 +1458,8 @@ static void conn_startup_and_run(conn_t *c)
     char err[256];
     for (int i = 0; i < su.nparams; i++) {
         const char *k = su.keys[i];
-        if (!strcmp(k, "user") || !strcmp(k, "database") || !strncmp(k, "_pq_.", 5) || !strcmp(k, "replication"))
+        if (!strcmp(k, "user") || !strcmp(k, "database") || !strncmp(k, "_pq_.", 5) ||
+            !strcmp(k, "replication"))
             continue;
         if (!strcmp(k, "options")) {
             pthread_mutex_lock(&g_reg_mu);
@@ -1456,8 +1487,10 @@ static void conn_startup_and_run(conn_t *c)
     for (int i = 0; i < s->nsettings; i++) {
         if (!sess_is_reported(s->settings[i].name)) continue;
         const char *n = s->settings[i].name;
-        const char *disp = !strcmp(n, "datestyle") ? "DateStyle" : !strcmp(n, "timezone") ? "TimeZone"
-                           : !strcmp(n, "intervalstyle") ? "IntervalStyle" : n;
+        const char *disp = !strcmp(n, "datestyle")       ? "DateStyle"
+                           : !strcmp(n, "timezone")      ? "TimeZone"
+                           : !strcmp(n, "intervalstyle") ? "IntervalStyle"
+                                                         : n;
         pgw_parameter_status(&c->wbuf, disp, s->settings[i].value);
     }
     int nch;
@@ -1466,8 +1499,8 @@ static void conn_startup_and_run(conn_t *c)
     free(ch);
     pgw_backend_key_data(&c->wbuf, c->pid, c->key);
     pgw_ready_for_query(&c->wbuf, 'I');
-    log_event(LOG_INFO, "session_start", "pid=%d user=\"%s\" peer=%s tls=%s app=\"%s\"", c->pid, uname, c->peer,
-              c->ssl ? "yes" : "no", sess_get(s, "application_name"));
+    log_event(LOG_INFO, "session_start", "pid=%d user=\"%s\" peer=%s tls=%s app=\"%s\"", c->pid, uname,
+              c->peer, c->ssl ? "yes" : "no", sess_get(s, "application_name"));
     if (flush_out(c)) message_loop(c);
     met_conn_closed();
     log_event(LOG_INFO, "session_end", "pid=%d user=\"%s\"", c->pid, uname);

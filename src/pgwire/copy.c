@@ -76,7 +76,8 @@ static bool parse_text_line(pgw_copy_parser_t *p, const char *s, size_t len, pgw
     size_t nul_len = strlen(nul);
     for (size_t i = 0;; i++) {
         if (i == len || s[i] == p->o->delim) {
-            bool null = raw_is_null_candidate && i - raw_start == nul_len && memcmp(s + raw_start, nul, nul_len) == 0;
+            bool null =
+                raw_is_null_candidate && i - raw_start == nul_len && memcmp(s + raw_start, nul, nul_len) == 0;
             add_field(p, n++, start, null);
             if (i == len) break;
             start = p->field.len;
@@ -87,23 +88,38 @@ static bool parse_text_line(pgw_copy_parser_t *p, const char *s, size_t len, pgw
         if (c == '\\' && i + 1 < len) {
             char e = s[++i];
             switch (e) {
-            case 'b': buf_putc(&p->field, '\b'); break;
-            case 'f': buf_putc(&p->field, '\f'); break;
-            case 'n': buf_putc(&p->field, '\n'); break;
-            case 'r': buf_putc(&p->field, '\r'); break;
-            case 't': buf_putc(&p->field, '\t'); break;
-            case 'v': buf_putc(&p->field, '\v'); break;
+            case 'b':
+                buf_putc(&p->field, '\b');
+                break;
+            case 'f':
+                buf_putc(&p->field, '\f');
+                break;
+            case 'n':
+                buf_putc(&p->field, '\n');
+                break;
+            case 'r':
+                buf_putc(&p->field, '\r');
+                break;
+            case 't':
+                buf_putc(&p->field, '\t');
+                break;
+            case 'v':
+                buf_putc(&p->field, '\v');
+                break;
             case 'x': {
                 int v = 0, k = 0;
                 while (k < 2 && i + 1 < len && hexval(s[i + 1]) >= 0) v = v * 16 + hexval(s[++i]), k++;
-                if (k == 0) buf_putc(&p->field, 'x');
-                else buf_putc(&p->field, (char)v);
+                if (k == 0)
+                    buf_putc(&p->field, 'x');
+                else
+                    buf_putc(&p->field, (char)v);
                 break;
             }
             default:
                 if (e >= '0' && e <= '7') {
                     int v = e - '0', k = 1;
-                    while (k < 3 && i + 1 < len && s[i + 1] >= '0' && s[i + 1] <= '7') v = v * 8 + (s[++i] - '0'), k++;
+                    while (k < 3 && i + 1 < len && s[i + 1] >= '0' && s[i + 1] <= '7')
+                        v = v * 8 + (s[++i] - '0'), k++;
                     buf_putc(&p->field, (char)v);
                 } else {
                     buf_putc(&p->field, e);
@@ -128,8 +144,10 @@ static long csv_record_end(const pgw_copy_parser_t *p, const char *s, size_t len
                 (s[i + 1] == p->o->quote || s[i + 1] == p->o->escape)) {
                 i++;
             } else if (c == p->o->quote) {
-                if (p->o->escape == p->o->quote && i + 1 < len && s[i + 1] == p->o->quote) i++;
-                else inq = false;
+                if (p->o->escape == p->o->quote && i + 1 < len && s[i + 1] == p->o->quote)
+                    i++;
+                else
+                    inq = false;
             }
         } else if (c == p->o->quote) {
             inq = true;
@@ -255,13 +273,27 @@ static void put_text_field(buf_t *b, const char *s, size_t n, char delim)
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         switch (c) {
-        case '\\': buf_append(b, "\\\\", 2); break;
-        case '\n': buf_append(b, "\\n", 2); break;
-        case '\r': buf_append(b, "\\r", 2); break;
-        case '\t': buf_append(b, "\\t", 2); break;
-        case '\b': buf_append(b, "\\b", 2); break;
-        case '\f': buf_append(b, "\\f", 2); break;
-        case '\v': buf_append(b, "\\v", 2); break;
+        case '\\':
+            buf_append(b, "\\\\", 2);
+            break;
+        case '\n':
+            buf_append(b, "\\n", 2);
+            break;
+        case '\r':
+            buf_append(b, "\\r", 2);
+            break;
+        case '\t':
+            buf_append(b, "\\t", 2);
+            break;
+        case '\b':
+            buf_append(b, "\\b", 2);
+            break;
+        case '\f':
+            buf_append(b, "\\f", 2);
+            break;
+        case '\v':
+            buf_append(b, "\\v", 2);
+            break;
         default:
             if (c == delim) {
                 buf_putc(b, '\\');
@@ -275,7 +307,8 @@ static void put_csv_field(buf_t *b, const gate_copy_opts_t *o, const char *s, si
 {
     bool need = n == 0 || (strlen(o->null_str) == n && memcmp(s, o->null_str, n) == 0);
     for (size_t i = 0; i < n && !need; i++)
-        if (s[i] == o->delim || s[i] == o->quote || s[i] == '\n' || s[i] == '\r' || s[i] == o->escape) need = true;
+        if (s[i] == o->delim || s[i] == o->quote || s[i] == '\n' || s[i] == '\r' || s[i] == o->escape)
+            need = true;
     if (n == 2 && s[0] == '\\' && s[1] == '.') need = true;
     if (!need) {
         buf_append(b, s, n);

@@ -32,7 +32,8 @@ typedef struct {
 void pgw_copy_parser_init(pgw_copy_parser_t *p, const gate_copy_opts_t *o);
 void pgw_copy_parser_free(pgw_copy_parser_t *p);
 /* false when the callback failed or the data is malformed (p->err set if malformed). */
-bool pgw_copy_feed(pgw_copy_parser_t *p, const char *data, size_t len, pgw_copy_row_fn fn, void *ctx) MUST_CHECK;
+bool pgw_copy_feed(pgw_copy_parser_t *p, const char *data, size_t len, pgw_copy_row_fn fn,
+                   void *ctx) MUST_CHECK;
 /* End of data: the last row may lack its newline. */
 bool pgw_copy_finish(pgw_copy_parser_t *p, pgw_copy_row_fn fn, void *ctx) MUST_CHECK;
 

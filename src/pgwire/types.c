@@ -12,114 +12,183 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PG_EPOCH_DAYS 10957                /* 2000-01-01 - 1970-01-01 */
+#define PG_EPOCH_DAYS 10957 /* 2000-01-01 - 1970-01-01 */
 #define PG_EPOCH_US   946684800000000LL
 #define US_PER_DAY    86400000000LL
 
 static uint32_t array_oid_of(uint32_t elem)
 {
     switch (elem) {
-    case PGW_OID_BOOL: return 1000;
-    case PGW_OID_BYTEA: return 1001;
-    case PGW_OID_INT2: return 1005;
-    case PGW_OID_INT4: return 1007;
-    case PGW_OID_TEXT: return 1009;
-    case PGW_OID_VARCHAR: return 1015;
-    case PGW_OID_INT8: return 1016;
-    case PGW_OID_FLOAT4: return 1021;
-    case PGW_OID_FLOAT8: return 1022;
-    case PGW_OID_TIMESTAMP: return 1115;
-    case PGW_OID_DATE: return 1182;
-    case PGW_OID_TIME: return 1183;
-    case PGW_OID_TIMESTAMPTZ: return 1185;
-    case PGW_OID_INTERVAL: return 1187;
-    case PGW_OID_NUMERIC: return 1231;
-    case PGW_OID_UUID: return 2951;
-    case PGW_OID_JSON: return 199;
-    default: return 0;
+    case PGW_OID_BOOL:
+        return 1000;
+    case PGW_OID_BYTEA:
+        return 1001;
+    case PGW_OID_INT2:
+        return 1005;
+    case PGW_OID_INT4:
+        return 1007;
+    case PGW_OID_TEXT:
+        return 1009;
+    case PGW_OID_VARCHAR:
+        return 1015;
+    case PGW_OID_INT8:
+        return 1016;
+    case PGW_OID_FLOAT4:
+        return 1021;
+    case PGW_OID_FLOAT8:
+        return 1022;
+    case PGW_OID_TIMESTAMP:
+        return 1115;
+    case PGW_OID_DATE:
+        return 1182;
+    case PGW_OID_TIME:
+        return 1183;
+    case PGW_OID_TIMESTAMPTZ:
+        return 1185;
+    case PGW_OID_INTERVAL:
+        return 1187;
+    case PGW_OID_NUMERIC:
+        return 1231;
+    case PGW_OID_UUID:
+        return 2951;
+    case PGW_OID_JSON:
+        return 199;
+    default:
+        return 0;
     }
 }
 
 uint32_t pgw_oid_for_type(duckdb_type t)
 {
     switch (t) {
-    case DUCKDB_TYPE_BOOLEAN: return PGW_OID_BOOL;
+    case DUCKDB_TYPE_BOOLEAN:
+        return PGW_OID_BOOL;
     case DUCKDB_TYPE_TINYINT:
     case DUCKDB_TYPE_SMALLINT:
-    case DUCKDB_TYPE_UTINYINT: return PGW_OID_INT2;
+    case DUCKDB_TYPE_UTINYINT:
+        return PGW_OID_INT2;
     case DUCKDB_TYPE_INTEGER:
-    case DUCKDB_TYPE_USMALLINT: return PGW_OID_INT4;
+    case DUCKDB_TYPE_USMALLINT:
+        return PGW_OID_INT4;
     case DUCKDB_TYPE_BIGINT:
-    case DUCKDB_TYPE_UINTEGER: return PGW_OID_INT8;
+    case DUCKDB_TYPE_UINTEGER:
+        return PGW_OID_INT8;
     case DUCKDB_TYPE_UBIGINT:
     case DUCKDB_TYPE_HUGEINT:
     case DUCKDB_TYPE_UHUGEINT:
-    case DUCKDB_TYPE_DECIMAL: return PGW_OID_NUMERIC;
-    case DUCKDB_TYPE_FLOAT: return PGW_OID_FLOAT4;
-    case DUCKDB_TYPE_DOUBLE: return PGW_OID_FLOAT8;
+    case DUCKDB_TYPE_DECIMAL:
+        return PGW_OID_NUMERIC;
+    case DUCKDB_TYPE_FLOAT:
+        return PGW_OID_FLOAT4;
+    case DUCKDB_TYPE_DOUBLE:
+        return PGW_OID_FLOAT8;
     case DUCKDB_TYPE_VARCHAR:
-    case DUCKDB_TYPE_ENUM: return PGW_OID_TEXT;
-    case DUCKDB_TYPE_BLOB: return PGW_OID_BYTEA;
-    case DUCKDB_TYPE_DATE: return PGW_OID_DATE;
-    case DUCKDB_TYPE_TIME: return PGW_OID_TIME;
+    case DUCKDB_TYPE_ENUM:
+        return PGW_OID_TEXT;
+    case DUCKDB_TYPE_BLOB:
+        return PGW_OID_BYTEA;
+    case DUCKDB_TYPE_DATE:
+        return PGW_OID_DATE;
+    case DUCKDB_TYPE_TIME:
+        return PGW_OID_TIME;
     case DUCKDB_TYPE_TIMESTAMP:
     case DUCKDB_TYPE_TIMESTAMP_S:
     case DUCKDB_TYPE_TIMESTAMP_MS:
-    case DUCKDB_TYPE_TIMESTAMP_NS: return PGW_OID_TIMESTAMP;
-    case DUCKDB_TYPE_TIMESTAMP_TZ: return PGW_OID_TIMESTAMPTZ;
-    case DUCKDB_TYPE_INTERVAL: return PGW_OID_INTERVAL;
-    case DUCKDB_TYPE_UUID: return PGW_OID_UUID;
-    default: return PGW_OID_TEXT;
+    case DUCKDB_TYPE_TIMESTAMP_NS:
+        return PGW_OID_TIMESTAMP;
+    case DUCKDB_TYPE_TIMESTAMP_TZ:
+        return PGW_OID_TIMESTAMPTZ;
+    case DUCKDB_TYPE_INTERVAL:
+        return PGW_OID_INTERVAL;
+    case DUCKDB_TYPE_UUID:
+        return PGW_OID_UUID;
+    default:
+        return PGW_OID_TEXT;
     }
 }
 
 const char *pgw_oid_name(uint32_t oid)
 {
     switch (oid) {
-    case PGW_OID_BOOL: return "boolean";
-    case PGW_OID_BYTEA: return "bytea";
-    case PGW_OID_INT2: return "smallint";
-    case PGW_OID_INT4: return "integer";
-    case PGW_OID_INT8: return "bigint";
-    case PGW_OID_TEXT: return "text";
-    case PGW_OID_VARCHAR: return "character varying";
-    case PGW_OID_FLOAT4: return "real";
-    case PGW_OID_FLOAT8: return "double precision";
-    case PGW_OID_NUMERIC: return "numeric";
-    case PGW_OID_DATE: return "date";
-    case PGW_OID_TIME: return "time without time zone";
-    case PGW_OID_TIMESTAMP: return "timestamp without time zone";
-    case PGW_OID_TIMESTAMPTZ: return "timestamp with time zone";
-    case PGW_OID_INTERVAL: return "interval";
-    case PGW_OID_UUID: return "uuid";
-    case PGW_OID_JSON: return "json";
-    default: return "text";
+    case PGW_OID_BOOL:
+        return "boolean";
+    case PGW_OID_BYTEA:
+        return "bytea";
+    case PGW_OID_INT2:
+        return "smallint";
+    case PGW_OID_INT4:
+        return "integer";
+    case PGW_OID_INT8:
+        return "bigint";
+    case PGW_OID_TEXT:
+        return "text";
+    case PGW_OID_VARCHAR:
+        return "character varying";
+    case PGW_OID_FLOAT4:
+        return "real";
+    case PGW_OID_FLOAT8:
+        return "double precision";
+    case PGW_OID_NUMERIC:
+        return "numeric";
+    case PGW_OID_DATE:
+        return "date";
+    case PGW_OID_TIME:
+        return "time without time zone";
+    case PGW_OID_TIMESTAMP:
+        return "timestamp without time zone";
+    case PGW_OID_TIMESTAMPTZ:
+        return "timestamp with time zone";
+    case PGW_OID_INTERVAL:
+        return "interval";
+    case PGW_OID_UUID:
+        return "uuid";
+    case PGW_OID_JSON:
+        return "json";
+    default:
+        return "text";
     }
 }
 
 const char *pgw_duckdb_type_for_oid(uint32_t oid)
 {
     switch (oid) {
-    case PGW_OID_BOOL: return "BOOLEAN";
-    case PGW_OID_BYTEA: return "BLOB";
-    case PGW_OID_INT8: return "BIGINT";
-    case PGW_OID_INT2: return "SMALLINT";
-    case PGW_OID_INT4: return "INTEGER";
+    case PGW_OID_BOOL:
+        return "BOOLEAN";
+    case PGW_OID_BYTEA:
+        return "BLOB";
+    case PGW_OID_INT8:
+        return "BIGINT";
+    case PGW_OID_INT2:
+        return "SMALLINT";
+    case PGW_OID_INT4:
+        return "INTEGER";
     case PGW_OID_TEXT:
     case PGW_OID_VARCHAR:
     case PGW_OID_BPCHAR:
-    case PGW_OID_NAME: return "VARCHAR";
-    case PGW_OID_JSON: return "JSON";
-    case PGW_OID_FLOAT4: return "FLOAT";
-    case PGW_OID_FLOAT8: return "DOUBLE";
-    case PGW_OID_DATE: return "DATE";
-    case PGW_OID_TIME: return "TIME";
-    case PGW_OID_TIMESTAMP: return "TIMESTAMP";
-    case PGW_OID_TIMESTAMPTZ: return "TIMESTAMPTZ";
-    case PGW_OID_INTERVAL: return "INTERVAL";
-    case PGW_OID_UUID: return "UUID";
-    case PGW_OID_NUMERIC: return "DECIMAL(38,10)";
-    default: return NULL;
+    case PGW_OID_NAME:
+        return "VARCHAR";
+    case PGW_OID_JSON:
+        return "JSON";
+    case PGW_OID_FLOAT4:
+        return "FLOAT";
+    case PGW_OID_FLOAT8:
+        return "DOUBLE";
+    case PGW_OID_DATE:
+        return "DATE";
+    case PGW_OID_TIME:
+        return "TIME";
+    case PGW_OID_TIMESTAMP:
+        return "TIMESTAMP";
+    case PGW_OID_TIMESTAMPTZ:
+        return "TIMESTAMPTZ";
+    case PGW_OID_INTERVAL:
+        return "INTERVAL";
+    case PGW_OID_UUID:
+        return "UUID";
+    case PGW_OID_NUMERIC:
+        return "DECIMAL(38,10)";
+    default:
+        return NULL;
     }
 }
 
@@ -156,8 +225,10 @@ static bool scalar_supported(duckdb_type t)
     case DUCKDB_TYPE_INTERVAL:
     case DUCKDB_TYPE_UUID:
     case DUCKDB_TYPE_ENUM:
-    case DUCKDB_TYPE_SQLNULL: return true;
-    default: return false;
+    case DUCKDB_TYPE_SQLNULL:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -185,14 +256,20 @@ void pgw_colenc_init(pgw_colenc_t *e, duckdb_logical_type lt)
     e->typlen = -1;
     e->typmod = -1;
     switch (e->type) {
-    case DUCKDB_TYPE_BOOLEAN: e->typlen = 1; break;
+    case DUCKDB_TYPE_BOOLEAN:
+        e->typlen = 1;
+        break;
     case DUCKDB_TYPE_TINYINT:
     case DUCKDB_TYPE_SMALLINT:
-    case DUCKDB_TYPE_UTINYINT: e->typlen = 2; break;
+    case DUCKDB_TYPE_UTINYINT:
+        e->typlen = 2;
+        break;
     case DUCKDB_TYPE_INTEGER:
     case DUCKDB_TYPE_USMALLINT:
     case DUCKDB_TYPE_FLOAT:
-    case DUCKDB_TYPE_DATE: e->typlen = 4; break;
+    case DUCKDB_TYPE_DATE:
+        e->typlen = 4;
+        break;
     case DUCKDB_TYPE_BIGINT:
     case DUCKDB_TYPE_UINTEGER:
     case DUCKDB_TYPE_DOUBLE:
@@ -201,16 +278,22 @@ void pgw_colenc_init(pgw_colenc_t *e, duckdb_logical_type lt)
     case DUCKDB_TYPE_TIMESTAMP_S:
     case DUCKDB_TYPE_TIMESTAMP_MS:
     case DUCKDB_TYPE_TIMESTAMP_NS:
-    case DUCKDB_TYPE_TIMESTAMP_TZ: e->typlen = 8; break;
+    case DUCKDB_TYPE_TIMESTAMP_TZ:
+        e->typlen = 8;
+        break;
     case DUCKDB_TYPE_INTERVAL:
-    case DUCKDB_TYPE_UUID: e->typlen = 16; break;
+    case DUCKDB_TYPE_UUID:
+        e->typlen = 16;
+        break;
     case DUCKDB_TYPE_DECIMAL:
         e->width = duckdb_decimal_width(lt);
         e->scale = duckdb_decimal_scale(lt);
         e->phys = duckdb_decimal_internal_type(lt);
         e->typmod = ((int32_t)e->width << 16 | e->scale) + 4;
         break;
-    case DUCKDB_TYPE_ENUM: e->phys = duckdb_enum_internal_type(lt); break;
+    case DUCKDB_TYPE_ENUM:
+        e->phys = duckdb_enum_internal_type(lt);
+        break;
     case DUCKDB_TYPE_VARCHAR: {
         char *alias = duckdb_logical_type_get_alias(lt);
         if (alias) {
@@ -233,7 +316,8 @@ void pgw_colenc_init(pgw_colenc_t *e, duckdb_logical_type lt)
         if (!e->oid) e->oid = PGW_OID_TEXT;
         break;
     }
-    default: break;
+    default:
+        break;
     }
 }
 
@@ -529,20 +613,28 @@ static int64_t ts_to_us(duckdb_type t, int64_t v)
 {
     if (v == INT64_MAX || v == -INT64_MAX) return v;
     switch (t) {
-    case DUCKDB_TYPE_TIMESTAMP_S: return v * 1000000;
-    case DUCKDB_TYPE_TIMESTAMP_MS: return v * 1000;
-    case DUCKDB_TYPE_TIMESTAMP_NS: return v / 1000;
-    default: return v;
+    case DUCKDB_TYPE_TIMESTAMP_S:
+        return v * 1000000;
+    case DUCKDB_TYPE_TIMESTAMP_MS:
+        return v * 1000;
+    case DUCKDB_TYPE_TIMESTAMP_NS:
+        return v / 1000;
+    default:
+        return v;
     }
 }
 
 static __int128 decimal_val(const pgw_colenc_t *e, const void *data, idx_t row)
 {
     switch (e->phys) {
-    case DUCKDB_TYPE_SMALLINT: return ((const int16_t *)data)[row];
-    case DUCKDB_TYPE_INTEGER: return ((const int32_t *)data)[row];
-    case DUCKDB_TYPE_BIGINT: return ((const int64_t *)data)[row];
-    default: return hugeint_val(((const duckdb_hugeint *)data)[row]);
+    case DUCKDB_TYPE_SMALLINT:
+        return ((const int16_t *)data)[row];
+    case DUCKDB_TYPE_INTEGER:
+        return ((const int32_t *)data)[row];
+    case DUCKDB_TYPE_BIGINT:
+        return ((const int64_t *)data)[row];
+    default:
+        return hugeint_val(((const duckdb_hugeint *)data)[row]);
     }
 }
 
@@ -645,8 +737,8 @@ static bool is_null(duckdb_vector v, idx_t row)
 /* PostgreSQL array text form: {a,b,"c d",NULL}. */
 static void encode_list_text(buf_t *b, const pgw_colenc_t *e, duckdb_vector v, idx_t row)
 {
-    duckdb_vector child = e->type == DUCKDB_TYPE_LIST ? duckdb_list_vector_get_child(v)
-                                                      : duckdb_array_vector_get_child(v);
+    duckdb_vector child =
+        e->type == DUCKDB_TYPE_LIST ? duckdb_list_vector_get_child(v) : duckdb_array_vector_get_child(v);
     idx_t off, n;
     if (e->type == DUCKDB_TYPE_LIST) {
         duckdb_list_entry ent = ((duckdb_list_entry *)duckdb_vector_get_data(v))[row];
@@ -689,15 +781,33 @@ static void encode_text_value(buf_t *b, const pgw_colenc_t *e, duckdb_vector v, 
 {
     void *data = duckdb_vector_get_data(v);
     switch (e->type) {
-    case DUCKDB_TYPE_BOOLEAN: buf_putc(b, ((bool *)data)[row] ? 't' : 'f'); break;
-    case DUCKDB_TYPE_TINYINT: put_i64(b, ((int8_t *)data)[row]); break;
-    case DUCKDB_TYPE_SMALLINT: put_i64(b, ((int16_t *)data)[row]); break;
-    case DUCKDB_TYPE_INTEGER: put_i64(b, ((int32_t *)data)[row]); break;
-    case DUCKDB_TYPE_BIGINT: put_i64(b, ((int64_t *)data)[row]); break;
-    case DUCKDB_TYPE_UTINYINT: put_i64(b, ((uint8_t *)data)[row]); break;
-    case DUCKDB_TYPE_USMALLINT: put_i64(b, ((uint16_t *)data)[row]); break;
-    case DUCKDB_TYPE_UINTEGER: put_i64(b, ((uint32_t *)data)[row]); break;
-    case DUCKDB_TYPE_UBIGINT: put_u128(b, ((uint64_t *)data)[row], false); break;
+    case DUCKDB_TYPE_BOOLEAN:
+        buf_putc(b, ((bool *)data)[row] ? 't' : 'f');
+        break;
+    case DUCKDB_TYPE_TINYINT:
+        put_i64(b, ((int8_t *)data)[row]);
+        break;
+    case DUCKDB_TYPE_SMALLINT:
+        put_i64(b, ((int16_t *)data)[row]);
+        break;
+    case DUCKDB_TYPE_INTEGER:
+        put_i64(b, ((int32_t *)data)[row]);
+        break;
+    case DUCKDB_TYPE_BIGINT:
+        put_i64(b, ((int64_t *)data)[row]);
+        break;
+    case DUCKDB_TYPE_UTINYINT:
+        put_i64(b, ((uint8_t *)data)[row]);
+        break;
+    case DUCKDB_TYPE_USMALLINT:
+        put_i64(b, ((uint16_t *)data)[row]);
+        break;
+    case DUCKDB_TYPE_UINTEGER:
+        put_i64(b, ((uint32_t *)data)[row]);
+        break;
+    case DUCKDB_TYPE_UBIGINT:
+        put_u128(b, ((uint64_t *)data)[row], false);
+        break;
     case DUCKDB_TYPE_HUGEINT: {
         __int128 h = hugeint_val(((duckdb_hugeint *)data)[row]);
         put_u128(b, h < 0 ? (unsigned __int128)(-(h + 1)) + 1 : (unsigned __int128)h, h < 0);
@@ -708,9 +818,15 @@ static void encode_text_value(buf_t *b, const pgw_colenc_t *e, duckdb_vector v, 
         put_u128(b, ((unsigned __int128)u.upper << 64) | u.lower, false);
         break;
     }
-    case DUCKDB_TYPE_FLOAT: fmt_float(b, ((float *)data)[row]); break;
-    case DUCKDB_TYPE_DOUBLE: pgw_fmt_double(b, ((double *)data)[row]); break;
-    case DUCKDB_TYPE_DECIMAL: put_decimal(b, decimal_val(e, data, row), e->scale); break;
+    case DUCKDB_TYPE_FLOAT:
+        fmt_float(b, ((float *)data)[row]);
+        break;
+    case DUCKDB_TYPE_DOUBLE:
+        pgw_fmt_double(b, ((double *)data)[row]);
+        break;
+    case DUCKDB_TYPE_DECIMAL:
+        put_decimal(b, decimal_val(e, data, row), e->scale);
+        break;
     case DUCKDB_TYPE_VARCHAR: {
         uint32_t len;
         const char *s = string_ptr(&((duckdb_string_t *)data)[row], &len);
@@ -730,19 +846,29 @@ static void encode_text_value(buf_t *b, const pgw_colenc_t *e, duckdb_vector v, 
         }
         break;
     }
-    case DUCKDB_TYPE_DATE: pgw_fmt_date(b, ((duckdb_date *)data)[row].days); break;
-    case DUCKDB_TYPE_TIME: put_time_of_day(b, ((duckdb_time *)data)[row].micros); break;
+    case DUCKDB_TYPE_DATE:
+        pgw_fmt_date(b, ((duckdb_date *)data)[row].days);
+        break;
+    case DUCKDB_TYPE_TIME:
+        put_time_of_day(b, ((duckdb_time *)data)[row].micros);
+        break;
     case DUCKDB_TYPE_TIMESTAMP:
     case DUCKDB_TYPE_TIMESTAMP_S:
     case DUCKDB_TYPE_TIMESTAMP_MS:
-    case DUCKDB_TYPE_TIMESTAMP_NS: pgw_fmt_timestamp(b, ts_to_us(e->type, ((int64_t *)data)[row]), false); break;
-    case DUCKDB_TYPE_TIMESTAMP_TZ: pgw_fmt_timestamp(b, ((int64_t *)data)[row], true); break;
+    case DUCKDB_TYPE_TIMESTAMP_NS:
+        pgw_fmt_timestamp(b, ts_to_us(e->type, ((int64_t *)data)[row]), false);
+        break;
+    case DUCKDB_TYPE_TIMESTAMP_TZ:
+        pgw_fmt_timestamp(b, ((int64_t *)data)[row], true);
+        break;
     case DUCKDB_TYPE_INTERVAL: {
         duckdb_interval iv = ((duckdb_interval *)data)[row];
         pgw_fmt_interval(b, iv.months, iv.days, iv.micros);
         break;
     }
-    case DUCKDB_TYPE_UUID: put_uuid(b, ((duckdb_hugeint *)data)[row]); break;
+    case DUCKDB_TYPE_UUID:
+        put_uuid(b, ((duckdb_hugeint *)data)[row]);
+        break;
     case DUCKDB_TYPE_ENUM: {
         uint64_t idx = e->phys == DUCKDB_TYPE_UTINYINT    ? ((uint8_t *)data)[row]
                        : e->phys == DUCKDB_TYPE_USMALLINT ? ((uint16_t *)data)[row]
@@ -753,15 +879,18 @@ static void encode_text_value(buf_t *b, const pgw_colenc_t *e, duckdb_vector v, 
         break;
     }
     case DUCKDB_TYPE_LIST:
-    case DUCKDB_TYPE_ARRAY: encode_list_text(b, e, v, row); break;
-    default: break; /* unsupported types are cast to VARCHAR by the gate */
+    case DUCKDB_TYPE_ARRAY:
+        encode_list_text(b, e, v, row);
+        break;
+    default:
+        break; /* unsupported types are cast to VARCHAR by the gate */
     }
 }
 
 static void encode_list_binary(buf_t *b, const pgw_colenc_t *e, duckdb_vector v, idx_t row)
 {
-    duckdb_vector child = e->type == DUCKDB_TYPE_LIST ? duckdb_list_vector_get_child(v)
-                                                      : duckdb_array_vector_get_child(v);
+    duckdb_vector child =
+        e->type == DUCKDB_TYPE_LIST ? duckdb_list_vector_get_child(v) : duckdb_array_vector_get_child(v);
     idx_t off, n;
     if (e->type == DUCKDB_TYPE_LIST) {
         duckdb_list_entry ent = ((duckdb_list_entry *)duckdb_vector_get_data(v))[row];
@@ -798,15 +927,40 @@ static void encode_binary_value(buf_t *b, const pgw_colenc_t *e, duckdb_vector v
         put_len(b, 1);
         buf_putc(b, ((bool *)data)[row] ? 1 : 0);
         return;
-    case DUCKDB_TYPE_TINYINT: put_len(b, 2); put_be16(b, (uint16_t)(int16_t)((int8_t *)data)[row]); return;
-    case DUCKDB_TYPE_UTINYINT: put_len(b, 2); put_be16(b, ((uint8_t *)data)[row]); return;
-    case DUCKDB_TYPE_SMALLINT: put_len(b, 2); put_be16(b, (uint16_t)((int16_t *)data)[row]); return;
-    case DUCKDB_TYPE_INTEGER: put_len(b, 4); put_be32(b, (uint32_t)((int32_t *)data)[row]); return;
-    case DUCKDB_TYPE_USMALLINT: put_len(b, 4); put_be32(b, ((uint16_t *)data)[row]); return;
-    case DUCKDB_TYPE_BIGINT: put_len(b, 8); put_be64(b, (uint64_t)((int64_t *)data)[row]); return;
-    case DUCKDB_TYPE_UINTEGER: put_len(b, 8); put_be64(b, ((uint32_t *)data)[row]); return;
-    case DUCKDB_TYPE_UBIGINT: numeric_binary_from_i128(b, (__int128)((uint64_t *)data)[row], 0); return;
-    case DUCKDB_TYPE_HUGEINT: numeric_binary_from_i128(b, hugeint_val(((duckdb_hugeint *)data)[row]), 0); return;
+    case DUCKDB_TYPE_TINYINT:
+        put_len(b, 2);
+        put_be16(b, (uint16_t)(int16_t)((int8_t *)data)[row]);
+        return;
+    case DUCKDB_TYPE_UTINYINT:
+        put_len(b, 2);
+        put_be16(b, ((uint8_t *)data)[row]);
+        return;
+    case DUCKDB_TYPE_SMALLINT:
+        put_len(b, 2);
+        put_be16(b, (uint16_t)((int16_t *)data)[row]);
+        return;
+    case DUCKDB_TYPE_INTEGER:
+        put_len(b, 4);
+        put_be32(b, (uint32_t)((int32_t *)data)[row]);
+        return;
+    case DUCKDB_TYPE_USMALLINT:
+        put_len(b, 4);
+        put_be32(b, ((uint16_t *)data)[row]);
+        return;
+    case DUCKDB_TYPE_BIGINT:
+        put_len(b, 8);
+        put_be64(b, (uint64_t)((int64_t *)data)[row]);
+        return;
+    case DUCKDB_TYPE_UINTEGER:
+        put_len(b, 8);
+        put_be64(b, ((uint32_t *)data)[row]);
+        return;
+    case DUCKDB_TYPE_UBIGINT:
+        numeric_binary_from_i128(b, (__int128)((uint64_t *)data)[row], 0);
+        return;
+    case DUCKDB_TYPE_HUGEINT:
+        numeric_binary_from_i128(b, hugeint_val(((duckdb_hugeint *)data)[row]), 0);
+        return;
     case DUCKDB_TYPE_FLOAT: {
         uint32_t u;
         memcpy(&u, &((float *)data)[row], 4);
@@ -821,7 +975,9 @@ static void encode_binary_value(buf_t *b, const pgw_colenc_t *e, duckdb_vector v
         put_be64(b, u);
         return;
     }
-    case DUCKDB_TYPE_DECIMAL: numeric_binary_from_i128(b, decimal_val(e, data, row), e->scale); return;
+    case DUCKDB_TYPE_DECIMAL:
+        numeric_binary_from_i128(b, decimal_val(e, data, row), e->scale);
+        return;
     case DUCKDB_TYPE_VARCHAR:
     case DUCKDB_TYPE_BLOB: {
         uint32_t len;
@@ -832,21 +988,28 @@ static void encode_binary_value(buf_t *b, const pgw_colenc_t *e, duckdb_vector v
     }
     case DUCKDB_TYPE_DATE: {
         int32_t d = ((duckdb_date *)data)[row].days;
-        if (d != INT32_MAX && d != -INT32_MAX) d -= PG_EPOCH_DAYS;
-        else d = d == INT32_MAX ? INT32_MAX : INT32_MIN;
+        if (d != INT32_MAX && d != -INT32_MAX)
+            d -= PG_EPOCH_DAYS;
+        else
+            d = d == INT32_MAX ? INT32_MAX : INT32_MIN;
         put_len(b, 4);
         put_be32(b, (uint32_t)d);
         return;
     }
-    case DUCKDB_TYPE_TIME: put_len(b, 8); put_be64(b, (uint64_t)((duckdb_time *)data)[row].micros); return;
+    case DUCKDB_TYPE_TIME:
+        put_len(b, 8);
+        put_be64(b, (uint64_t)((duckdb_time *)data)[row].micros);
+        return;
     case DUCKDB_TYPE_TIMESTAMP:
     case DUCKDB_TYPE_TIMESTAMP_S:
     case DUCKDB_TYPE_TIMESTAMP_MS:
     case DUCKDB_TYPE_TIMESTAMP_NS:
     case DUCKDB_TYPE_TIMESTAMP_TZ: {
         int64_t us = ts_to_us(e->type, ((int64_t *)data)[row]);
-        if (us == INT64_MAX || us == -INT64_MAX) us = us == INT64_MAX ? INT64_MAX : INT64_MIN;
-        else us -= PG_EPOCH_US;
+        if (us == INT64_MAX || us == -INT64_MAX)
+            us = us == INT64_MAX ? INT64_MAX : INT64_MIN;
+        else
+            us -= PG_EPOCH_US;
         put_len(b, 8);
         put_be64(b, (uint64_t)us);
         return;
@@ -963,8 +1126,8 @@ static bool numeric_binary_to_text(const char *p, int32_t len, buf_t *out)
     return true;
 }
 
-bool pgw_bind_param(duckdb_prepared_statement ps, idx_t idx, uint32_t oid, duckdb_type inferred, int16_t format,
-                    const char *val, int32_t len, char *err, size_t errlen)
+bool pgw_bind_param(duckdb_prepared_statement ps, idx_t idx, uint32_t oid, duckdb_type inferred,
+                    int16_t format, const char *val, int32_t len, char *err, size_t errlen)
 {
     duckdb_state st;
     if (len < 0) return duckdb_bind_null(ps, idx) == DuckDBSuccess;
@@ -984,15 +1147,20 @@ bool pgw_bind_param(duckdb_prepared_statement ps, idx_t idx, uint32_t oid, duckd
         free(raw);
         return st == DuckDBSuccess;
     }
-    if (format == 0 && (inferred == DUCKDB_TYPE_LIST || inferred == DUCKDB_TYPE_ARRAY) && len >= 2 && val[0] == '{') {
+    if (format == 0 && (inferred == DUCKDB_TYPE_LIST || inferred == DUCKDB_TYPE_ARRAY) && len >= 2 &&
+        val[0] == '{') {
         /* PostgreSQL array literal → DuckDB list literal: braces outside quotes become brackets */
         char *v = xstrndup(val, (size_t)len);
         bool quoted = false;
         for (int32_t i = 0; i < len; i++) {
-            if (quoted && v[i] == '\\') i++;
-            else if (v[i] == '"') quoted = !quoted;
-            else if (!quoted && v[i] == '{') v[i] = '[';
-            else if (!quoted && v[i] == '}') v[i] = ']';
+            if (quoted && v[i] == '\\')
+                i++;
+            else if (v[i] == '"')
+                quoted = !quoted;
+            else if (!quoted && v[i] == '{')
+                v[i] = '[';
+            else if (!quoted && v[i] == '}')
+                v[i] = ']';
         }
         st = duckdb_bind_varchar_length(ps, idx, v, (idx_t)len);
         free(v);
@@ -1045,7 +1213,9 @@ bool pgw_bind_param(duckdb_prepared_statement ps, idx_t idx, uint32_t oid, duckd
         st = duckdb_bind_double(ps, idx, d);
         break;
     }
-    case PGW_OID_BYTEA: st = duckdb_bind_blob(ps, idx, val, (idx_t)len); break;
+    case PGW_OID_BYTEA:
+        st = duckdb_bind_blob(ps, idx, val, (idx_t)len);
+        break;
     case PGW_OID_DATE: {
         if (len != 4) goto badlen;
         int32_t d = (int32_t)rd_be(val, 4);
@@ -1064,8 +1234,9 @@ bool pgw_bind_param(duckdb_prepared_statement ps, idx_t idx, uint32_t oid, duckd
     case PGW_OID_TIMESTAMPTZ: {
         if (len != 8) goto badlen;
         int64_t us = (int64_t)rd_be(val, 8);
-        duckdb_timestamp ts = {.micros = us == INT64_MAX || us == INT64_MIN ? (us == INT64_MAX ? INT64_MAX : -INT64_MAX)
-                                                                           : us + PG_EPOCH_US};
+        duckdb_timestamp ts = {.micros = us == INT64_MAX || us == INT64_MIN
+                                             ? (us == INT64_MAX ? INT64_MAX : -INT64_MAX)
+                                             : us + PG_EPOCH_US};
         if (oid == PGW_OID_TIMESTAMPTZ)
             st = duckdb_bind_timestamp_tz(ps, idx, ts);
         else
@@ -1074,7 +1245,8 @@ bool pgw_bind_param(duckdb_prepared_statement ps, idx_t idx, uint32_t oid, duckd
     }
     case PGW_OID_INTERVAL: {
         if (len != 16) goto badlen;
-        duckdb_interval iv = {.micros = (int64_t)rd_be(val, 8), .days = (int32_t)rd_be(val + 8, 4),
+        duckdb_interval iv = {.micros = (int64_t)rd_be(val, 8),
+                              .days = (int32_t)rd_be(val + 8, 4),
                               .months = (int32_t)rd_be(val + 12, 4)};
         st = duckdb_bind_interval(ps, idx, iv);
         break;
@@ -1111,13 +1283,16 @@ bool pgw_bind_param(duckdb_prepared_statement ps, idx_t idx, uint32_t oid, duckd
     case PGW_OID_NAME:
     case PGW_OID_JSON:
     case PGW_OID_UNKNOWN:
-    case 0: st = duckdb_bind_varchar_length(ps, idx, val, (idx_t)len); break;
+    case 0:
+        st = duckdb_bind_varchar_length(ps, idx, val, (idx_t)len);
+        break;
     case PGW_OID_JSONB:
         if (len < 1 || val[0] != 1) goto badlen;
         st = duckdb_bind_varchar_length(ps, idx, val + 1, (idx_t)len - 1);
         break;
     default:
-        snprintf(err, errlen, "binary format for parameter $%llu of type oid %u is not supported; send it as text",
+        snprintf(err, errlen,
+                 "binary format for parameter $%llu of type oid %u is not supported; send it as text",
                  (unsigned long long)idx, oid);
         return false;
     }

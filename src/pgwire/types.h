@@ -40,9 +40,9 @@
 
 /* How one result column is described and encoded. */
 typedef struct pgw_colenc {
-    duckdb_type type;   /* DuckDB type id of the vector */
-    duckdb_type phys;   /* DECIMAL: internal storage type; ENUM: index type */
-    uint32_t oid;       /* PostgreSQL type */
+    duckdb_type type; /* DuckDB type id of the vector */
+    duckdb_type phys; /* DECIMAL: internal storage type; ENUM: index type */
+    uint32_t oid;     /* PostgreSQL type */
     int16_t typlen;
     int32_t typmod;
     uint8_t width, scale; /* DECIMAL */
@@ -75,8 +75,8 @@ void pgw_encode_text(buf_t *b, const pgw_colenc_t *e, duckdb_vector v, idx_t row
  * inferred type; inferred is the engine's) to parameter idx (1-based). Text
  * values in PostgreSQL's own input forms that DuckDB reads differently are
  * converted: bytea hex ('\x0a0b') and array literals ('{1,2}'). */
-bool pgw_bind_param(duckdb_prepared_statement ps, idx_t idx, uint32_t oid, duckdb_type inferred, int16_t format,
-                    const char *val, int32_t len, char *err, size_t errlen) MUST_CHECK;
+bool pgw_bind_param(duckdb_prepared_statement ps, idx_t idx, uint32_t oid, duckdb_type inferred,
+                    int16_t format, const char *val, int32_t len, char *err, size_t errlen) MUST_CHECK;
 
 /* Text helpers shared with COPY and tests. */
 void pgw_fmt_date(buf_t *b, int32_t days);

@@ -24,11 +24,16 @@ void pol_bump(void)
 const char *pol_priv_name(pol_priv_t p)
 {
     switch (p) {
-    case POL_SELECT: return "SELECT";
-    case POL_INSERT: return "INSERT";
-    case POL_UPDATE: return "UPDATE";
-    case POL_DELETE: return "DELETE";
-    case POL_CREATE: return "CREATE";
+    case POL_SELECT:
+        return "SELECT";
+    case POL_INSERT:
+        return "INSERT";
+    case POL_UPDATE:
+        return "UPDATE";
+    case POL_DELETE:
+        return "DELETE";
+    case POL_CREATE:
+        return "CREATE";
     }
     return "?";
 }
@@ -117,14 +122,18 @@ pol_acl_t *pol_acl_load(meta_t *m, const char *user)
         pol_acl_free(a);
         return NULL;
     }
-    if (!meta_query(m, "SELECT group_name FROM group_members WHERE user_name = ?1 ORDER BY 1", 1, args, load_group, a) ||
-        !meta_query(m,
-                    "SELECT privilege, object_kind, schema_name, table_name, column_name, grantee_kind, grantee "
-                    "FROM grants WHERE (grantee_kind = 'user' AND grantee = ?1) OR grantee_kind = 'public' "
-                    "OR (grantee_kind = 'group' AND grantee IN (SELECT group_name FROM group_members WHERE user_name = ?1)) "
-                    "ORDER BY grantee_kind DESC, id",
-                    1, args, load_grant, a) ||
-        !meta_query(m, "SELECT schema_name, object_name FROM owners WHERE owner = ?1", 1, args, load_owned, a)) {
+    if (!meta_query(m, "SELECT group_name FROM group_members WHERE user_name = ?1 ORDER BY 1", 1, args,
+                    load_group, a) ||
+        !meta_query(
+            m,
+            "SELECT privilege, object_kind, schema_name, table_name, column_name, grantee_kind, grantee "
+            "FROM grants WHERE (grantee_kind = 'user' AND grantee = ?1) OR grantee_kind = 'public' "
+            "OR (grantee_kind = 'group' AND grantee IN (SELECT group_name FROM group_members WHERE user_name "
+            "= ?1)) "
+            "ORDER BY grantee_kind DESC, id",
+            1, args, load_grant, a) ||
+        !meta_query(m, "SELECT schema_name, object_name FROM owners WHERE owner = ?1", 1, args, load_owned,
+                    a)) {
         pol_acl_free(a);
         return NULL;
     }
@@ -158,8 +167,8 @@ bool pol_owns(const pol_acl_t *a, const char *schema, const char *name)
     return false;
 }
 
-bool pol_allows(const pol_acl_t *a, pol_priv_t priv, const char *schema, const char *table, const char *column,
-                char *why, size_t whylen)
+bool pol_allows(const pol_acl_t *a, pol_priv_t priv, const char *schema, const char *table,
+                const char *column, char *why, size_t whylen)
 {
     if (a->superuser) {
         if (why) snprintf(why, whylen, "superuser");
@@ -211,8 +220,8 @@ char *pol_owner_of(meta_t *m, const char *schema, const char *name)
 {
     char *owner = NULL;
     const char *args[] = {schema, name};
-    if (!meta_query(m, "SELECT owner FROM owners WHERE schema_name = ?1 AND object_name = ?2", 2, args, first_col,
-                    &owner))
+    if (!meta_query(m, "SELECT owner FROM owners WHERE schema_name = ?1 AND object_name = ?2", 2, args,
+                    first_col, &owner))
         return NULL;
     return owner;
 }
@@ -220,10 +229,11 @@ char *pol_owner_of(meta_t *m, const char *schema, const char *name)
 bool pol_set_owner(meta_t *m, const char *kind, const char *schema, const char *name, const char *owner)
 {
     const char *args[] = {kind, schema, name, owner};
-    int n = meta_exec(m,
-                      "INSERT INTO owners(object_kind, schema_name, object_name, owner) VALUES (?1, ?2, ?3, ?4) "
-                      "ON CONFLICT(schema_name, object_name) DO UPDATE SET owner = ?4, object_kind = ?1",
-                      4, args, NULL, 0);
+    int n =
+        meta_exec(m,
+                  "INSERT INTO owners(object_kind, schema_name, object_name, owner) VALUES (?1, ?2, ?3, ?4) "
+                  "ON CONFLICT(schema_name, object_name) DO UPDATE SET owner = ?4, object_kind = ?1",
+                  4, args, NULL, 0);
     pol_bump();
     return n >= 0;
 }
@@ -234,14 +244,18 @@ bool pol_forget_object(meta_t *m, const char *schema, const char *name)
     bool ok = true;
     if (!meta_begin(m)) return false;
     if (name[0]) {
-        ok = meta_exec(m, "DELETE FROM grants WHERE schema_name = ?1 AND table_name = ?2", 2, args, NULL, 0) >= 0 &&
-             meta_exec(m, "DELETE FROM owners WHERE schema_name = ?1 AND object_name = ?2", 2, args, NULL, 0) >= 0;
+        ok = meta_exec(m, "DELETE FROM grants WHERE schema_name = ?1 AND table_name = ?2", 2, args, NULL,
+                       0) >= 0 &&
+             meta_exec(m, "DELETE FROM owners WHERE schema_name = ?1 AND object_name = ?2", 2, args, NULL,
+                       0) >= 0;
     } else {
         ok = meta_exec(m, "DELETE FROM grants WHERE schema_name = ?1", 1, args, NULL, 0) >= 0 &&
              meta_exec(m, "DELETE FROM owners WHERE schema_name = ?1", 1, args, NULL, 0) >= 0;
     }
-    if (ok) ok = meta_commit(m);
-    else meta_rollback(m);
+    if (ok)
+        ok = meta_commit(m);
+    else
+        meta_rollback(m);
     pol_bump();
     return ok;
 }
@@ -250,12 +264,14 @@ bool pol_rename_object(meta_t *m, const char *schema, const char *old_name, cons
 {
     const char *args[] = {schema, old_name, new_name};
     if (!meta_begin(m)) return false;
-    bool ok = meta_exec(m, "UPDATE grants SET table_name = ?3 WHERE schema_name = ?1 AND table_name = ?2", 3, args,
-                        NULL, 0) >= 0 &&
-              meta_exec(m, "UPDATE owners SET object_name = ?3 WHERE schema_name = ?1 AND object_name = ?2", 3,
-                        args, NULL, 0) >= 0;
-    if (ok) ok = meta_commit(m);
-    else meta_rollback(m);
+    bool ok = meta_exec(m, "UPDATE grants SET table_name = ?3 WHERE schema_name = ?1 AND table_name = ?2", 3,
+                        args, NULL, 0) >= 0 &&
+              meta_exec(m, "UPDATE owners SET object_name = ?3 WHERE schema_name = ?1 AND object_name = ?2",
+                        3, args, NULL, 0) >= 0;
+    if (ok)
+        ok = meta_commit(m);
+    else
+        meta_rollback(m);
     pol_bump();
     return ok;
 }
@@ -282,8 +298,8 @@ bool pol_group_exists(meta_t *m, const char *name)
 }
 
 bool pol_grant(meta_t *m, bool revoke, int privs, bool schema_level, const char *schema, const char *table,
-               const char **columns, int ncolumns, pol_grantee_kind_t kind, const char *grantee, const char *grantor,
-               char *err, size_t errlen)
+               const char **columns, int ncolumns, pol_grantee_kind_t kind, const char *grantee,
+               const char *grantor, char *err, size_t errlen)
 {
     const char *kind_s = kind == POL_GRANTEE_USER ? "user" : kind == POL_GRANTEE_GROUP ? "group" : "public";
     const char *who = kind == POL_GRANTEE_PUBLIC ? "" : grantee;
@@ -306,26 +322,36 @@ bool pol_grant(meta_t *m, bool revoke, int privs, bool schema_level, const char 
         int ncol = ncolumns > 0 ? ncolumns : 1;
         for (int c = 0; c < ncol && ok; c++) {
             const char *col = ncolumns > 0 ? columns[c] : "";
-            const char *args[] = {kind_s, who, pol_priv_name(all[i]), schema_level ? "schema" : "table", schema,
-                                  schema_level ? "" : table, col, grantor};
+            const char *args[] = {kind_s,
+                                  who,
+                                  pol_priv_name(all[i]),
+                                  schema_level ? "schema" : "table",
+                                  schema,
+                                  schema_level ? "" : table,
+                                  col,
+                                  grantor};
             if (revoke) {
                 /* REVOKE on a table without columns also removes its column grants */
-                const char *sql = ncolumns > 0 || schema_level
-                                      ? "DELETE FROM grants WHERE grantee_kind = ?1 AND grantee = ?2 AND privilege = ?3 "
-                                        "AND object_kind = ?4 AND schema_name = ?5 AND table_name = ?6 AND column_name = ?7"
-                                      : "DELETE FROM grants WHERE grantee_kind = ?1 AND grantee = ?2 AND privilege = ?3 "
-                                        "AND object_kind = ?4 AND schema_name = ?5 AND table_name = ?6";
+                const char *sql =
+                    ncolumns > 0 || schema_level
+                        ? "DELETE FROM grants WHERE grantee_kind = ?1 AND grantee = ?2 AND privilege = ?3 "
+                          "AND object_kind = ?4 AND schema_name = ?5 AND table_name = ?6 AND column_name = ?7"
+                        : "DELETE FROM grants WHERE grantee_kind = ?1 AND grantee = ?2 AND privilege = ?3 "
+                          "AND object_kind = ?4 AND schema_name = ?5 AND table_name = ?6";
                 ok = meta_exec(m, sql, ncolumns > 0 || schema_level ? 7 : 6, args, err, errlen) >= 0;
             } else {
                 ok = meta_exec(m,
-                               "INSERT OR IGNORE INTO grants(grantee_kind, grantee, privilege, object_kind, schema_name, "
+                               "INSERT OR IGNORE INTO grants(grantee_kind, grantee, privilege, object_kind, "
+                               "schema_name, "
                                "table_name, column_name, grantor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                                8, args, err, errlen) >= 0;
             }
         }
     }
-    if (ok) ok = meta_commit(m);
-    else meta_rollback(m);
+    if (ok)
+        ok = meta_commit(m);
+    else
+        meta_rollback(m);
     pol_bump();
     return ok;
 }
@@ -351,10 +377,13 @@ bool pol_group_drop(meta_t *m, const char *name, bool if_exists, char *err, size
     }
     const char *args[] = {name};
     if (!meta_begin(m)) return false;
-    bool ok = meta_exec(m, "DELETE FROM grants WHERE grantee_kind = 'group' AND grantee = ?1", 1, args, err, errlen) >= 0 &&
+    bool ok = meta_exec(m, "DELETE FROM grants WHERE grantee_kind = 'group' AND grantee = ?1", 1, args, err,
+                        errlen) >= 0 &&
               meta_exec(m, "DELETE FROM groups WHERE name = ?1", 1, args, err, errlen) > 0;
-    if (ok) ok = meta_commit(m);
-    else meta_rollback(m);
+    if (ok)
+        ok = meta_commit(m);
+    else
+        meta_rollback(m);
     pol_bump();
     return ok;
 }
@@ -381,8 +410,10 @@ bool pol_group_alter(meta_t *m, const char *group, bool add, const char **users,
                            : "DELETE FROM group_members WHERE group_name = ?1 AND user_name = ?2",
                        2, args, err, errlen) >= 0;
     }
-    if (ok) ok = meta_commit(m);
-    else meta_rollback(m);
+    if (ok)
+        ok = meta_commit(m);
+    else
+        meta_rollback(m);
     pol_bump();
     return ok;
 }
@@ -390,7 +421,8 @@ bool pol_group_alter(meta_t *m, const char *group, bool add, const char **users,
 void pol_forget_user(meta_t *m, const char *name)
 {
     const char *args[] = {name};
-    if (meta_exec(m, "DELETE FROM grants WHERE grantee_kind = 'user' AND grantee = ?1", 1, args, NULL, 0) < 0 ||
+    if (meta_exec(m, "DELETE FROM grants WHERE grantee_kind = 'user' AND grantee = ?1", 1, args, NULL, 0) <
+            0 ||
         meta_exec(m, "UPDATE owners SET owner = 'admin' WHERE owner = ?1", 1, args, NULL, 0) < 0)
         log_event(LOG_WARN, "forget_user_failed", "user=\"%s\"", name);
     pol_bump();

@@ -51,8 +51,8 @@ void pol_acl_free(pol_acl_t *a);
 const char *pol_priv_name(pol_priv_t p);
 /* Whether the acl allows priv on column (NULL = the whole table / any use
  * that needs the table privilege). Fills why (may be NULL) with what allowed it. */
-bool pol_allows(const pol_acl_t *a, pol_priv_t priv, const char *schema, const char *table, const char *column,
-                char *why, size_t whylen);
+bool pol_allows(const pol_acl_t *a, pol_priv_t priv, const char *schema, const char *table,
+                const char *column, char *why, size_t whylen);
 /* Whether priv is granted on at least one column of the table. */
 bool pol_allows_any(const pol_acl_t *a, pol_priv_t priv, const char *schema, const char *table);
 bool pol_owns(const pol_acl_t *a, const char *schema, const char *name);
@@ -60,7 +60,8 @@ bool pol_owns(const pol_acl_t *a, const char *schema, const char *name);
 /* The owner of an object ("" schema-level), or NULL when unrecorded (created
  * before madang tracked owners, or by bootstrap: treated as owned by admin). */
 char *pol_owner_of(meta_t *m, const char *schema, const char *name);
-bool pol_set_owner(meta_t *m, const char *kind, const char *schema, const char *name, const char *owner) MUST_CHECK;
+bool pol_set_owner(meta_t *m, const char *kind, const char *schema, const char *name,
+                   const char *owner) MUST_CHECK;
 /* Forgets an object's owner and every grant on it (DROP). */
 bool pol_forget_object(meta_t *m, const char *schema, const char *name) MUST_CHECK;
 bool pol_rename_object(meta_t *m, const char *schema, const char *old_name, const char *new_name) MUST_CHECK;
@@ -68,8 +69,8 @@ bool pol_rename_object(meta_t *m, const char *schema, const char *old_name, cons
 /* Grants and groups. err gets a message for the client. */
 typedef enum { POL_GRANTEE_USER, POL_GRANTEE_GROUP, POL_GRANTEE_PUBLIC } pol_grantee_kind_t;
 bool pol_grant(meta_t *m, bool revoke, int privs, bool schema_level, const char *schema, const char *table,
-               const char **columns, int ncolumns, pol_grantee_kind_t kind, const char *grantee, const char *grantor,
-               char *err, size_t errlen) MUST_CHECK;
+               const char **columns, int ncolumns, pol_grantee_kind_t kind, const char *grantee,
+               const char *grantor, char *err, size_t errlen) MUST_CHECK;
 bool pol_group_create(meta_t *m, const char *name, char *err, size_t errlen) MUST_CHECK;
 bool pol_group_drop(meta_t *m, const char *name, bool if_exists, char *err, size_t errlen) MUST_CHECK;
 bool pol_group_alter(meta_t *m, const char *group, bool add, const char **users, int nusers, char *err,

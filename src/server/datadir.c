@@ -47,8 +47,8 @@ bool datadir_check(const char *dir, char *err, size_t errlen)
         return false;
     }
     if (access(dir, R_OK | W_OK | X_OK) != 0) {
-        snprintf(err, errlen, "data dir %s is not writable by this user; fix its permissions or pick another --data",
-                 dir);
+        snprintf(err, errlen,
+                 "data dir %s is not writable by this user; fix its permissions or pick another --data", dir);
         return false;
     }
     char *vpath = xasprintf("%s/VERSION", dir);
@@ -72,8 +72,8 @@ bool datadir_check(const char *dir, char *err, size_t errlen)
     }
     if (fmt > MADANG_DATA_FORMAT) {
         snprintf(err, errlen,
-                 "data dir %s has format %d, newer than this madang reads (%d); upgrade madang to open it", dir,
-                 fmt, MADANG_DATA_FORMAT);
+                 "data dir %s has format %d, newer than this madang reads (%d); upgrade madang to open it",
+                 dir, fmt, MADANG_DATA_FORMAT);
         return false;
     }
     return true;
@@ -121,8 +121,8 @@ int datadir_lock(const char *dir, char *err, size_t errlen)
             pid[strcspn(pid, "\n")] = '\0';
         }
         snprintf(err, errlen,
-                 "data dir %s is in use by another madang server (pid %s); stop it or pass another --data", dir,
-                 pid);
+                 "data dir %s is in use by another madang server (pid %s); stop it or pass another --data",
+                 dir, pid);
         close(fd);
         free(path);
         return -1;

@@ -80,8 +80,8 @@ static int bind_listen(const char *addr, int port, const char *what, char *err, 
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        snprintf(err, errlen, "cannot listen for %s on %s:%d: %s; stop what uses it or pass another --%s", what,
-                 addr, port, strerror(errno), strcmp(what, "http") == 0 ? "http-port" : "pg-port");
+        snprintf(err, errlen, "cannot listen for %s on %s:%d: %s; stop what uses it or pass another --%s",
+                 what, addr, port, strerror(errno), strcmp(what, "http") == 0 ? "http-port" : "pg-port");
         close(fd);
         return -1;
     }
@@ -124,15 +124,16 @@ static bool demo_users(server_t *srv, char *err, size_t errlen)
         bool ok = v && meta_user_create(srv->meta, users[i].user, v, false, err, errlen);
         free(v);
         if (!ok) return false;
-        if (!pol_group_exists(srv->meta, users[i].group) && !pol_group_create(srv->meta, users[i].group, err, errlen))
+        if (!pol_group_exists(srv->meta, users[i].group) &&
+            !pol_group_create(srv->meta, users[i].group, err, errlen))
             return false;
         const char *members[] = {users[i].user};
         if (!pol_group_alter(srv->meta, users[i].group, true, members, 1, err, errlen)) return false;
     }
     static const char *analyst_tables[] = {"trades", "orders", "accounts"};
     for (size_t i = 0; i < ARRAY_LEN(analyst_tables); i++)
-        if (!pol_grant(srv->meta, false, POL_SELECT, false, "main", analyst_tables[i], NULL, 0, POL_GRANTEE_GROUP,
-                       "analysts", "admin", err, errlen))
+        if (!pol_grant(srv->meta, false, POL_SELECT, false, "main", analyst_tables[i], NULL, 0,
+                       POL_GRANTEE_GROUP, "analysts", "admin", err, errlen))
             return false;
     const char *cols[] = {"id", "name", "country"};
     if (!pol_grant(srv->meta, false, POL_SELECT, false, "main", "customers", cols, 3, POL_GRANTEE_GROUP,
@@ -189,20 +190,28 @@ int serve_main(int argc, char **argv)
         .http_fd = -1,
     };
     static const struct option longopts[] = {
-        {"data", required_argument, NULL, 'd'},      {"listen", required_argument, NULL, 'l'},
-        {"pg-port", required_argument, NULL, 'p'},   {"http-port", required_argument, NULL, 'H'},
-        {"demo", no_argument, NULL, 'D'},            {"max-connections", required_argument, NULL, 'm'},
+        {"data", required_argument, NULL, 'd'},
+        {"listen", required_argument, NULL, 'l'},
+        {"pg-port", required_argument, NULL, 'p'},
+        {"http-port", required_argument, NULL, 'H'},
+        {"demo", no_argument, NULL, 'D'},
+        {"max-connections", required_argument, NULL, 'm'},
         {"max-message-bytes", required_argument, NULL, 'M'},
         {"auth-timeout", required_argument, NULL, 'A'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'd': srv.opts.data_dir = optarg; break;
-        case 'l': srv.opts.listen_addr = optarg; break;
+        case 'd':
+            srv.opts.data_dir = optarg;
+            break;
+        case 'l':
+            srv.opts.listen_addr = optarg;
+            break;
         case 'p':
         case 'H':
             if (!parse_port(optarg, c == 'p' ? &srv.opts.pg_port : &srv.opts.http_port)) {
@@ -210,7 +219,9 @@ int serve_main(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'm': srv.opts.max_connections = atoi(optarg); break;
+        case 'm':
+            srv.opts.max_connections = atoi(optarg);
+            break;
         case 'M': {
             long long v = atoll(optarg);
             if (v < 1024) {
@@ -227,8 +238,12 @@ int serve_main(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'D': srv.opts.demo = true; break;
-        case 'h': serve_usage(stdout); return 0;
+        case 'D':
+            srv.opts.demo = true;
+            break;
+        case 'h':
+            serve_usage(stdout);
+            return 0;
         case ':':
             fprintf(stderr, "madang serve: option %s needs a value\n", argv[optind - 1]);
             serve_usage(stderr);

@@ -12,9 +12,9 @@
 #include "meta/meta.h"
 #include "util/util.h"
 
-#define MADANG_VERSION       "0.1.0"
-#define MADANG_DATA_FORMAT   1
-#define MADANG_PG_VERSION    "15.8"
+#define MADANG_VERSION        "0.1.0"
+#define MADANG_DATA_FORMAT    1
+#define MADANG_PG_VERSION     "15.8"
 #define MADANG_PG_VERSION_NUM "150008"
 
 typedef struct {

@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MUST_CHECK __attribute__((warn_unused_result))
-#define UNUSED(x) ((void)(x))
+#define MUST_CHECK   __attribute__((warn_unused_result))
+#define UNUSED(x)    ((void)(x))
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 void *xmalloc(size_t n);
@@ -49,8 +49,8 @@ void buf_consume(buf_t *b, size_t n);
 const char *buf_cstr(buf_t *b);
 
 /* Monotonic and wall clocks. */
-int64_t now_us(void);      /* CLOCK_MONOTONIC microseconds */
-int64_t wall_us(void);     /* CLOCK_REALTIME microseconds since the epoch */
+int64_t now_us(void);  /* CLOCK_MONOTONIC microseconds */
+int64_t wall_us(void); /* CLOCK_REALTIME microseconds since the epoch */
 void fmt_iso_time(int64_t wall_micros, char out[40]);
 
 bool str_ieq(const char *a, const char *b);
