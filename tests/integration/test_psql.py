@@ -169,7 +169,8 @@ def test_error_stops_script_with_on_error_stop(server):
 def test_ctrl_c_cancels_long_query(server):
     p = subprocess.Popen(psql_cmd(server, "-c", "SELECT count(*) FROM trades a, trades b"),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=psql_env(server))
-    time.sleep(1.0)
+    # let psql log in and start the query (slower under the sanitizer build)
+    time.sleep(6.0 if os.environ.get("MADANG_ASAN") else 1.0)
     assert p.poll() is None, "query ended before it could be cancelled: %s" % (p.communicate(),)
     t0 = time.time()
     p.send_signal(signal.SIGINT)
