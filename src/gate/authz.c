@@ -92,33 +92,13 @@ static void deny(gate_err_t *err, const char *detail_fmt, const char *a, const c
 
 /* ---- running helper queries on the session's connection ---- */
 
-static void put_literal(buf_t *b, const char *s)
-{
-    buf_putc(b, '\'');
-    for (; *s; s++) {
-        if (*s == '\'') buf_putc(b, '\'');
-        buf_putc(b, *s);
-    }
-    buf_putc(b, '\'');
-}
-
-static void put_ident(buf_t *b, const char *s)
-{
-    buf_putc(b, '"');
-    for (; *s; s++) {
-        if (*s == '"') buf_putc(b, '"');
-        buf_putc(b, *s);
-    }
-    buf_putc(b, '"');
-}
-
 /* SELECT fn('<sql>') → parsed JSON, or NULL with err. */
 static json_t *serialize(sess_t *s, const char *fn, const char *sql, gate_err_t *err)
 {
     buf_t q;
     buf_init(&q, strlen(sql) + 64);
     buf_printf(&q, "SELECT %s(", fn);
-    put_literal(&q, sql);
+    lex_put_literal(&q, sql);
     /* smaller JSON: nothing the checks read is null or empty */
     buf_append_str(&q, ", skip_null := true, skip_empty := true)");
     duckdb_result r;
@@ -728,11 +708,11 @@ static char *sealed_relation(sess_t *s, const rel_t *v, const ref_t *r)
     buf_t q;
     buf_init(&q, 256);
     buf_append_str(&q, "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ");
-    put_literal(&q, v->db);
+    lex_put_literal(&q, v->db);
     buf_append_str(&q, " AND schema_name = ");
-    put_literal(&q, v->schema);
+    lex_put_literal(&q, v->schema);
     buf_append_str(&q, " AND table_name = ");
-    put_literal(&q, v->name);
+    lex_put_literal(&q, v->name);
     buf_append_str(&q, " ORDER BY column_index");
     duckdb_result res;
     buf_t out;
@@ -743,7 +723,7 @@ static char *sealed_relation(sess_t *s, const rel_t *v, const ref_t *r)
             char *n = duckdb_value_varchar(&res, 0, i), *t = duckdb_value_varchar(&res, 1, i);
             if (i) buf_append_str(&out, ", ");
             buf_printf(&out, "CAST(NULL AS %s) AS ", t);
-            put_ident(&out, n);
+            lex_put_ident(&out, n);
             duckdb_free(n);
             duckdb_free(t);
         }
@@ -754,7 +734,7 @@ static char *sealed_relation(sess_t *s, const rel_t *v, const ref_t *r)
     buf_append_str(&out, " WHERE false)");
     if (!r->alias[0]) {
         buf_append_str(&out, " AS ");
-        put_ident(&out, r->name);
+        lex_put_ident(&out, r->name);
     }
     buf_cstr(&out);
     return out.data;
@@ -1264,9 +1244,9 @@ bool authz_refresh(sess_t *s, gate_err_t *err)
                 pol_allows_any(s->acl, POL_UPDATE, sc, tb) ||
                 pol_allows(s->acl, POL_DELETE, sc, tb, NULL, NULL, 0)) {
                 buf_append_str(&ins, ", (");
-                put_literal(&ins, sc);
+                lex_put_literal(&ins, sc);
                 buf_append_str(&ins, ", ");
-                put_literal(&ins, tb);
+                lex_put_literal(&ins, tb);
                 buf_append_str(&ins, ")");
             }
             duckdb_free(sc);

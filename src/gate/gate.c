@@ -210,26 +210,6 @@ static gate_stmt_t *stmt_new(gate_action_t a, met_kind_t k, const char *tag)
 }
 
 /* Quote an identifier for the engine. */
-static void put_ident(buf_t *b, const char *s)
-{
-    buf_putc(b, '"');
-    for (; *s; s++) {
-        if (*s == '"') buf_putc(b, '"');
-        buf_putc(b, *s);
-    }
-    buf_putc(b, '"');
-}
-
-static void put_literal(buf_t *b, const char *s)
-{
-    buf_putc(b, '\'');
-    for (; *s; s++) {
-        if (*s == '\'') buf_putc(b, '\'');
-        buf_putc(b, *s);
-    }
-    buf_putc(b, '\'');
-}
-
 /* ---- engine statements ---- */
 
 static bool type_allowed(duckdb_statement_type t, met_kind_t kind)
@@ -434,7 +414,7 @@ static bool prepare_engine(sess_t *s, gate_stmt_t *st, const char *sql, bool (*t
             if (i) buf_append_str(&w, ", ");
             bool ok = type_ok(st->col_types[i]);
             buf_printf(&w, ok ? "\"_c%d\" AS " : "CAST(\"_c%d\" AS VARCHAR) AS ", i);
-            put_ident(&w, st->col_names[i]);
+            lex_put_ident(&w, st->col_names[i]);
         }
         buf_printf(&w, " FROM (%s) AS _madang_t(", rewritten);
         for (int i = 0; i < st->ncols; i++) buf_printf(&w, "%s\"_c%d\"", i ? ", " : "", i);
@@ -677,9 +657,9 @@ static bool classify_show(sess_t *s, const char *sql, bool (*type_ok)(duckdb_log
         buf_append_str(&q, "SELECT * FROM (VALUES ");
         for (int i = 0; i < s->nsettings; i++) {
             buf_append_str(&q, i ? ", (" : "(");
-            put_literal(&q, s->settings[i].name);
+            lex_put_literal(&q, s->settings[i].name);
             buf_append_str(&q, ", ");
-            put_literal(&q, s->settings[i].value);
+            lex_put_literal(&q, s->settings[i].value);
             buf_append_str(&q, ", '')");
         }
         buf_append_str(&q, ") AS t(name, setting, description) ORDER BY name");
@@ -719,9 +699,9 @@ static bool classify_show(sess_t *s, const char *sql, bool (*type_ok)(duckdb_log
         if (strcmp(name, "timezone") == 0) col = "TimeZone";
         if (strcmp(name, "intervalstyle") == 0) col = "IntervalStyle";
         buf_append_str(&q, "SELECT ");
-        put_literal(&q, v);
+        lex_put_literal(&q, v);
         buf_append_str(&q, "::VARCHAR AS ");
-        put_ident(&q, col);
+        lex_put_ident(&q, col);
     }
     free(name);
     if (t.type != TK_EOF) {
@@ -986,7 +966,7 @@ static bool classify_copy(sess_t *s, const char *sql, bool (*type_ok)(duckdb_log
         for (;;) {
             if (t.type != TK_IDENT && t.type != TK_QIDENT) goto syntax;
             char *v = lex_value(&t);
-            put_ident(&tbl, v);
+            lex_put_ident(&tbl, v);
             free(st->copy_schema);
             st->copy_schema = st->copy_name;
             st->copy_name = v;
@@ -1112,7 +1092,7 @@ static bool classify_copy(sess_t *s, const char *sql, bool (*type_ok)(duckdb_log
         if (st->ncopy_cols == 0) buf_append_str(&q, "*");
         for (int i = 0; i < st->ncopy_cols; i++) {
             if (i) buf_append_str(&q, ", ");
-            put_ident(&q, st->copy_cols[i]);
+            lex_put_ident(&q, st->copy_cols[i]);
         }
         buf_printf(&q, " FROM %s", st->copy_table);
         if (from) buf_append_str(&q, " LIMIT 0");
@@ -1131,7 +1111,7 @@ static bool classify_copy(sess_t *s, const char *sql, bool (*type_ok)(duckdb_log
             buf_append_str(&ins, " (");
             for (int i = 0; i < st->ncopy_cols; i++) {
                 if (i) buf_append_str(&ins, ", ");
-                put_ident(&ins, st->copy_cols[i]);
+                lex_put_ident(&ins, st->copy_cols[i]);
             }
             buf_append_str(&ins, ")");
         }

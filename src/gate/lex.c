@@ -337,3 +337,23 @@ int lex_split(const char *sql, lex_range_t **out)
     *out = r;
     return count;
 }
+
+void lex_put_ident(buf_t *b, const char *s)
+{
+    buf_putc(b, '"');
+    for (; *s; s++) {
+        if (*s == '"') buf_putc(b, '"');
+        buf_putc(b, *s);
+    }
+    buf_putc(b, '"');
+}
+
+void lex_put_literal(buf_t *b, const char *s)
+{
+    buf_putc(b, '\'');
+    for (; *s; s++) {
+        if (*s == '\'') buf_putc(b, '\'');
+        buf_putc(b, *s);
+    }
+    buf_putc(b, '\'');
+}

@@ -48,6 +48,10 @@ bool lex_is(const lex_tok_t *t, const char *kw);
  * folded to lower case, quoted taken as is). Heap string. */
 char *lex_value(const lex_tok_t *t);
 
+/* Appends s as a quoted identifier ("a""b") or a string literal ('it''s'). */
+void lex_put_ident(buf_t *b, const char *s);
+void lex_put_literal(buf_t *b, const char *s);
+
 /* Splits SQL into statements on top-level semicolons. Each range excludes the
  * semicolon; empty statements (only blanks and comments) are kept with
  * is_empty set so the wire can answer EmptyQueryResponse. Returns the count;
