@@ -212,7 +212,7 @@ static char *arg_string(duckdb_vector v, idx_t row, bool *is_null)
 static void get_setting_fn(duckdb_function_info info, duckdb_data_chunk in, duckdb_vector out)
 {
     uint64_t *id = duckdb_scalar_function_get_bind_data(info);
-    sess_t *s = sess_of_connection(*id);
+    sess_t *s = id ? sess_of_connection(*id) : NULL; /* no bind data: no session to read */
     duckdb_vector names = duckdb_data_chunk_get_vector(in, 0);
     idx_t n = duckdb_data_chunk_get_size(in);
     duckdb_vector_ensure_validity_writable(out);
@@ -232,7 +232,7 @@ static void get_setting_fn(duckdb_function_info info, duckdb_data_chunk in, duck
 static void set_config_fn(duckdb_function_info info, duckdb_data_chunk in, duckdb_vector out)
 {
     uint64_t *id = duckdb_scalar_function_get_bind_data(info);
-    sess_t *s = sess_of_connection(*id);
+    sess_t *s = id ? sess_of_connection(*id) : NULL; /* no bind data: no session to read */
     duckdb_vector names = duckdb_data_chunk_get_vector(in, 0), values = duckdb_data_chunk_get_vector(in, 1);
     idx_t n = duckdb_data_chunk_get_size(in);
     duckdb_vector_ensure_validity_writable(out);
