@@ -21,24 +21,6 @@
 -- Lookup macros use a "hygienic" form, (SELECT arg AS madang_a) madang_p, so
 -- that a caller's argument such as "oid" or "t.oid" binds to the caller's row,
 -- not to a column of the catalog scanned inside the macro.
--- session settings storage (madang turns SET <pg-only guc> into an upsert here)
-CREATE OR REPLACE TEMP TABLE madang_settings(name VARCHAR PRIMARY KEY, setting VARCHAR)
-@@
--- relations the session's user may read something of (madang refreshes it when grants change);
--- superusers see everything
-CREATE OR REPLACE TEMP TABLE madang_visible(schema_name VARCHAR, table_name VARCHAR)
-@@
-CREATE OR REPLACE TEMP MACRO madang_can_see(s, t) AS ('{{SUPERUSER}}' = 'on' OR (SELECT count(*) > 0
-  FROM (SELECT s AS madang_s, t AS madang_t) madang_p, madang_visible madang_v
-  WHERE madang_v.schema_name = madang_p.madang_s AND madang_v.table_name = madang_p.madang_t))
-@@
-INSERT INTO madang_settings VALUES
- ('server_version','15.8'),('server_version_num','150008'),('server_encoding','UTF8'),('client_encoding','UTF8'),
- ('datestyle','ISO, MDY'),('intervalstyle','postgres'),('integer_datetimes','on'),('standard_conforming_strings','on'),
- ('transaction_isolation','read committed'),('default_transaction_isolation','read committed'),
- ('transaction_read_only','off'),('extra_float_digits','1'),('application_name',''),('max_index_keys','32'),
- ('max_identifier_length','63'),('lc_collate','C'),('lc_ctype','C'),('is_superuser','{{SUPERUSER}}'),('session_authorization','{{USER}}')
-@@
 -- set_config and current_setting read and change the session's settings (C functions in sysviews.c)
 CREATE OR REPLACE TEMP MACRO set_config(n, v, is_local) AS madang_set_config(n, v, is_local)
 @@
@@ -56,16 +38,6 @@ CREATE OR REPLACE TEMP MACRO pg_backend_pid() AS {{PID}}
 @@
 CREATE OR REPLACE TEMP MACRO current_schemas(include_implicit) AS
   CASE WHEN include_implicit THEN ['pg_catalog', current_schema()] ELSE [current_schema()] END
-@@
-CREATE OR REPLACE TEMP MACRO pg_get_userbyid(x) AS CASE WHEN x IS NULL THEN NULL WHEN x = 10 THEN 'admin' WHEN x = 16384 THEN '{{USER}}' ELSE 'unknown (OID=' || x || ')' END
-@@
-CREATE OR REPLACE TEMP MACRO pg_encoding_to_char(x) AS CASE x WHEN 6 THEN 'UTF8' WHEN 0 THEN 'SQL_ASCII' ELSE '' END
-@@
-CREATE OR REPLACE TEMP MACRO array_upper(arr, dim) AS CASE WHEN dim = 1 AND len(arr) > 0 THEN len(arr) ELSE NULL END
-@@
-CREATE OR REPLACE TEMP MACRO array_lower(arr, dim) AS CASE WHEN dim = 1 AND len(arr) > 0 THEN 1 ELSE NULL END
-@@
-CREATE OR REPLACE TEMP MACRO pg_table_is_visible(x) AS true
 @@
 -- PostgreSQL clients connect to database "madang"; DuckDB's catalog is named after its file
 CREATE OR REPLACE TEMP MACRO current_database() AS 'madang'
@@ -89,6 +61,36 @@ CREATE OR REPLACE TEMP MACRO current_setting(n) AS coalesce(madang_get_setting(n
 @@ lazy
 -- Everything below is installed on a session's first statement that names one of its objects
 -- (catalog views and lookup macros); the part above is installed at connect.
+CREATE OR REPLACE TEMP MACRO pg_get_userbyid(x) AS CASE WHEN x IS NULL THEN NULL WHEN x = 10 THEN 'admin' WHEN x = 16384 THEN '{{USER}}' ELSE 'unknown (OID=' || x || ')' END
+@@
+CREATE OR REPLACE TEMP MACRO pg_encoding_to_char(x) AS CASE x WHEN 6 THEN 'UTF8' WHEN 0 THEN 'SQL_ASCII' ELSE '' END
+@@
+CREATE OR REPLACE TEMP MACRO array_upper(arr, dim) AS CASE WHEN dim = 1 AND len(arr) > 0 THEN len(arr) ELSE NULL END
+@@
+CREATE OR REPLACE TEMP MACRO array_lower(arr, dim) AS CASE WHEN dim = 1 AND len(arr) > 0 THEN 1 ELSE NULL END
+@@
+CREATE OR REPLACE TEMP MACRO pg_table_is_visible(x) AS true
+@@
+-- TEMP tables cost a session far more memory than macros (measured: bench/mem_concurrency.py),
+-- so they live here, in the part only catalog-reading sessions install.
+-- The settings pg_settings shows (madang upserts every SET here once this part is installed):
+CREATE OR REPLACE TEMP TABLE madang_settings(name VARCHAR PRIMARY KEY, setting VARCHAR)
+@@
+INSERT INTO madang_settings VALUES
+ ('server_version','15.8'),('server_version_num','150008'),('server_encoding','UTF8'),('client_encoding','UTF8'),
+ ('datestyle','ISO, MDY'),('intervalstyle','postgres'),('integer_datetimes','on'),('standard_conforming_strings','on'),
+ ('transaction_isolation','read committed'),('default_transaction_isolation','read committed'),
+ ('transaction_read_only','off'),('extra_float_digits','1'),('application_name',''),('max_index_keys','32'),
+ ('max_identifier_length','63'),('lc_collate','C'),('lc_ctype','C'),('is_superuser','{{SUPERUSER}}'),('session_authorization','{{USER}}')
+@@
+-- relations the session's user may read something of (madang refreshes it when grants change);
+-- superusers see everything
+CREATE OR REPLACE TEMP TABLE madang_visible(schema_name VARCHAR, table_name VARCHAR)
+@@
+CREATE OR REPLACE TEMP MACRO madang_can_see(s, t) AS ('{{SUPERUSER}}' = 'on' OR (SELECT count(*) > 0
+  FROM (SELECT s AS madang_s, t AS madang_t) madang_p, madang_visible madang_v
+  WHERE madang_v.schema_name = madang_p.madang_s AND madang_v.table_name = madang_p.madang_t))
+@@
 CREATE OR REPLACE TEMP MACRO pg_relation_is_publishable(x) AS false
 @@
 CREATE OR REPLACE TEMP MACRO pg_get_statisticsobjdef_columns(x) AS NULL::VARCHAR

@@ -304,6 +304,7 @@ static char *pg_column_name(const char *n, duckdb_logical_type lt)
 }
 
 static bool ensure_catalog_shim(sess_t *s, const char *sql, gate_err_t *err);
+static void sync_setting(sess_t *s, const char *name);
 
 static __thread const char **t_param_hints;
 static __thread int t_nparam_hints;
@@ -1644,7 +1645,9 @@ static bool ensure_catalog_shim(sess_t *s, const char *sql, gate_err_t *err)
         return false;
     }
     s->shim_lazy_done = true;
-    return true;
+    for (int i = 0; i < s->nsettings; i++) sync_setting(s, s->settings[i].name);
+    s->visible_version = 0; /* fill madang_visible now */
+    return authz_refresh(s, err);
 }
 
 bool gate_shim_object(const char *name)
@@ -1694,7 +1697,7 @@ static void apply_search_path(sess_t *s)
 static void sync_setting(sess_t *s, const char *name)
 {
     const char *v = sess_get(s, name);
-    if (v && !compat_set_setting(s->conn, name, v))
+    if (v && s->shim_lazy_done && !compat_set_setting(s->conn, name, v))
         log_event(LOG_WARN, "setting_sync_failed", "name=%s", name);
     if (strcmp(name, "search_path") == 0) apply_search_path(s);
 }
@@ -1703,12 +1706,6 @@ bool gate_session_start(sess_t *s, int32_t pid, char *err, size_t errlen)
 {
     s->backend_pid = pid;
     if (!compat_install_part(s->conn, s->user, s->superuser, pid, 0, err, errlen)) return false;
-    for (int i = 0; i < s->nsettings; i++) {
-        if (!compat_set_setting(s->conn, s->settings[i].name, s->settings[i].value)) {
-            snprintf(err, errlen, "could not set up session setting %s", s->settings[i].name);
-            return false;
-        }
-    }
     apply_search_path(s);
     authz_note_shim_objects(s);
     sess_register(s);
