@@ -80,6 +80,12 @@ static const setting_def_t *find_def(const char *name)
     return NULL;
 }
 
+const char *sess_default(const char *name)
+{
+    const setting_def_t *d = find_def(name);
+    return d ? d->dflt : NULL;
+}
+
 bool sess_is_reported(const char *name)
 {
     const setting_def_t *d = find_def(name);

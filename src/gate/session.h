@@ -61,6 +61,8 @@ const char *sess_get(sess_t *s, const char *name);
 sess_set_result_t sess_set(sess_t *s, const char *name, const char *value, bool is_startup, char *err,
                            size_t errlen);
 sess_set_result_t sess_reset(sess_t *s, const char *name); /* name NULL = RESET ALL */
+/* The PostgreSQL 15 default of a known setting (server_version, ...); NULL if unknown. */
+const char *sess_default(const char *name);
 /* Whether this setting is one PostgreSQL reports with ParameterStatus. */
 bool sess_is_reported(const char *name);
 /* Pops the names of reported settings that changed; caller frees the array and strings. */

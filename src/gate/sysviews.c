@@ -220,7 +220,10 @@ static void get_setting_fn(duckdb_function_info info, duckdb_data_chunk in, duck
     for (idx_t i = 0; i < n; i++) {
         bool null;
         char *name = arg_string(names, i, &null);
-        const char *v = s && name ? sess_get(s, name) : NULL;
+        /* DuckDB drops a C function's bind data when it copies the expression
+         * (a filter pushed into a scan, a UNION branch): then there is no way
+         * to find the session, and the server-wide default is the answer. */
+        const char *v = !name ? NULL : s ? sess_get(s, name) : sess_default(name);
         if (v)
             duckdb_vector_assign_string_element(out, i, v);
         else
@@ -242,7 +245,8 @@ static void set_config_fn(duckdb_function_info info, duckdb_data_chunk in, duckd
         char *name = arg_string(names, i, &null_n), *value = arg_string(values, i, &null_v);
         char err[256];
         if (!s || null_n) {
-            duckdb_scalar_function_set_error(info, "set_config: no session or no setting name");
+            duckdb_scalar_function_set_error(info, null_n ? "set_config: the setting name is NULL"
+                                                          : "set_config can only be called in a query's select list");
         } else if (sess_set(s, name, null_v ? "" : value, false, err, sizeof err) != SESS_SET_OK) {
             duckdb_scalar_function_set_error(info, err);
         } else {

@@ -112,6 +112,10 @@ def test_session_statements_emulated(conn):
     cur.execute("SHOW application_name")
     assert cur.fetchone() == ("via-set-config",)
     assert conn.get_parameter_status("application_name") == "via-set-config"
+    # inside a filter the engine may copy the expression: server-wide values still answer
+    cur.execute("SELECT count(*) FROM (SELECT 1 AS a UNION ALL SELECT 2) t "
+                "WHERE current_setting('server_version_num')::int >= 150000")
+    assert cur.fetchone() == (2,)
     cur.execute("RESET ALL")
     cur.execute("SHOW application_name")
     cur.execute("SET nosuch_setting = 1") if False else None
