@@ -772,22 +772,12 @@ static bool is_cte(const named_t *n, const char *name)
 static char *view_body(const char *sql)
 {
     /* "CREATE VIEW name [(cols)] AS <query>;" → <query> */
-    lex_t l;
-    lex_init(&l, sql, strlen(sql));
-    int depth = 0;
-    for (lex_tok_t t = lex_next(&l); t.type != TK_EOF && t.type != TK_ERROR; t = lex_next(&l)) {
-        if (t.type == TK_LPAREN)
-            depth++;
-        else if (t.type == TK_RPAREN)
-            depth--;
-        else if (depth == 0 && lex_is(&t, "AS")) {
-            char *body = xstrdup(sql + t.offset + t.len);
-            size_t n = strlen(body);
-            while (n && (body[n - 1] == ';' || isspace((unsigned char)body[n - 1]))) body[--n] = '\0';
-            return body;
-        }
-    }
-    return NULL;
+    long at = lex_after_top_level_kw(sql, "AS");
+    if (at < 0) return NULL;
+    char *body = xstrdup(sql + at);
+    size_t n = strlen(body);
+    while (n && (body[n - 1] == ';' || isspace((unsigned char)body[n - 1]))) body[--n] = '\0';
+    return body;
 }
 
 static bool check_plan(sess_t *s, pol_acl_t *acl, const char *sql, bool have_parse, const named_t *named,
@@ -1088,18 +1078,7 @@ static bool check_ddl(sess_t *s, gate_stmt_t *st, gate_err_t *err)
         }
         /* CREATE TABLE ... AS: the query's reads are checked on the plan */
         if (!strcmp(kind, "table") && !su) {
-            bool as = false;
-            int depth = 0;
-            lex_t l2;
-            lex_init(&l2, sql, strlen(sql));
-            for (lex_tok_t u = lex_next(&l2); u.type != TK_EOF && u.type != TK_ERROR; u = lex_next(&l2)) {
-                if (u.type == TK_LPAREN)
-                    depth++;
-                else if (u.type == TK_RPAREN)
-                    depth--;
-                else if (depth == 0 && lex_is(&u, "AS"))
-                    as = true;
-            }
+            bool as = lex_after_top_level_kw(sql, "AS") >= 0;
             if (as) return check_plan(s, s->acl, sql, false, NULL, err);
         }
         return true;

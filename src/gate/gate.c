@@ -1277,21 +1277,8 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
         snprintf(tagbuf, sizeof tagbuf, "%s %s", verb, obj);
         tag = tagbuf;
         /* CREATE TABLE ... AS reports "SELECT n" like PostgreSQL */
-        if (verb[0] == 'C' && strcmp(obj, "TABLE") == 0) {
-            lex_t l;
-            lex_init(&l, sql, strlen(sql));
-            int depth = 0;
-            for (lex_tok_t t = lex_next(&l); t.type != TK_EOF && t.type != TK_ERROR; t = lex_next(&l)) {
-                if (t.type == TK_LPAREN)
-                    depth++;
-                else if (t.type == TK_RPAREN)
-                    depth--;
-                else if (depth == 0 && lex_is(&t, "AS")) {
-                    tag = "SELECT";
-                    break;
-                }
-            }
-        }
+        if (verb[0] == 'C' && strcmp(obj, "TABLE") == 0 && lex_after_top_level_kw(sql, "AS") >= 0)
+            tag = "SELECT";
     } else if (kw(&w, 0, "COMMENT") && kw(&w, 1, "ON")) {
         kind = MET_KIND_DDL;
         tag = "COMMENT";
@@ -1441,6 +1428,10 @@ bool gate_execute(sess_t *s, gate_stmt_t *st, duckdb_result *res, int64_t *rows_
     authz_after_success(s, st);
     if (!st->returns_rows) {
         *rows_changed = (int64_t)duckdb_rows_changed(res);
+        /* CREATE TABLE AS reports its row count as a one-row result, not as rows changed */
+        if (*rows_changed == 0 && duckdb_column_count(res) == 1 && duckdb_row_count(res) == 1 &&
+            duckdb_column_type(res, 0) == DUCKDB_TYPE_BIGINT)
+            *rows_changed = duckdb_value_int64(res, 0, 0);
         duckdb_destroy_result(res);
     }
     return true;

@@ -357,3 +357,19 @@ void lex_put_literal(buf_t *b, const char *s)
     }
     buf_putc(b, '\'');
 }
+
+long lex_after_top_level_kw(const char *sql, const char *kw)
+{
+    lex_t l;
+    lex_init(&l, sql, strlen(sql));
+    int depth = 0;
+    for (lex_tok_t t = lex_next(&l); t.type != TK_EOF && t.type != TK_ERROR; t = lex_next(&l)) {
+        if (t.type == TK_LPAREN)
+            depth++;
+        else if (t.type == TK_RPAREN)
+            depth--;
+        else if (depth == 0 && lex_is(&t, kw))
+            return (long)(t.offset + t.len);
+    }
+    return -1;
+}

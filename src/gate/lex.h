@@ -48,6 +48,10 @@ bool lex_is(const lex_tok_t *t, const char *kw);
  * folded to lower case, quoted taken as is). Heap string. */
 char *lex_value(const lex_tok_t *t);
 
+/* Byte offset just past the first occurrence of keyword kw outside any
+ * parentheses (e.g. the AS of CREATE VIEW v AS ...), or -1. */
+long lex_after_top_level_kw(const char *sql, const char *kw);
+
 /* Appends s as a quoted identifier ("a""b") or a string literal ('it''s'). */
 void lex_put_ident(buf_t *b, const char *s);
 void lex_put_literal(buf_t *b, const char *s);

@@ -245,8 +245,9 @@ static void set_config_fn(duckdb_function_info info, duckdb_data_chunk in, duckd
         char *name = arg_string(names, i, &null_n), *value = arg_string(values, i, &null_v);
         char err[256];
         if (!s || null_n) {
-            duckdb_scalar_function_set_error(info, null_n ? "set_config: the setting name is NULL"
-                                                          : "set_config can only be called in a query's select list");
+            duckdb_scalar_function_set_error(
+                info, null_n ? "set_config: the setting name is NULL"
+                             : "set_config can only be called in a query's select list");
         } else if (sess_set(s, name, null_v ? "" : value, false, err, sizeof err) != SESS_SET_OK) {
             duckdb_scalar_function_set_error(info, err);
         } else {

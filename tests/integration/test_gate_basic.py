@@ -159,3 +159,17 @@ def test_user_management(server):
     assert all(r[0].startswith("SCRAM-SHA-256$") for r in rows)
     assert "new-pw" not in open(os.path.join(server.data_dir, "meta.db"), "rb").read().decode("latin1")
     c.close()
+
+
+def test_command_tags(conn):
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE tag_t AS SELECT * FROM range(5) r(i)")
+    assert cur.statusmessage == "SELECT 5"
+    cur.execute("INSERT INTO tag_t SELECT * FROM range(3)")
+    assert cur.statusmessage == "INSERT 0 3"
+    cur.execute("UPDATE tag_t SET i = 1")
+    assert cur.statusmessage == "UPDATE 8"
+    cur.execute("DELETE FROM tag_t WHERE i = 1")
+    assert cur.statusmessage == "DELETE 8"
+    cur.execute("DROP TABLE tag_t")
+    assert cur.statusmessage == "DROP TABLE"
