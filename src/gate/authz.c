@@ -996,6 +996,21 @@ static void set_ddl(gate_stmt_t *st, char op, const char *kind, const char *sche
     st->ddl_new_name = new_name ? xstrdup(new_name) : NULL;
 }
 
+/* Reads the object kind word (TABLE, VIEW, ...) into kind, lower case, and
+ * skips an IF [NOT] EXISTS that follows it; t ends on the object's name. */
+static void read_kind(lex_t *l, lex_tok_t *t, char kind[16])
+{
+    char *k = lex_value(t);
+    snprintf(kind, 16, "%s", k);
+    free(k);
+    *t = lex_next(l);
+    if (lex_is(t, "IF")) {
+        *t = lex_next(l);
+        if (lex_is(t, "NOT")) *t = lex_next(l);
+        *t = lex_next(l); /* EXISTS */
+    }
+}
+
 static bool check_ddl(sess_t *s, gate_stmt_t *st, gate_err_t *err)
 {
     const char *sql = st->sql;
@@ -1015,18 +1030,9 @@ static bool check_ddl(sess_t *s, gate_stmt_t *st, gate_err_t *err)
             temp = true;
             t = lex_next(&l);
         }
-        bool unique = lex_is(&t, "UNIQUE");
-        if (unique) t = lex_next(&l);
+        if (lex_is(&t, "UNIQUE")) t = lex_next(&l);
         char kind[16];
-        char *k = lex_value(&t);
-        snprintf(kind, sizeof kind, "%s", k);
-        free(k);
-        t = lex_next(&l);
-        if (lex_is(&t, "IF")) {
-            t = lex_next(&l);
-            t = lex_next(&l);
-            t = lex_next(&l);
-        }
+        read_kind(&l, &t, kind);
         if (!strcmp(kind, "schema")) {
             qname_t q;
             if (!read_qname(&l, &t, &q)) return true;
@@ -1085,15 +1091,8 @@ static bool check_ddl(sess_t *s, gate_stmt_t *st, gate_err_t *err)
     }
     if (lex_is(&t, "DROP")) {
         t = lex_next(&l);
-        char *k = lex_value(&t);
         char kind[16];
-        snprintf(kind, sizeof kind, "%s", k);
-        free(k);
-        t = lex_next(&l);
-        if (lex_is(&t, "IF")) {
-            t = lex_next(&l);
-            t = lex_next(&l);
-        }
+        read_kind(&l, &t, kind);
         if (!strcmp(kind, "schema")) {
             qname_t q;
             if (!read_qname(&l, &t, &q)) return true;
@@ -1119,11 +1118,8 @@ static bool check_ddl(sess_t *s, gate_stmt_t *st, gate_err_t *err)
     }
     if (lex_is(&t, "ALTER")) {
         t = lex_next(&l);
-        t = lex_next(&l); /* TABLE / VIEW / SEQUENCE */
-        if (lex_is(&t, "IF")) {
-            t = lex_next(&l);
-            t = lex_next(&l);
-        }
+        char kind[16];
+        read_kind(&l, &t, kind); /* TABLE / VIEW / SEQUENCE */
         qname_t q;
         if (!read_qname(&l, &t, &q)) return true;
         if (!must_own(s, &q, "alter", err)) return false;

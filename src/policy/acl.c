@@ -238,6 +238,18 @@ bool pol_set_owner(meta_t *m, const char *kind, const char *schema, const char *
     return n >= 0;
 }
 
+/* Ends a change begun with meta_begin: commit on success, else roll back; any
+ * change to grants, groups or owners moves pol_version(). */
+static bool finish(meta_t *m, bool ok)
+{
+    if (ok)
+        ok = meta_commit(m);
+    else
+        meta_rollback(m);
+    pol_bump();
+    return ok;
+}
+
 bool pol_forget_object(meta_t *m, const char *schema, const char *name)
 {
     const char *args[] = {schema, name};
@@ -252,12 +264,7 @@ bool pol_forget_object(meta_t *m, const char *schema, const char *name)
         ok = meta_exec(m, "DELETE FROM grants WHERE schema_name = ?1", 1, args, NULL, 0) >= 0 &&
              meta_exec(m, "DELETE FROM owners WHERE schema_name = ?1", 1, args, NULL, 0) >= 0;
     }
-    if (ok)
-        ok = meta_commit(m);
-    else
-        meta_rollback(m);
-    pol_bump();
-    return ok;
+    return finish(m, ok);
 }
 
 bool pol_rename_object(meta_t *m, const char *schema, const char *old_name, const char *new_name)
@@ -268,12 +275,7 @@ bool pol_rename_object(meta_t *m, const char *schema, const char *old_name, cons
                         args, NULL, 0) >= 0 &&
               meta_exec(m, "UPDATE owners SET object_name = ?3 WHERE schema_name = ?1 AND object_name = ?2",
                         3, args, NULL, 0) >= 0;
-    if (ok)
-        ok = meta_commit(m);
-    else
-        meta_rollback(m);
-    pol_bump();
-    return ok;
+    return finish(m, ok);
 }
 
 static bool exists_cb(void *ctx, int n, const char **c)
@@ -348,12 +350,7 @@ bool pol_grant(meta_t *m, bool revoke, int privs, bool schema_level, const char 
             }
         }
     }
-    if (ok)
-        ok = meta_commit(m);
-    else
-        meta_rollback(m);
-    pol_bump();
-    return ok;
+    return finish(m, ok);
 }
 
 bool pol_group_create(meta_t *m, const char *name, char *err, size_t errlen)
@@ -380,12 +377,7 @@ bool pol_group_drop(meta_t *m, const char *name, bool if_exists, char *err, size
     bool ok = meta_exec(m, "DELETE FROM grants WHERE grantee_kind = 'group' AND grantee = ?1", 1, args, err,
                         errlen) >= 0 &&
               meta_exec(m, "DELETE FROM groups WHERE name = ?1", 1, args, err, errlen) > 0;
-    if (ok)
-        ok = meta_commit(m);
-    else
-        meta_rollback(m);
-    pol_bump();
-    return ok;
+    return finish(m, ok);
 }
 
 bool pol_group_alter(meta_t *m, const char *group, bool add, const char **users, int nusers, char *err,
@@ -410,12 +402,7 @@ bool pol_group_alter(meta_t *m, const char *group, bool add, const char **users,
                            : "DELETE FROM group_members WHERE group_name = ?1 AND user_name = ?2",
                        2, args, err, errlen) >= 0;
     }
-    if (ok)
-        ok = meta_commit(m);
-    else
-        meta_rollback(m);
-    pol_bump();
-    return ok;
+    return finish(m, ok);
 }
 
 void pol_forget_user(meta_t *m, const char *name)
