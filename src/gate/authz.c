@@ -93,7 +93,7 @@ static void deny(gate_err_t *err, const char *detail_fmt, const char *a, const c
 /* ---- running helper queries on the session's connection ---- */
 
 /* SELECT fn('<sql>') → parsed JSON, or NULL with err. */
-static json_t *serialize(sess_t *s, const char *fn, const char *sql, gate_err_t *err)
+json_t *authz_serialize(sess_t *s, const char *fn, const char *sql, gate_err_t *err)
 {
     buf_t q;
     buf_init(&q, strlen(sql) + 64);
@@ -332,9 +332,8 @@ static const char *const known_ops[] = {
 
 /* Scalar functions that reveal the catalog to whoever calls them. */
 static const char *const denied_scalar_functions[] = {
-    "json_serialize_plan",
-    "getvariable",
-    "current_setting_raw",
+    "json_serialize_plan", "getvariable", "current_setting_raw",
+    "madang_fence", /* marks where row policies were applied (protect.c) */
 };
 
 static void require_all_columns(walk_t *w, pol_priv_t priv, const char *schema, const char *table,
@@ -444,21 +443,7 @@ static void walk(walk_t *w, json_t *n)
 
 /* ---- the parse tree: what the user named ---- */
 
-typedef struct {
-    char *catalog, *schema, *name, *alias;
-    size_t location;
-} ref_t;
-
-typedef struct {
-    ref_t *refs;
-    int nrefs;
-    char **ctes;
-    int nctes;
-    char **fns;
-    int nfns;
-} named_t;
-
-static void named_free(named_t *n)
+void authz_named_free(named_t *n)
 {
     for (int i = 0; i < n->nrefs; i++) {
         free(n->refs[i].catalog);
@@ -473,7 +458,7 @@ static void named_free(named_t *n)
     free(n->fns);
 }
 
-static void collect_named(named_t *n, json_t *o)
+void authz_collect_named(named_t *n, json_t *o)
 {
     if (json_is_object(o)) {
         const char *type = json_string_value(json_object_get(o, "type"));
@@ -507,22 +492,13 @@ static void collect_named(named_t *n, json_t *o)
         }
         const char *k;
         json_t *v;
-        json_object_foreach(o, k, v) collect_named(n, v);
+        json_object_foreach(o, k, v) authz_collect_named(n, v);
     } else if (json_is_array(o)) {
         size_t i;
         json_t *v;
-        json_array_foreach(o, i, v) collect_named(n, v);
+        json_array_foreach(o, i, v) authz_collect_named(n, v);
     }
 }
-
-/* How a name the user wrote resolves. */
-typedef enum { REL_NONE, REL_TABLE, REL_VIEW, REL_TEMP_VIEW, REL_SHIM, REL_SYSTEM_VIEW } rel_kind_t;
-
-typedef struct {
-    rel_kind_t kind;
-    char db[64], schema[128], name[128];
-    char *sql; /* view definition */
-} rel_t;
 
 /* The session's snapshot of the catalog's relations (reloaded when the
  * catalog version changes: every DDL passes the gate), and its most recent
@@ -642,7 +618,7 @@ static void cache_put(sess_t *s, const char *sql)
     a->cache_next = (a->cache_next + 1) % AZ_CACHE;
 }
 
-static rel_kind_t resolve(sess_t *s, const ref_t *r, rel_t *out)
+rel_kind_t authz_resolve(sess_t *s, const ref_t *r, rel_t *out)
 {
     memset(out, 0, sizeof *out);
     snapshot(s);
@@ -702,6 +678,19 @@ static rel_kind_t resolve(sess_t *s, const ref_t *r, rel_t *out)
     return best;
 }
 
+bool authz_is_view_name(sess_t *s, const char *name)
+{
+    snapshot(s);
+    struct authz_state *a = az(s);
+    for (size_t i = 0; i < a->nrels; i++) {
+        snap_rel_t *e = &a->rels[i];
+        if (e->view && !e->internal && strcmp(e->db, "temp") != 0 && strcmp(e->db, "system") != 0 &&
+            !strcasecmp(e->name, name))
+            return true;
+    }
+    return false;
+}
+
 /* An empty relation with the view's columns and types. */
 static char *sealed_relation(sess_t *s, const rel_t *v, const ref_t *r)
 {
@@ -741,7 +730,7 @@ static char *sealed_relation(sess_t *s, const rel_t *v, const ref_t *r)
 }
 
 /* Length of the name written at location: ident(.ident)* */
-static size_t name_span(const char *sql, size_t loc)
+size_t authz_name_span(const char *sql, size_t loc)
 {
     lex_t l;
     size_t len = strlen(sql);
@@ -762,14 +751,14 @@ static size_t name_span(const char *sql, size_t loc)
     return end;
 }
 
-static bool is_cte(const named_t *n, const char *name)
+bool authz_is_cte(const named_t *n, const char *name)
 {
     for (int i = 0; i < n->nctes; i++)
         if (!strcasecmp(n->ctes[i], name)) return true;
     return false;
 }
 
-static char *view_body(const char *sql)
+char *authz_view_body(const char *sql)
 {
     /* "CREATE VIEW name [(cols)] AS <query>;" → <query> */
     long at = lex_after_top_level_kw(sql, "AS");
@@ -796,23 +785,23 @@ static bool check_select(sess_t *s, pol_acl_t *acl, const char *sql, int depth, 
         gate_err_t fast;
         if (check_plan(s, acl, sql, false, NULL, &fast)) return true;
     }
-    json_t *tree = serialize(s, "json_serialize_sql", sql, err);
+    json_t *tree = authz_serialize(s, "json_serialize_sql", sql, err);
     if (!tree) return false;
     named_t n = {0};
-    collect_named(&n, tree);
+    authz_collect_named(&n, tree);
     json_decref(tree);
     bool ok = true;
     /* seal views, from the last position to the first so offsets stay valid */
     char *work = xstrdup(sql);
     for (int i = n.nrefs - 1; i >= 0 && ok; i--) {
         ref_t *r = &n.refs[i];
-        if (is_cte(&n, r->name) && !r->schema[0]) {
+        if (authz_is_cte(&n, r->name) && !r->schema[0]) {
             /* a CTE reference; if a relation of the same name exists it is checked
              * unsealed (with the user's rights), which can only deny more */
             continue;
         }
         rel_t v;
-        rel_kind_t k = resolve(s, r, &v);
+        rel_kind_t k = authz_resolve(s, r, &v);
         bool seal = false;
         if (k == REL_SHIM) {
             seal = true;
@@ -830,7 +819,7 @@ static bool check_select(sess_t *s, pol_acl_t *acl, const char *sql, int depth, 
                 /* definer rights: the view's owner must be able to read what it reads */
                 char *owner = pol_owner_of(s->srv->meta, v.schema, v.name);
                 pol_acl_t *oacl = pol_acl_load(s->srv->meta, owner ? owner : "admin");
-                char *body = v.sql ? view_body(v.sql) : NULL;
+                char *body = v.sql ? authz_view_body(v.sql) : NULL;
                 if (!oacl || !body) {
                     deny(err, NULL, NULL, NULL, "cannot authorize view %s.%s: its owner %s no longer exists",
                          v.schema, v.name, owner ? owner : "admin");
@@ -851,7 +840,7 @@ static bool check_select(sess_t *s, pol_acl_t *acl, const char *sql, int depth, 
             }
         }
         if (seal && r->location != (size_t)-1) {
-            size_t span = name_span(work, r->location);
+            size_t span = authz_name_span(work, r->location);
             if (span == 0) {
                 gate_err_set(err, "42501",
                              "madang cannot authorize this statement (view reference not found)");
@@ -884,14 +873,14 @@ static bool check_select(sess_t *s, pol_acl_t *acl, const char *sql, int depth, 
     }
     if (ok) ok = check_plan(s, acl, work, true, &n, err);
     free(work);
-    named_free(&n);
+    authz_named_free(&n);
     return ok;
 }
 
 static bool check_plan(sess_t *s, pol_acl_t *acl, const char *sql, bool have_parse, const named_t *named,
                        gate_err_t *err)
 {
-    json_t *plan = serialize(s, "json_serialize_plan", sql, err);
+    json_t *plan = authz_serialize(s, "json_serialize_plan", sql, err);
     if (!plan) return false;
     walk_t w = {.s = s, .acl = acl, .have_parse = have_parse, .err = err, .ok = true};
     if (named) {
@@ -945,7 +934,7 @@ static bool find_existing(sess_t *s, const qname_t *q, char *schema_out, size_t 
                .name = (char *)q->name,
                .alias = ""};
     rel_t v;
-    rel_kind_t k = resolve(s, &r, &v);
+    rel_kind_t k = authz_resolve(s, &r, &v);
     free(v.sql);
     if (k == REL_NONE) return false;
     snprintf(schema_out, n, "%s", v.schema);
@@ -1074,7 +1063,7 @@ static bool check_ddl(sess_t *s, gate_stmt_t *st, gate_err_t *err)
         }
         /* what a new view reads must be readable by its creator */
         if (!strcmp(kind, "view") && !su) {
-            char *body = view_body(sql);
+            char *body = authz_view_body(sql);
             bool ok = body && check_select(s, s->acl, body, 1, err);
             free(body);
             if (!ok) {

@@ -38,4 +38,45 @@ typedef struct {
 int authz_explain(meta_t *m, const char *user, const char *schema, const char *table,
                   authz_explain_row_t out[5]);
 
+/* ---- shared with the policy rewrite (protect.c) ---- */
+#include <jansson.h>
+
+/* A relation the statement names: [catalog.][schema.]name [alias] at a byte offset. */
+typedef struct {
+    char *catalog, *schema, *name, *alias;
+    size_t location;
+} ref_t;
+
+/* What a parse tree names: relations, CTE names, table functions. */
+typedef struct {
+    ref_t *refs;
+    int nrefs;
+    char **ctes;
+    int nctes;
+    char **fns;
+    int nfns;
+} named_t;
+
+/* How a name the user wrote resolves. */
+typedef enum { REL_NONE, REL_TABLE, REL_VIEW, REL_TEMP_VIEW, REL_SHIM, REL_SYSTEM_VIEW } rel_kind_t;
+
+typedef struct {
+    rel_kind_t kind;
+    char db[64], schema[128], name[128];
+    char *sql; /* view definition (heap) */
+} rel_t;
+
+/* SELECT fn('<sql>') (json_serialize_sql / json_serialize_plan) → parsed JSON, or NULL with err. */
+json_t *authz_serialize(sess_t *s, const char *fn, const char *sql, gate_err_t *err);
+void authz_collect_named(named_t *n, json_t *tree);
+void authz_named_free(named_t *n);
+bool authz_is_cte(const named_t *n, const char *name);
+rel_kind_t authz_resolve(sess_t *s, const ref_t *r, rel_t *out);
+/* Length of the name written at loc: ident(.ident)* */
+size_t authz_name_span(const char *sql, size_t loc);
+/* The query of "CREATE VIEW v AS <query>" (heap), or NULL. */
+char *authz_view_body(const char *sql);
+/* Every user view of the catalog snapshot (names, for a cheap pre-check). */
+bool authz_is_view_name(sess_t *s, const char *name);
+
 #endif

@@ -19,6 +19,8 @@
 #include <strings.h>
 
 #include "gate/authz.h"
+#include "gate/polsql.h"
+#include "gate/protect.h"
 #include "gate/compat.h"
 #include "gate/grant.h"
 #include "gate/lex.h"
@@ -93,6 +95,7 @@ void gate_err_from_duckdb(gate_err_t *err, const char *msg, duckdb_error_type ty
             break;
         }
     }
+    if (strncmp(body, "new row violates row-level security policy", 43) == 0) state = "42501";
     if (type == DUCKDB_ERROR_INTERRUPT) state = "57014";
     if (type == DUCKDB_ERROR_DIVIDE_BY_ZERO) state = "22012";
     if (strcmp(state, "57014") == 0) {
@@ -175,6 +178,7 @@ void gate_stmt_free(gate_stmt_t *st)
     if (!st) return;
     if (st->ps) duckdb_destroy_prepare(&st->ps);
     free(st->sql);
+    free(st->orig_sql);
     free(st->param_types);
     for (int i = 0; i < st->ncols; i++) {
         free(st->col_names[i]);
@@ -1102,6 +1106,14 @@ static bool classify_copy(sess_t *s, const char *sql, bool (*type_ok)(duckdb_log
     t_skip_authz = from;
     bool ok = gate_prepare(s, buf_cstr(&q), type_ok, &inner, err);
     t_skip_authz = false;
+    if (ok && from && st->copy_name && inner->orig_sql == NULL &&
+        protect_has_row_policies(s, st->copy_schema ? st->copy_schema : s->default_schema, st->copy_name)) {
+        /* rows loaded by COPY would skip the WITH CHECK of the table's row policies */
+        gate_err_set(err, "0A000", "COPY FROM into %s is not supported while it has row policies for you",
+                     st->copy_name);
+        snprintf(err->hint, sizeof err->hint, "load the rows with INSERT, which checks each row");
+        ok = false;
+    }
     if (ok && from) {
         /* COPY FROM needs INSERT on the target's columns, checked on the plan of
          * the equivalent INSERT */
@@ -1144,6 +1156,8 @@ static bool classify_copy(sess_t *s, const char *sql, bool (*type_ok)(duckdb_log
     inner->ps = NULL;
     st->sql = inner->sql;
     inner->sql = NULL;
+    st->orig_sql = inner->orig_sql;
+    inner->orig_sql = NULL;
     st->ncols = inner->ncols;
     st->col_names = inner->col_names;
     st->col_types = inner->col_types;
@@ -1170,6 +1184,53 @@ syntax:
 }
 
 /* ---- the classifier ---- */
+
+/* Row policies and masks (protect.h): when they touch the statement, the
+ * engine runs the rewritten text instead; the client keeps seeing the
+ * original statement's column names. */
+static bool apply_policies(sess_t *s, gate_stmt_t *st, bool (*type_ok)(duckdb_logical_type), gate_err_t *err)
+{
+    char *psql = NULL;
+    if (!protect_rewrite(s, st, &psql, err)) return false;
+    if (!psql) return true;
+    gate_stmt_t *n = stmt_new(GATE_ENGINE, st->kind, st->tag);
+    bool ok = prepare_engine(s, n, psql, type_ok, err);
+    free(psql);
+    if (!ok) {
+        char msg[sizeof err->message];
+        snprintf(msg, sizeof msg, "%s", err->message);
+        gate_err_set(err, "42P17",
+                     "the row or masking policies on a table in this statement cannot be evaluated: %s", msg);
+        snprintf(err->hint, sizeof err->hint,
+                 "a superuser must fix or drop the policy (see madang.policies)");
+    } else if (n->ncols != st->ncols) {
+        gate_err_set(err, "XX000", "applying row and masking policies changed the statement's shape");
+        ok = false;
+    }
+    if (!ok) {
+        gate_stmt_free(n);
+        return false;
+    }
+    st->orig_sql = st->sql;
+    st->sql = n->sql;
+    n->sql = NULL;
+    duckdb_prepared_statement tmp = st->ps;
+    st->ps = n->ps;
+    n->ps = tmp;
+    for (int i = 0; i < st->ncols; i++) {
+        duckdb_logical_type t = st->col_types[i];
+        st->col_types[i] = n->col_types[i];
+        n->col_types[i] = t;
+    }
+    duckdb_type *pt = st->param_types;
+    st->param_types = n->param_types;
+    n->param_types = pt;
+    int np = st->nparams;
+    st->nparams = n->nparams;
+    n->nparams = np;
+    gate_stmt_free(n);
+    return true;
+}
 
 bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_type), gate_stmt_t **out,
                   gate_err_t *err)
@@ -1236,6 +1297,7 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
         kind = MET_KIND_DDL;
         tag = "TRUNCATE TABLE";
     } else if (kw(&w, 0, "CREATE") || kw(&w, 0, "DROP") || kw(&w, 0, "ALTER")) {
+        if (polsql_match(sql)) return polsql_classify(s, sql, out, err);
         const char *verb = kw(&w, 0, "CREATE") ? "CREATE" : kw(&w, 0, "DROP") ? "DROP" : "ALTER";
         if (kw(&w, 1, "GROUP")) return grant_classify(s, sql, out, err);
         if (kw(&w, 1, "USER") || kw(&w, 1, "ROLE")) {
@@ -1372,7 +1434,7 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
         gate_stmt_free(st);
         return false;
     }
-    if (!t_skip_authz && !authz_check(s, st, err)) {
+    if (!t_skip_authz && (!authz_check(s, st, err) || !apply_policies(s, st, type_ok, err))) {
         gate_stmt_free(st);
         return false;
     }
@@ -1407,12 +1469,33 @@ void gate_note_failure(sess_t *s)
     if (s->tx == SESS_TX_BLOCK) s->tx = SESS_TX_FAILED;
 }
 
+/* Authorizes the statement as written again, and checks that the policies
+ * still rewrite it the way it was prepared (its parameters are bound to that
+ * prepared statement). */
+static bool reauthorize(sess_t *s, gate_stmt_t *st, gate_err_t *err)
+{
+    char *prepared = st->sql;
+    if (st->orig_sql) st->sql = st->orig_sql;
+    char *psql = NULL;
+    bool ok = authz_check(s, st, err) && protect_rewrite(s, st, &psql, err);
+    st->sql = prepared;
+    if (ok && !(psql ? st->orig_sql && !strcmp(psql, prepared) : !st->orig_sql)) {
+        gate_err_set(
+            err, "0A000",
+            "the row or masking policies of a table in this statement changed since it was prepared");
+        snprintf(err->hint, sizeof err->hint, "prepare the statement again");
+        ok = false;
+    }
+    free(psql);
+    return ok;
+}
+
 bool gate_execute(sess_t *s, gate_stmt_t *st, duckdb_result *res, int64_t *rows_changed, gate_err_t *err)
 {
     *rows_changed = 0;
     if (!gate_check_tx(s, st, err)) return false;
-    /* a grant, revoke or DDL since this statement was authorized: decide again */
-    if (st->authz_version != authz_version() && !authz_check(s, st, err)) {
+    /* a grant, revoke, policy or DDL since this statement was authorized: decide again */
+    if (st->authz_version != authz_version() && !reauthorize(s, st, err)) {
         met_statement(st->kind, false);
         return false;
     }
@@ -1586,8 +1669,8 @@ bool gate_setup_engine(server_t *srv, char *err, size_t errlen)
         snprintf(err, errlen, "cannot connect to the engine");
         return false;
     }
-    bool ok =
-        sysviews_install(srv, c, err, errlen) && compat_install_part(c, "admin", true, 0, 0, err, errlen);
+    bool ok = sysviews_install(srv, c, err, errlen) && protect_setup_engine(c, err, errlen) &&
+              compat_install_part(c, "admin", true, 0, 0, err, errlen);
     int neager = 0;
     char **eager = ok ? temp_object_names(c, &neager) : NULL;
     ok = ok && compat_install_part(c, "admin", true, 0, 1, err, errlen);
@@ -1774,6 +1857,9 @@ bool gate_run_utility(sess_t *s, gate_stmt_t *st, char *tag, size_t taglen, gate
         break;
     case GATE_GOVERN:
         ok = grant_run(s, st, tag, taglen, err);
+        break;
+    case GATE_POLICY:
+        ok = polsql_run(s, st, tag, taglen, err);
         break;
     default:
         gate_err_set(err, "XX000", "internal error: statement is not a utility");

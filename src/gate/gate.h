@@ -37,6 +37,7 @@ typedef enum {
     GATE_COPY_IN,  /* COPY t FROM STDIN */
     GATE_COPY_OUT, /* COPY t|(query) TO STDOUT: ps is the query */
     GATE_GOVERN,   /* GRANT, REVOKE, CREATE/ALTER/DROP GROUP: st->gov */
+    GATE_POLICY,   /* row policies, masking policies, tags (polsql.c) */
 } gate_action_t;
 
 typedef struct {
@@ -59,8 +60,9 @@ typedef struct {
 typedef struct gate_stmt {
     gate_action_t action;
     met_kind_t kind;
-    char tag[48]; /* CommandComplete verb: "SELECT", "INSERT", "CREATE TABLE", ... */
-    char *sql;    /* what the engine prepared (after compatibility rewrites) */
+    char tag[48];   /* CommandComplete verb: "SELECT", "INSERT", "CREATE TABLE", ... */
+    char *sql;      /* what the engine prepared (after compatibility rewrites and policies) */
+    char *orig_sql; /* the statement before row policies and masks were applied, or NULL */
     duckdb_prepared_statement ps;
     int nparams;
     duckdb_type *param_types;

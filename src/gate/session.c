@@ -7,6 +7,7 @@
 #include "gate/session.h"
 
 #include "gate/authz.h"
+#include "gate/protect.h"
 #include "policy/acl.h"
 
 #include <ctype.h>
@@ -216,6 +217,7 @@ void sess_destroy(sess_t *s)
     free(s->changed);
     pol_acl_free(s->acl);
     authz_session_free(s);
+    protect_session_free(s);
     for (int i = 0; i < s->nshim_objects; i++) free(s->shim_objects[i]);
     free(s->shim_objects);
     free(s);

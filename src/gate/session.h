@@ -40,9 +40,10 @@ typedef struct sess {
     char default_schema[64];
     char **shim_objects;
     int nshim_objects;
-    struct authz_state *az; /* authz.c's caches: catalog snapshot, recent decisions */
-    int32_t backend_pid;    /* what pg_backend_pid() answers */
-    bool shim_lazy_done;    /* the catalog part of the compatibility shim is installed */
+    struct authz_state *az;     /* authz.c's caches: catalog snapshot, recent decisions */
+    struct protect_state *prot; /* protect.c's: the policy set, recent rewrites */
+    int32_t backend_pid;        /* what pg_backend_pid() answers */
+    bool shim_lazy_done;        /* the catalog part of the compatibility shim is installed */
     /* Settings changed since the door last reported them (ParameterStatus). */
     char **changed;
     int nchanged;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gate/authz.h"
+#include "gate/protect.h"
 #include "gate/session.h"
 #include "policy/acl.h"
 
@@ -49,11 +50,48 @@ static bool add_row(void *ctx, int n, const char **c)
 
 typedef struct {
     const char *name;
-    const char *cols[10];
+    const char *cols[14];
     const char *sql_all;  /* superusers */
     const char *sql_self; /* others: ?1 = the caller */
     int nparams;          /* VARCHAR parameters of the function */
 } sysfn_t;
+
+/* Grants that reach the caller (?1): to them, to PUBLIC, or to a group of theirs. */
+#define GRANTEE_IS_CALLER                                                                                    \
+    "((g.grantee_kind = 'user' AND g.grantee = ?1) OR g.grantee_kind = 'public' OR (g.grantee_kind = "       \
+    "'group' "                                                                                               \
+    "AND g.grantee IN (SELECT group_name FROM group_members WHERE user_name = ?1)))"
+
+/* Row policies and column masks (direct or through a tag), one row each.
+ * Others see the row policies that apply to them and the masks on tables
+ * they were granted. */
+#define POLICIES_SQL(filter)                                                                                 \
+    "SELECT name, kind, schema_name, table_name, column_name, command, grantee_kind, grantee, expression, "  \
+    "via, "                                                                                                  \
+    "owner, created_at FROM ("                                                                               \
+    "SELECT p.name, 'ROW ACCESS' AS kind, p.schema_name, p.table_name, NULL AS column_name, p.command, "     \
+    "p.grantee_kind, NULLIF(p.grantee, '') AS grantee, trim(COALESCE('USING (' || p.using_expr || ')', '') " \
+    "|| "                                                                                                    \
+    "COALESCE(' WITH CHECK (' || p.check_expr || ')', '')) AS expression, NULL AS via, p.owner, "            \
+    "p.created_at, "                                                                                         \
+    "(p.grantee_kind = 'public' OR (p.grantee_kind = 'user' AND p.grantee = ?1) OR (p.grantee_kind = "       \
+    "'group' "                                                                                               \
+    "AND p.grantee IN (SELECT group_name FROM group_members WHERE user_name = ?1))) AS applies FROM "        \
+    "row_policies p "                                                                                        \
+    "UNION ALL SELECT m.name, 'MASKING', c.schema_name, c.table_name, c.column_name, 'SELECT', 'public', "   \
+    "NULL, "                                                                                                 \
+    "'(' || m.arg_name || ' ' || m.arg_type || ') -> ' || m.body, 'column', m.owner, m.created_at, EXISTS "  \
+    "(SELECT 1 FROM grants g WHERE g.schema_name = c.schema_name AND g.table_name IN ('', c.table_name) "    \
+    "AND " GRANTEE_IS_CALLER ") FROM column_masks c JOIN masking_policies m ON m.name = c.policy "           \
+    "UNION ALL SELECT m.name, 'MASKING', c.schema_name, c.table_name, c.column_name, 'SELECT', 'public', "   \
+    "NULL, "                                                                                                 \
+    "'(' || m.arg_name || ' ' || m.arg_type || ') -> ' || m.body, 'tag ' || t.name || ' (columns of type ' " \
+    "|| "                                                                                                    \
+    "m.arg_type || ')', m.owner, m.created_at, EXISTS (SELECT 1 FROM grants g WHERE g.schema_name = "        \
+    "c.schema_name AND g.table_name IN ('', c.table_name) AND " GRANTEE_IS_CALLER                            \
+    ") FROM column_tags c JOIN "                                                                             \
+    "tags t ON t.name = c.tag JOIN masking_policies m ON m.name = t.masking_policy"                          \
+    ")" filter " ORDER BY schema_name, table_name, column_name NULLS FIRST, name"
 
 static const sysfn_t fns[] = {
     {"madang_users",
@@ -86,8 +124,34 @@ static const sysfn_t fns[] = {
      "(SELECT group_name FROM group_members WHERE user_name = ?1)) ORDER BY schema_name, table_name, "
      "grantee, privilege",
      0},
+    {"madang_policies",
+     {"policy_name", "policy_kind", "schema_name", "table_name", "column_name", "command", "grantee_kind",
+      "grantee", "expression", "via", "owner", "created_at"},
+     POLICIES_SQL(""),
+     POLICIES_SQL(" WHERE applies"),
+     0},
+    {"madang_tags",
+     {"name", "masking_policy", "comment", "owner", "created_at", "columns", NULL},
+     "SELECT t.name, t.masking_policy, t.comment, t.owner, t.created_at, (SELECT group_concat(schema_name || "
+     "'.' "
+     "|| table_name || '.' || column_name, ',') FROM (SELECT * FROM column_tags c WHERE c.tag = t.name ORDER "
+     "BY "
+     "1, 2, 3)) FROM tags t ORDER BY t.name",
+     "SELECT t.name, t.masking_policy, t.comment, t.owner, t.created_at, (SELECT group_concat(schema_name || "
+     "'.' "
+     "|| table_name || '.' || column_name, ',') FROM (SELECT * FROM column_tags c WHERE c.tag = t.name AND "
+     "EXISTS (SELECT 1 FROM grants g WHERE g.schema_name = c.schema_name AND g.table_name IN ('', "
+     "c.table_name) "
+     "AND " GRANTEE_IS_CALLER ") ORDER BY 1, 2, 3)) FROM tags t ORDER BY t.name",
+     0},
     {"madang_explain_access", {"privilege", "allowed", "via", NULL}, NULL, NULL, 2},
 };
+
+static void add_policy_row(void *ctx, const char *what, const char *via)
+{
+    const char *c[3] = {what, "true", via};
+    add_row(ctx, 3, c);
+}
 
 static bool caller(duckdb_bind_info info, char *user, size_t n, bool *su)
 {
@@ -141,6 +205,15 @@ static void bind(duckdb_bind_info info)
         for (int i = 0; i < n; i++) {
             const char *c[3] = {out[i].privilege, out[i].allowed ? "true" : "false", out[i].via};
             add_row(r, 3, c);
+        }
+        /* the row filter and masks that apply (a connection of its own: this
+         * one is busy binding the caller's statement) */
+        if (n > 0 && g_srv->eng) {
+            duckdb_connection ec = eng_connect(g_srv->eng);
+            if (ec) {
+                protect_explain(g_srv->meta, ec, who, schema, table, add_policy_row, r);
+                eng_disconnect(&ec);
+            }
         }
         duckdb_free(who);
         duckdb_free(tbl);
@@ -289,6 +362,14 @@ static const char *views_sql[] = {
     "CREATE OR REPLACE VIEW madang.grants AS SELECT grantee_kind, grantee, privilege, object_kind, "
     "schema_name, "
     "table_name, column_name, grantor, created_at::TIMESTAMP AS created_at FROM madang_grants()",
+    "CREATE OR REPLACE VIEW madang.policies AS SELECT policy_name, policy_kind, schema_name, table_name, "
+    "column_name, command, grantee_kind, grantee, expression, via, owner, created_at::TIMESTAMP AS "
+    "created_at "
+    "FROM madang_policies()",
+    "CREATE OR REPLACE VIEW madang.tags AS SELECT name, masking_policy, comment, owner, "
+    "created_at::TIMESTAMP AS "
+    "created_at, CASE WHEN columns IS NULL THEN []::VARCHAR[] ELSE string_split(columns, ',') END AS columns "
+    "FROM madang_tags()",
     "CREATE OR REPLACE MACRO madang.explain_access(u, t) AS TABLE SELECT privilege, allowed::BOOLEAN AS "
     "allowed, via "
     "FROM madang_explain_access(u, t)",

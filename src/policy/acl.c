@@ -256,13 +256,23 @@ bool pol_forget_object(meta_t *m, const char *schema, const char *name)
     bool ok = true;
     if (!meta_begin(m)) return false;
     if (name[0]) {
-        ok = meta_exec(m, "DELETE FROM grants WHERE schema_name = ?1 AND table_name = ?2", 2, args, NULL,
-                       0) >= 0 &&
-             meta_exec(m, "DELETE FROM owners WHERE schema_name = ?1 AND object_name = ?2", 2, args, NULL,
-                       0) >= 0;
+        static const char *const del[] = {
+            "DELETE FROM grants WHERE schema_name = ?1 AND table_name = ?2",
+            "DELETE FROM owners WHERE schema_name = ?1 AND object_name = ?2",
+            "DELETE FROM row_policies WHERE schema_name = ?1 AND table_name = ?2",
+            "DELETE FROM column_masks WHERE schema_name = ?1 AND table_name = ?2",
+            "DELETE FROM column_tags WHERE schema_name = ?1 AND table_name = ?2",
+        };
+        for (size_t i = 0; i < ARRAY_LEN(del) && ok; i++) ok = meta_exec(m, del[i], 2, args, NULL, 0) >= 0;
     } else {
-        ok = meta_exec(m, "DELETE FROM grants WHERE schema_name = ?1", 1, args, NULL, 0) >= 0 &&
-             meta_exec(m, "DELETE FROM owners WHERE schema_name = ?1", 1, args, NULL, 0) >= 0;
+        static const char *const del[] = {
+            "DELETE FROM grants WHERE schema_name = ?1",
+            "DELETE FROM owners WHERE schema_name = ?1",
+            "DELETE FROM row_policies WHERE schema_name = ?1",
+            "DELETE FROM column_masks WHERE schema_name = ?1",
+            "DELETE FROM column_tags WHERE schema_name = ?1",
+        };
+        for (size_t i = 0; i < ARRAY_LEN(del) && ok; i++) ok = meta_exec(m, del[i], 1, args, NULL, 0) >= 0;
     }
     return finish(m, ok);
 }
@@ -271,10 +281,15 @@ bool pol_rename_object(meta_t *m, const char *schema, const char *old_name, cons
 {
     const char *args[] = {schema, old_name, new_name};
     if (!meta_begin(m)) return false;
-    bool ok = meta_exec(m, "UPDATE grants SET table_name = ?3 WHERE schema_name = ?1 AND table_name = ?2", 3,
-                        args, NULL, 0) >= 0 &&
-              meta_exec(m, "UPDATE owners SET object_name = ?3 WHERE schema_name = ?1 AND object_name = ?2",
-                        3, args, NULL, 0) >= 0;
+    static const char *const upd[] = {
+        "UPDATE grants SET table_name = ?3 WHERE schema_name = ?1 AND table_name = ?2",
+        "UPDATE owners SET object_name = ?3 WHERE schema_name = ?1 AND object_name = ?2",
+        "UPDATE row_policies SET table_name = ?3 WHERE schema_name = ?1 AND table_name = ?2",
+        "UPDATE column_masks SET table_name = ?3 WHERE schema_name = ?1 AND table_name = ?2",
+        "UPDATE column_tags SET table_name = ?3 WHERE schema_name = ?1 AND table_name = ?2",
+    };
+    bool ok = true;
+    for (size_t i = 0; i < ARRAY_LEN(upd) && ok; i++) ok = meta_exec(m, upd[i], 3, args, NULL, 0) >= 0;
     return finish(m, ok);
 }
 

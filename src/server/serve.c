@@ -174,6 +174,9 @@ static bool bootstrap_admin(server_t *srv, char *err, size_t errlen)
 
 int serve_main(int argc, char **argv)
 {
+    /* MADANG_LOG=debug also logs what the gate rewrote (policies) */
+    const char *lv = getenv("MADANG_LOG");
+    if (lv && !strcmp(lv, "debug")) log_set_level(LOG_DEBUG);
     server_t srv = {
         .opts =
             {

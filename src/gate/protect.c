@@ -1,0 +1,1138 @@
+/* protect.c — row policies and masks applied by rewriting statements (protect.h). */
+#include "gate/protect.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gate/authz.h"
+#include "gate/lex.h"
+#include "policy/acl.h"
+#include "policy/rls.h"
+
+#define PC_CACHE  64
+#define MAX_DEPTH 16
+
+struct protect_state {
+    uint64_t set_version;
+    rls_set_t *set;
+    uint64_t cache_version;
+    char *key[PC_CACHE];
+    char *val[PC_CACHE]; /* "" = no rewrite */
+    int next;
+};
+
+/* ---- engine functions ---- */
+
+static void fence_fn(duckdb_function_info info, duckdb_data_chunk in, duckdb_vector out)
+{
+    UNUSED(info);
+    idx_t n = duckdb_data_chunk_get_size(in);
+    bool *d = duckdb_vector_get_data(out);
+    for (idx_t i = 0; i < n; i++) d[i] = true;
+}
+
+/* Built-in masks. Each keeps NULL as NULL; the rewrite casts every mask's
+ * result back to the column's type. */
+static const char *const mask_macros[] = {
+    "CREATE OR REPLACE MACRO madang.mask_redact(v) AS regexp_replace(regexp_replace(regexp_replace("
+    "CAST(v AS VARCHAR), '[a-z]', 'x', 'g'), '[A-Z]', 'X', 'g'), '[0-9]', 'n', 'g')",
+    "CREATE OR REPLACE MACRO madang.mask_show_first(v, n) AS CASE WHEN v IS NULL THEN NULL ELSE "
+    "left(CAST(v AS VARCHAR), CAST(n AS BIGINT)) || repeat('*', CAST(greatest(length(CAST(v AS VARCHAR)) - "
+    "n, 0) "
+    "AS BIGINT)) END",
+    "CREATE OR REPLACE MACRO madang.mask_show_last(v, n) AS CASE WHEN v IS NULL THEN NULL ELSE "
+    "repeat('*', CAST(greatest(length(CAST(v AS VARCHAR)) - n, 0) AS BIGINT)) || right(CAST(v AS VARCHAR), "
+    "CAST(n AS BIGINT)) END",
+    "CREATE OR REPLACE MACRO madang.mask_hash(v) AS sha256(CAST(v AS VARCHAR))",
+    "CREATE OR REPLACE MACRO madang.mask_null(v) AS CASE WHEN false THEN v END",
+    "CREATE OR REPLACE MACRO madang.mask_year(v) AS date_trunc('year', v)",
+    "CREATE OR REPLACE MACRO madang.mask_email(v) AS regexp_replace(CAST(v AS VARCHAR), '^(.)[^@]*', "
+    "'\\1***')",
+};
+
+static const char *const mask_names[] = {"mask_redact", "mask_show_first", "mask_show_last", "mask_hash",
+                                         "mask_null",   "mask_year",       "mask_email"};
+
+bool protect_setup_engine(duckdb_connection c, char *err, size_t errlen)
+{
+    duckdb_scalar_function f = duckdb_create_scalar_function();
+    duckdb_scalar_function_set_name(f, "madang_fence");
+    duckdb_logical_type bt = duckdb_create_logical_type(DUCKDB_TYPE_BOOLEAN);
+    duckdb_scalar_function_set_return_type(f, bt);
+    duckdb_destroy_logical_type(&bt);
+    duckdb_scalar_function_set_function(f, fence_fn);
+    duckdb_scalar_function_set_volatile(f);
+    duckdb_state st = duckdb_register_scalar_function(c, f);
+    duckdb_destroy_scalar_function(&f);
+    if (st != DuckDBSuccess) {
+        snprintf(err, errlen, "cannot register madang_fence");
+        return false;
+    }
+    for (size_t i = 0; i < ARRAY_LEN(mask_macros); i++) {
+        duckdb_result r;
+        if (duckdb_query(c, mask_macros[i], &r) != DuckDBSuccess) {
+            snprintf(err, errlen, "cannot create the built-in masks: %s", duckdb_result_error(&r));
+            duckdb_destroy_result(&r);
+            return false;
+        }
+        duckdb_destroy_result(&r);
+    }
+    return true;
+}
+
+/* ---- session state ---- */
+
+static struct protect_state *ps(sess_t *s)
+{
+    if (!s->prot) s->prot = xcalloc(1, sizeof *s->prot);
+    return s->prot;
+}
+
+static void cache_clear(struct protect_state *p)
+{
+    for (int i = 0; i < PC_CACHE; i++) {
+        free(p->key[i]);
+        free(p->val[i]);
+        p->key[i] = p->val[i] = NULL;
+    }
+}
+
+void protect_session_free(sess_t *s)
+{
+    if (!s->prot) return;
+    cache_clear(s->prot);
+    rls_free(s->prot->set);
+    free(s->prot);
+    s->prot = NULL;
+}
+
+static rls_set_t *policy_set(sess_t *s)
+{
+    struct protect_state *p = ps(s);
+    if (!p->set || p->set_version != pol_version()) {
+        rls_free(p->set);
+        p->set_version = pol_version();
+        p->set = rls_load(s->srv->meta);
+    }
+    return p->set;
+}
+
+static bool any_policy(const rls_set_t *r)
+{
+    return r && (r->npol || r->ncolmask || r->ncoltag);
+}
+
+/* ---- policy expressions for one user ---- */
+
+static bool is_member(const pol_acl_t *a, const char *g)
+{
+    for (int i = 0; i < a->ngroups; i++)
+        if (!strcmp(a->groups[i], g)) return true;
+    return false;
+}
+
+static bool is_mask_name(const lex_tok_t *t)
+{
+    for (size_t i = 0; i < ARRAY_LEN(mask_names); i++)
+        if (lex_is(t, mask_names[i])) return true;
+    return false;
+}
+
+/* The expression with current_user / session_user / is_member('g') replaced by
+ * constants for this user, mask_* qualified with schema madang, and (masks)
+ * the argument name replaced by repl. */
+char *protect_subst(const char *expr, const pol_acl_t *a, const char *real_user, const char *arg,
+                    const char *repl)
+{
+    lex_t l;
+    lex_init(&l, expr, strlen(expr));
+    buf_t b;
+    buf_init(&b, strlen(expr) + 64);
+    size_t copied = 0;
+    lex_tok_t prev = {TK_EOF, NULL, 0, 0};
+    for (lex_tok_t t = lex_next(&l); t.type != TK_EOF && t.type != TK_ERROR; t = lex_next(&l)) {
+        bool after_dot = prev.type == TK_DOT;
+        prev = t;
+        if (t.type != TK_IDENT || after_dot) continue;
+        lex_t save = l;
+        lex_tok_t nx = lex_next(&l);
+        bool call = nx.type == TK_LPAREN;
+        l = save;
+        const char *lit = NULL;
+        size_t end = t.offset + t.len;
+        char *memb = NULL;
+        if (lex_is(&t, "current_user") || lex_is(&t, "current_role") || (lex_is(&t, "user") && !call)) {
+            lit = a->user;
+        } else if (lex_is(&t, "session_user")) {
+            lit = real_user;
+        }
+        if (lit && call) {
+            /* current_user() */
+            lex_t s2 = l;
+            lex_next(&s2);
+            lex_tok_t rp = lex_next(&s2);
+            if (rp.type != TK_RPAREN) continue;
+            end = rp.offset + rp.len;
+            l = s2;
+        }
+        if (!lit && lex_is(&t, "is_member") && call) {
+            lex_t s2 = l;
+            lex_next(&s2);
+            lex_tok_t g = lex_next(&s2), rp = lex_next(&s2);
+            if (g.type != TK_STRING || rp.type != TK_RPAREN) continue; /* left as is: fails to bind */
+            memb = lex_value(&g);
+            end = rp.offset + rp.len;
+            l = s2;
+        }
+        if (!lit && !memb && call && is_mask_name(&t)) {
+            buf_append(&b, expr + copied, t.offset - copied);
+            buf_append_str(&b, "madang.");
+            buf_append(&b, t.p, t.len);
+            copied = end;
+            continue;
+        }
+        if (!lit && !memb && !call && arg && t.len == strlen(arg) && !strncasecmp(t.p, arg, t.len)) {
+            buf_append(&b, expr + copied, t.offset - copied);
+            buf_append_str(&b, repl);
+            copied = end;
+            continue;
+        }
+        if (!lit && !memb) continue;
+        buf_append(&b, expr + copied, t.offset - copied);
+        if (lit)
+            lex_put_literal(&b, lit);
+        else
+            buf_append_str(&b, is_member(a, memb) ? "true" : "false");
+        free(memb);
+        copied = end;
+        prev.type = TK_RPAREN;
+    }
+    buf_append_str(&b, expr + copied);
+    buf_cstr(&b);
+    return b.data;
+}
+
+/* The user's row filter on the table: "(e1) OR (e2)", "false" when no policy
+ * admits them, NULL when the table has no row policies. for_insert: the
+ * WITH CHECK expressions (USING where a policy has none). */
+static char *row_filter(sess_t *s, const rls_set_t *r, const char *schema, const char *table, bool for_insert,
+                        char *names, size_t nameslen)
+{
+    if (!rls_has_row_policies(r, schema, table)) return NULL;
+    buf_t b;
+    buf_init(&b, 128);
+    if (names) names[0] = '\0';
+    for (int i = 0; i < r->npol; i++) {
+        const rls_policy_t *p = &r->pol[i];
+        if (strcmp(p->schema, schema) || strcmp(p->table, table) || !rls_policy_applies(p, s->acl)) continue;
+        const char *e;
+        if (for_insert) {
+            if (!strcmp(p->command, "SELECT")) continue;
+            e = p->check_expr ? p->check_expr : p->using_expr;
+        } else {
+            if (!strcmp(p->command, "INSERT")) continue;
+            e = p->using_expr;
+        }
+        if (!e) continue;
+        char *x = protect_subst(e, s->acl, s->real_user, NULL, NULL);
+        buf_printf(&b, "%s(%s)", b.len ? " OR " : "", x);
+        free(x);
+        if (names) {
+            size_t l = strlen(names);
+            snprintf(names + l, nameslen - l, "%s%s", l ? ", " : "", p->name);
+        }
+    }
+    if (!b.len) buf_append_str(&b, "false");
+    buf_cstr(&b);
+    return b.data;
+}
+
+/* ---- tables ---- */
+
+typedef struct {
+    int n;
+    char **name, **type;
+} cols_t;
+
+static void cols_free(cols_t *c)
+{
+    for (int i = 0; i < c->n; i++) {
+        free(c->name[i]);
+        free(c->type[i]);
+    }
+    free(c->name);
+    free(c->type);
+    memset(c, 0, sizeof *c);
+}
+
+static bool table_columns(sess_t *s, const char *db, const char *schema, const char *table, cols_t *out)
+{
+    memset(out, 0, sizeof *out);
+    buf_t q;
+    buf_init(&q, 256);
+    buf_append_str(&q, "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ");
+    lex_put_literal(&q, schema);
+    buf_append_str(&q, " AND table_name = ");
+    lex_put_literal(&q, table);
+    if (db && db[0]) {
+        buf_append_str(&q, " AND database_name = ");
+        lex_put_literal(&q, db);
+    }
+    buf_append_str(&q, " ORDER BY column_index");
+    duckdb_result r;
+    bool ok = duckdb_query(s->conn, buf_cstr(&q), &r) == DuckDBSuccess;
+    buf_free(&q);
+    if (ok) {
+        idx_t n = duckdb_row_count(&r);
+        out->name = xcalloc((size_t)n + 1, sizeof(char *));
+        out->type = xcalloc((size_t)n + 1, sizeof(char *));
+        for (idx_t i = 0; i < n; i++) {
+            char *a = duckdb_value_varchar(&r, 0, i), *t = duckdb_value_varchar(&r, 1, i);
+            out->name[out->n] = xstrdup(a ? a : "");
+            out->type[out->n] = xstrdup(t ? t : "VARCHAR");
+            out->n++;
+            duckdb_free(a);
+            duckdb_free(t);
+        }
+        ok = n > 0;
+    }
+    duckdb_destroy_result(&r);
+    return ok;
+}
+
+static bool is_protected(const rls_set_t *r, const char *schema, const char *table)
+{
+    return rls_has_row_policies(r, schema, table) || rls_may_mask(r, schema, table);
+}
+
+/* The masked expression of column i for this user, or NULL. */
+static char *column_mask(sess_t *s, const rls_set_t *r, const char *schema, const char *table,
+                         const cols_t *c, int i, gate_err_t *err, bool *failed)
+{
+    char via[160];
+    const rls_mask_t *m = rls_column_mask(r, schema, table, c->name[i], c->type[i], via, sizeof via);
+    if (!m) return NULL;
+    if (strcasecmp(m->type, c->type[i]) != 0) {
+        gate_err_set(
+            err, "42804",
+            "masking policy %s takes %s but column %s of %s.%s is %s; the query is refused rather than "
+            "run unmasked",
+            m->name, m->type, c->name[i], schema, table, c->type[i]);
+        snprintf(err->hint, sizeof err->hint,
+                 "a superuser must set a masking policy of type %s on the column", c->type[i]);
+        *failed = true;
+        return NULL;
+    }
+    buf_t col;
+    buf_init(&col, 64);
+    lex_put_ident(&col, c->name[i]);
+    char *body = protect_subst(m->body, s->acl, s->real_user, m->arg, buf_cstr(&col));
+    buf_free(&col);
+    char *e = xasprintf("CAST((%s) AS %s)", body, c->type[i]);
+    free(body);
+    return e;
+}
+
+/* "(SELECT … FROM s.t WHERE madang_fence() AND (filter))" for a protected
+ * table, or NULL with *failed=false when the table is not protected for the
+ * user. with_rowid adds the row id (the target of UPDATE/DELETE). masked, if
+ * given, gets a comma-separated list of the masked columns. */
+static char *protected_relation(sess_t *s, const rls_set_t *r, const char *db, const char *schema,
+                                const char *table, bool with_rowid, char **masked, gate_err_t *err,
+                                bool *failed)
+{
+    *failed = false;
+    if (!is_protected(r, schema, table)) return NULL;
+    cols_t c;
+    if (!table_columns(s, db, schema, table, &c)) {
+        gate_err_set(err, "42P01", "cannot read the columns of %s.%s", schema, table);
+        *failed = true;
+        return NULL;
+    }
+    char *filter = row_filter(s, r, schema, table, false, NULL, 0);
+    buf_t b, mk;
+    buf_init(&b, 512);
+    buf_init(&mk, 64);
+    buf_append_str(&b, "(SELECT ");
+    if (with_rowid) buf_append_str(&b, "rowid AS \"rowid\", ");
+    bool any_mask = false;
+    for (int i = 0; i < c.n && !*failed; i++) {
+        char *m = column_mask(s, r, schema, table, &c, i, err, failed);
+        if (*failed) break;
+        buf_t col;
+        buf_init(&col, 64);
+        lex_put_ident(&col, c.name[i]);
+        const char *e = m ? m : buf_cstr(&col);
+        if (i) buf_append_str(&b, ", ");
+        if (filter)
+            buf_printf(&b, "CASE WHEN madang_fence() THEN %s END", e);
+        else
+            buf_append_str(&b, e);
+        buf_append_str(&b, " AS ");
+        buf_append_str(&b, buf_cstr(&col));
+        if (m) {
+            any_mask = true;
+            if (mk.len) buf_putc(&mk, ',');
+            buf_append_str(&mk, c.name[i]);
+        }
+        free(m);
+        buf_free(&col);
+    }
+    buf_append_str(&b, " FROM ");
+    lex_put_ident(&b, schema);
+    buf_putc(&b, '.');
+    lex_put_ident(&b, table);
+    buf_append_str(&b, " WHERE madang_fence()");
+    if (filter) buf_printf(&b, " AND (%s)", filter);
+    buf_append_str(&b, ")");
+    free(filter);
+    cols_free(&c);
+    if (*failed) {
+        buf_free(&b);
+        buf_free(&mk);
+        return NULL;
+    }
+    if (!filter && !any_mask) {
+        /* tags whose masks do not take these columns' types: nothing to apply */
+        buf_free(&b);
+        buf_free(&mk);
+        return NULL;
+    }
+    if (masked) *masked = xstrdup(buf_cstr(&mk));
+    buf_free(&mk);
+    buf_cstr(&b);
+    return b.data;
+}
+
+/* ---- rewriting a query ---- */
+
+static void splice(char **work, size_t at, size_t len, const char *with)
+{
+    buf_t b;
+    buf_init(&b, strlen(*work) + strlen(with) + 1);
+    buf_append(&b, *work, at);
+    buf_append_str(&b, with);
+    buf_append_str(&b, *work + at + len);
+    free(*work);
+    *work = xstrdup(buf_cstr(&b));
+    buf_free(&b);
+}
+
+static int by_location_desc(const void *a, const void *b)
+{
+    const ref_t *x = *(ref_t *const *)a, *y = *(ref_t *const *)b;
+    return x->location < y->location ? 1 : x->location > y->location ? -1 : 0;
+}
+
+/* Rewrites every protected table (and every view reaching one) in a SELECT-like
+ * query. target_loc: the byte offset of the DML target's name (its relation
+ * also exposes rowid), or (size_t)-1. Heap result; *changed says whether
+ * anything was replaced. NULL with err on failure. */
+static char *rewrite_query(sess_t *s, const rls_set_t *r, const char *sql, int depth, size_t target_loc,
+                           bool *changed, gate_err_t *err)
+{
+    *changed = false;
+    if (depth > MAX_DEPTH) {
+        gate_err_set(err, "54001", "views nested deeper than %d levels", MAX_DEPTH);
+        return NULL;
+    }
+    json_t *tree = authz_serialize(s, "json_serialize_sql", sql, err);
+    if (!tree) return NULL;
+    named_t n = {0};
+    authz_collect_named(&n, tree);
+    json_decref(tree);
+    ref_t **order = xcalloc((size_t)n.nrefs + 1, sizeof *order);
+    for (int i = 0; i < n.nrefs; i++) order[i] = &n.refs[i];
+    qsort(order, (size_t)n.nrefs, sizeof *order, by_location_desc);
+    char *work = xstrdup(sql);
+    bool ok = true;
+    for (int i = 0; i < n.nrefs && ok; i++) {
+        ref_t *ref = order[i];
+        if (authz_is_cte(&n, ref->name) && !ref->schema[0]) continue; /* the plan check catches mistakes */
+        rel_t v;
+        rel_kind_t k = authz_resolve(s, ref, &v);
+        char *with = NULL;
+        if (k == REL_TABLE) {
+            bool failed;
+            char *rel = protected_relation(s, r, v.db, v.schema, v.name, ref->location == target_loc, NULL,
+                                           err, &failed);
+            if (failed) ok = false;
+            if (rel) {
+                buf_t b;
+                buf_init(&b, strlen(rel) + 64);
+                buf_append_str(&b, rel);
+                if (!ref->alias[0]) {
+                    buf_append_str(&b, " AS ");
+                    lex_put_ident(&b, ref->name);
+                }
+                with = xstrdup(buf_cstr(&b));
+                buf_free(&b);
+                free(rel);
+            }
+        } else if (k == REL_VIEW && v.sql) {
+            char *body = authz_view_body(v.sql);
+            bool ch = false;
+            char *rb = body ? rewrite_query(s, r, body, depth + 1, (size_t)-1, &ch, err) : NULL;
+            if (!body) {
+                gate_err_set(err, "XX000", "cannot read the definition of view %s.%s", v.schema, v.name);
+                ok = false;
+            } else if (!rb) {
+                ok = false;
+            } else if (ch) {
+                /* the view's own column names over its rewritten body */
+                cols_t c;
+                if (!table_columns(s, v.db, v.schema, v.name, &c)) {
+                    gate_err_set(err, "XX000", "cannot read the columns of view %s.%s", v.schema, v.name);
+                    ok = false;
+                } else {
+                    buf_t b;
+                    buf_init(&b, strlen(rb) + 256);
+                    buf_printf(&b, "(SELECT * FROM (%s) AS madang_view(", rb);
+                    for (int j = 0; j < c.n; j++) {
+                        if (j) buf_append_str(&b, ", ");
+                        lex_put_ident(&b, c.name[j]);
+                    }
+                    buf_append_str(&b, "))");
+                    if (!ref->alias[0]) {
+                        buf_append_str(&b, " AS ");
+                        lex_put_ident(&b, ref->name);
+                    }
+                    with = xstrdup(buf_cstr(&b));
+                    buf_free(&b);
+                    cols_free(&c);
+                }
+            }
+            free(rb);
+            free(body);
+        }
+        if (with) {
+            size_t span = ref->location != (size_t)-1 ? authz_name_span(work, ref->location) : 0;
+            if (span == 0) {
+                gate_err_set(err, "42501",
+                             "madang cannot apply the row and masking policies of %s.%s in this statement",
+                             v.schema, v.name);
+                ok = false;
+            } else {
+                splice(&work, ref->location, span, with);
+                *changed = true;
+            }
+            free(with);
+        }
+        free(v.sql);
+    }
+    free(order);
+    authz_named_free(&n);
+    if (!ok) {
+        free(work);
+        return NULL;
+    }
+    return work;
+}
+
+/* ---- the check on the rewritten statement's plan ---- */
+
+typedef struct {
+    sess_t *s;
+    const rls_set_t *r;
+    const char *target_schema, *target_table; /* DML target allowed one unfenced scan */
+    const char *target_masked;                /* its masked columns (comma list) */
+    int target_scans;
+    gate_err_t *err;
+    bool ok;
+} vwalk_t;
+
+static bool is_fence(json_t *e)
+{
+    const char *t = json_string_value(json_object_get(e, "type"));
+    const char *n = json_string_value(json_object_get(e, "name"));
+    return t && n && !strcmp(t, "BOUND_FUNCTION") && !strcmp(n, "madang_fence");
+}
+
+static bool in_comma_list(const char *list, const char *name)
+{
+    if (!list) return false;
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == n && !strncmp(p, name, n)) return true;
+        if (!e) break;
+        p = e + 1;
+    }
+    return false;
+}
+
+static void vwalk(vwalk_t *w, json_t *n, bool fenced)
+{
+    if (!w->ok) return;
+    if (json_is_array(n)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(n, i, v) vwalk(w, v, fenced);
+        return;
+    }
+    if (!json_is_object(n)) return;
+    const char *type = json_string_value(json_object_get(n, "type"));
+    if (type && !strcmp(type, "LOGICAL_FILTER")) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(n, "expressions"), i, e) if (is_fence(e)) fenced = true;
+    }
+    if (type && !strcmp(type, "LOGICAL_GET") && !fenced) {
+        json_t *fd = json_object_get(n, "function_data");
+        const char *schema = json_string_value(json_object_get(fd, "schema"));
+        const char *table = json_string_value(json_object_get(fd, "table"));
+        const char *catalog = json_string_value(json_object_get(fd, "catalog"));
+        if (schema && table && catalog && strcmp(catalog, "temp") && strcmp(catalog, "system") &&
+            is_protected(w->r, schema, table)) {
+            bool target = w->target_table && !strcmp(schema, w->target_schema) &&
+                          !strcmp(table, w->target_table) && w->target_scans == 0;
+            if (!target) {
+                gate_err_set(w->err, "0A000",
+                             "%s.%s has row or masking policies for you, and this statement reads it where "
+                             "madang cannot apply them",
+                             schema, table);
+                snprintf(
+                    w->err->hint, sizeof w->err->hint,
+                    "read the table in the FROM clause of a SELECT (CTEs, subqueries and views are fine)");
+                w->ok = false;
+                return;
+            }
+            w->target_scans++;
+            /* UPDATE … SET may not read masked columns of its target */
+            json_t *names = json_object_get(n, "names");
+            size_t i;
+            json_t *ci;
+            json_array_foreach(json_object_get(n, "column_indexes"), i, ci)
+            {
+                double d = json_number_value(json_object_get(ci, "index"));
+                if (d < 0 || d >= (double)json_array_size(names)) continue;
+                const char *col = json_string_value(json_array_get(names, (size_t)d));
+                if (col && in_comma_list(w->target_masked, col)) {
+                    gate_err_set(w->err, "42501",
+                                 "column %s of %s.%s is masked for you; this statement would read its "
+                                 "unmasked value",
+                                 col, schema, table);
+                    w->ok = false;
+                    return;
+                }
+            }
+        }
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(n, k, v) vwalk(w, v, fenced);
+}
+
+static bool verify(sess_t *s, const rls_set_t *r, const char *sql, const char *tschema, const char *ttable,
+                   const char *tmasked, gate_err_t *err)
+{
+    json_t *plan = authz_serialize(s, "json_serialize_plan", sql, err);
+    if (!plan) return false;
+    vwalk_t w = {.s = s,
+                 .r = r,
+                 .target_schema = tschema,
+                 .target_table = ttable,
+                 .target_masked = tmasked,
+                 .err = err,
+                 .ok = true};
+    vwalk(&w, json_object_get(plan, "plans"), false);
+    json_decref(plan);
+    return w.ok;
+}
+
+/* ---- which statements touch protected tables ---- */
+
+/* Cheap and sound: a statement can read a table only by naming it or a view
+ * (users cannot create macros; the allowed table functions read no tables). */
+static bool names_protected(sess_t *s, const rls_set_t *r, const char *sql)
+{
+    lex_t l;
+    lex_init(&l, sql, strlen(sql));
+    for (lex_tok_t t = lex_next(&l); t.type != TK_EOF && t.type != TK_ERROR; t = lex_next(&l)) {
+        if (t.type != TK_IDENT && t.type != TK_QIDENT) continue;
+        char *v = lex_value(&t);
+        bool hit = false;
+        for (int i = 0; i < r->npol && !hit; i++) hit = !strcasecmp(r->pol[i].table, v);
+        for (int i = 0; i < r->ncolmask && !hit; i++) hit = !strcasecmp(r->colmask[i].table, v);
+        for (int i = 0; i < r->ncoltag && !hit; i++) hit = !strcasecmp(r->coltag[i].table, v);
+        if (!hit) hit = authz_is_view_name(s, v);
+        free(v);
+        if (hit) return true;
+    }
+    return false;
+}
+
+/* ---- statements ---- */
+
+typedef struct {
+    const char *p;
+    size_t len, offset;
+} span_t;
+
+/* Offset of the first top-level keyword among kws at or after from, or -1. */
+static long top_kw(const char *sql, size_t from, const char *const *kws, size_t nkws, const char **which)
+{
+    lex_t l;
+    lex_init(&l, sql, strlen(sql));
+    l.pos = from;
+    int depth = 0;
+    for (lex_tok_t t = lex_next(&l); t.type != TK_EOF && t.type != TK_ERROR; t = lex_next(&l)) {
+        if (t.type == TK_LPAREN) depth++;
+        if (t.type == TK_RPAREN) depth--;
+        if (depth != 0 || t.type != TK_IDENT) continue;
+        for (size_t i = 0; i < nkws; i++)
+            if (lex_is(&t, kws[i])) {
+                if (which) *which = kws[i];
+                return (long)t.offset;
+            }
+    }
+    return -1;
+}
+
+/* Reads "[schema.]name [[AS] alias]" at the lexer. */
+typedef struct {
+    size_t start, end; /* the name as written */
+    char schema[128], name[128], alias[128];
+    size_t after; /* offset after the alias */
+} target_t;
+
+static bool read_target(const char *sql, lex_t *l, target_t *t, bool alias_allowed)
+{
+    memset(t, 0, sizeof *t);
+    lex_tok_t a = lex_next(l);
+    if (a.type != TK_IDENT && a.type != TK_QIDENT) return false;
+    t->start = a.offset;
+    char *parts[3] = {lex_value(&a), NULL, NULL};
+    int np = 1;
+    t->end = a.offset + a.len;
+    for (;;) {
+        lex_t save = *l;
+        lex_tok_t d = lex_next(l);
+        if (d.type != TK_DOT || np == 3) {
+            *l = save;
+            break;
+        }
+        lex_tok_t b = lex_next(l);
+        if (b.type != TK_IDENT && b.type != TK_QIDENT) break;
+        parts[np++] = lex_value(&b);
+        t->end = b.offset + b.len;
+    }
+    snprintf(t->name, sizeof t->name, "%s", parts[np - 1]);
+    if (np >= 2) snprintf(t->schema, sizeof t->schema, "%s", parts[np - 2]);
+    for (int i = 0; i < np; i++) free(parts[i]);
+    t->after = t->end;
+    if (alias_allowed) {
+        lex_t save = *l;
+        lex_tok_t x = lex_next(l);
+        if (lex_is(&x, "AS")) x = lex_next(l);
+        if ((x.type == TK_IDENT || x.type == TK_QIDENT) && !lex_is(&x, "SET") && !lex_is(&x, "WHERE") &&
+            !lex_is(&x, "USING") && !lex_is(&x, "RETURNING") && !lex_is(&x, "FROM")) {
+            char *v = lex_value(&x);
+            snprintf(t->alias, sizeof t->alias, "%s", v);
+            free(v);
+            t->after = x.offset + x.len;
+        } else {
+            *l = save;
+        }
+    }
+    (void)sql;
+    return true;
+}
+
+static bool resolve_target(sess_t *s, const target_t *t, rel_t *v)
+{
+    ref_t ref = {.catalog = "", .schema = (char *)t->schema, .name = (char *)t->name, .alias = ""};
+    return authz_resolve(s, &ref, v) == REL_TABLE;
+}
+
+static bool unsupported(gate_err_t *err, const char *what, const rel_t *v)
+{
+    gate_err_set(err, "0A000", "%s on %s.%s is not supported while it has row or masking policies for you",
+                 what, v->schema, v->name);
+    return false;
+}
+
+/* UPDATE / DELETE whose target is protected: the WHERE runs on the
+ * protected relation and picks row ids. */
+static bool rewrite_dml(sess_t *s, const rls_set_t *r, const char *sql, bool is_update, char **out,
+                        char **tschema, char **ttable, char **tmasked, gate_err_t *err)
+{
+    *out = NULL;
+    lex_t l;
+    lex_init(&l, sql, strlen(sql));
+    lex_tok_t t = lex_next(&l); /* UPDATE | DELETE */
+    if (!is_update) {
+        t = lex_next(&l);
+        if (!lex_is(&t, "FROM")) return true; /* WITH … DELETE: the plan check decides */
+    } else if (!lex_is(&t, "UPDATE")) {
+        return true;
+    }
+    target_t tg;
+    if (!read_target(sql, &l, &tg, true)) return true;
+    rel_t v;
+    bool is_table = resolve_target(s, &tg, &v);
+    if (!is_table || !is_protected(r, v.schema, v.name)) {
+        free(v.sql);
+        return true;
+    }
+    static const char *const kws_del[] = {"USING", "WHERE", "RETURNING"};
+    static const char *const kws_upd[] = {"FROM", "WHERE", "RETURNING"};
+    const char *which = NULL;
+    size_t after = tg.after;
+    long set_at = -1;
+    if (is_update) {
+        static const char *const kset[] = {"SET"};
+        set_at = top_kw(sql, after, kset, 1, NULL);
+        if (set_at < 0) {
+            free(v.sql);
+            return true;
+        }
+        after = (size_t)set_at + 3;
+    }
+    long at = top_kw(sql, after, is_update ? kws_upd : kws_del, 3, &which);
+    long where_at = -1;
+    if (at >= 0 && strcmp(which, "WHERE") != 0) {
+        bool ok = unsupported(err,
+                              is_update ? (!strcmp(which, "FROM") ? "UPDATE … FROM" : "UPDATE … RETURNING")
+                                        : (!strcmp(which, "USING") ? "DELETE … USING" : "DELETE … RETURNING"),
+                              &v);
+        free(v.sql);
+        return ok;
+    }
+    if (at >= 0) {
+        where_at = at;
+        static const char *const kret[] = {"RETURNING"};
+        if (top_kw(sql, (size_t)at + 5, kret, 1, NULL) >= 0) {
+            bool ok = unsupported(err, is_update ? "UPDATE … RETURNING" : "DELETE … RETURNING", &v);
+            free(v.sql);
+            return ok;
+        }
+    }
+    const char *alias = tg.alias[0] ? tg.alias : tg.name;
+    /* inner: SELECT a.rowid FROM <name> AS a [WHERE cond] */
+    buf_t in;
+    buf_init(&in, strlen(sql) + 64);
+    buf_append_str(&in, "SELECT ");
+    lex_put_ident(&in, alias);
+    buf_append_str(&in, ".rowid FROM ");
+    size_t name_loc = in.len;
+    buf_append(&in, sql + tg.start, tg.end - tg.start);
+    buf_append_str(&in, " AS ");
+    lex_put_ident(&in, alias);
+    if (where_at >= 0) {
+        buf_putc(&in, ' ');
+        buf_append_str(&in, sql + where_at);
+    }
+    bool ch;
+    char *inner = rewrite_query(s, r, buf_cstr(&in), 0, name_loc, &ch, err);
+    buf_free(&in);
+    if (!inner) {
+        free(v.sql);
+        return false;
+    }
+    buf_t o;
+    buf_init(&o, strlen(inner) + strlen(sql) + 64);
+    if (is_update) {
+        /* UPDATE <name> [AS a] SET … WHERE rowid IN (inner) */
+        buf_append(&o, sql, (size_t)(where_at >= 0 ? where_at : (long)strlen(sql)));
+    } else {
+        buf_append_str(&o, "DELETE FROM ");
+        buf_append(&o, sql + tg.start, tg.end - tg.start);
+        buf_putc(&o, ' ');
+    }
+    buf_printf(&o, " WHERE rowid IN (%s)", inner);
+    free(inner);
+    *out = xstrdup(buf_cstr(&o));
+    buf_free(&o);
+    *tschema = xstrdup(v.schema);
+    *ttable = xstrdup(v.name);
+    gate_err_t e2;
+    bool failed = false;
+    char *masked = NULL;
+    char *rel = protected_relation(s, r, v.db, v.schema, v.name, false, &masked, &e2, &failed);
+    free(rel);
+    *tmasked = masked;
+    free(v.sql);
+    return true;
+}
+
+/* INSERT INTO <name> [(cols)] <query>: the query is rewritten; into a table
+ * with row policies, its rows must pass the user's WITH CHECK. */
+static bool rewrite_insert(sess_t *s, const rls_set_t *r, const char *sql, char **out, gate_err_t *err)
+{
+    *out = NULL;
+    lex_t l;
+    lex_init(&l, sql, strlen(sql));
+    lex_tok_t t = lex_next(&l);
+    if (!lex_is(&t, "INSERT")) return true; /* WITH … INSERT: the plan check decides */
+    t = lex_next(&l);
+    if (!lex_is(&t, "INTO")) return true; /* INSERT OR REPLACE …: the plan check decides */
+    target_t tg;
+    if (!read_target(sql, &l, &tg, false)) return true;
+    rel_t v;
+    bool is_table = resolve_target(s, &tg, &v);
+    bool checked = is_table && rls_has_row_policies(r, v.schema, v.name);
+    /* optional column list */
+    char **cols = NULL;
+    int ncols = 0;
+    lex_t save = l;
+    t = lex_next(&l);
+    if (t.type == TK_LPAREN) {
+        for (;;) {
+            lex_tok_t c = lex_next(&l);
+            if (c.type != TK_IDENT && c.type != TK_QIDENT) break;
+            cols = xrealloc(cols, sizeof(char *) * (size_t)(ncols + 1));
+            cols[ncols++] = lex_value(&c);
+            lex_tok_t sep = lex_next(&l);
+            if (sep.type != TK_COMMA) break;
+        }
+    } else {
+        l = save;
+    }
+    size_t qstart = l.pos;
+    while (qstart < strlen(sql) && isspace((unsigned char)sql[qstart])) qstart++;
+    static const char *const tail[] = {"ON", "RETURNING"};
+    long tail_at = top_kw(sql, qstart, tail, 2, NULL);
+    lex_t q0;
+    lex_init(&q0, sql + qstart, strlen(sql + qstart));
+    lex_tok_t first = lex_next(&q0);
+    bool query_form = first.type == TK_LPAREN || lex_is(&first, "SELECT") || lex_is(&first, "WITH") ||
+                      lex_is(&first, "VALUES") || lex_is(&first, "FROM") || lex_is(&first, "TABLE");
+    bool ok = true;
+    if (!query_form || tail_at >= 0) {
+        if (checked) ok = unsupported(err, "this form of INSERT", &v);
+        goto done;
+    }
+    {
+        char *q = xstrdup(sql + qstart);
+        bool ch = false;
+        char *rq = names_protected(s, r, q) ? rewrite_query(s, r, q, 0, (size_t)-1, &ch, err) : xstrdup(q);
+        free(q);
+        if (!rq) {
+            ok = false;
+            goto done;
+        }
+        if (!ch && !checked) {
+            free(rq);
+            goto done;
+        }
+        buf_t o;
+        buf_init(&o, strlen(sql) + strlen(rq) + 256);
+        buf_append(&o, sql, qstart);
+        if (!checked) {
+            buf_append_str(&o, rq);
+        } else {
+            cols_t c;
+            if (!table_columns(s, v.db, v.schema, v.name, &c)) {
+                gate_err_set(err, "42P01", "cannot read the columns of %s.%s", v.schema, v.name);
+                free(rq);
+                buf_free(&o);
+                ok = false;
+                goto done;
+            }
+            char *check = row_filter(s, r, v.schema, v.name, true, NULL, 0);
+            /* the inserted columns, in order, named; the others NULL for the check */
+            buf_t names;
+            buf_init(&names, 128);
+            int n = ncols ? ncols : c.n;
+            for (int i = 0; i < n; i++) {
+                if (i) buf_append_str(&names, ", ");
+                lex_put_ident(&names, ncols ? cols[i] : c.name[i]);
+            }
+            buf_printf(&o, "SELECT %s FROM (SELECT madang_new.*", buf_cstr(&names));
+            for (int i = 0; ncols && i < c.n; i++) {
+                bool listed = false;
+                for (int j = 0; j < ncols; j++) listed |= !strcasecmp(cols[j], c.name[i]);
+                if (listed) continue;
+                buf_printf(&o, ", CAST(NULL AS %s) AS ", c.type[i]);
+                lex_put_ident(&o, c.name[i]);
+            }
+            buf_printf(&o,
+                       " FROM (%s) AS madang_new(%s)) AS madang_row WHERE CASE WHEN (%s) THEN true ELSE "
+                       "error(",
+                       rq, buf_cstr(&names), check);
+            char *msg = xasprintf("new row violates row-level security policy for table \"%s\"", v.name);
+            lex_put_literal(&o, msg);
+            free(msg);
+            buf_append_str(&o, ") END");
+            free(check);
+            buf_free(&names);
+            cols_free(&c);
+        }
+        free(rq);
+        *out = xstrdup(buf_cstr(&o));
+        buf_free(&o);
+    }
+done:
+    for (int i = 0; i < ncols; i++) free(cols[i]);
+    free(cols);
+    free(v.sql);
+    return ok;
+}
+
+bool protect_has_row_policies(sess_t *s, const char *schema, const char *table)
+{
+    if (s->acl && s->acl->superuser) return false;
+    const rls_set_t *r = policy_set(s);
+    return r && rls_has_row_policies(r, schema, table);
+}
+
+static bool cache_get(sess_t *s, const char *key, char **val)
+{
+    struct protect_state *p = ps(s);
+    if (p->cache_version != authz_version()) {
+        cache_clear(p);
+        p->cache_version = authz_version();
+        return false;
+    }
+    for (int i = 0; i < PC_CACHE; i++)
+        if (p->key[i] && !strcmp(p->key[i], key)) {
+            *val = p->val[i][0] ? xstrdup(p->val[i]) : NULL;
+            return true;
+        }
+    return false;
+}
+
+static void cache_put(sess_t *s, const char *key, const char *val)
+{
+    struct protect_state *p = ps(s);
+    if (strlen(key) > 16384) return;
+    free(p->key[p->next]);
+    free(p->val[p->next]);
+    p->key[p->next] = xstrdup(key);
+    p->val[p->next] = xstrdup(val ? val : "");
+    p->next = (p->next + 1) % PC_CACHE;
+}
+
+bool protect_rewrite(sess_t *s, gate_stmt_t *st, char **out, gate_err_t *err)
+{
+    *out = NULL;
+    if (!s->acl || s->acl->superuser) return true;
+    const rls_set_t *r = policy_set(s);
+    if (!r) {
+        gate_err_set(err, "XX000", "cannot read the row and masking policies");
+        return false;
+    }
+    if (!any_policy(r)) return true;
+    if (st->kind == MET_KIND_DDL && strcmp(st->tag, "SELECT") != 0) return true; /* only CTAS reads */
+    if (!names_protected(s, r, st->sql)) return true;
+    if (cache_get(s, st->sql, out)) return true;
+
+    char *res = NULL;
+    char *tschema = NULL, *ttable = NULL, *tmasked = NULL;
+    bool ok = true;
+    const char *sql = st->sql;
+    if (st->kind == MET_KIND_SELECT) {
+        lex_t l;
+        lex_init(&l, sql, strlen(sql));
+        lex_tok_t t = lex_next(&l);
+        if (lex_is(&t, "EXPLAIN")) {
+            bool ch = false;
+            char *x = rewrite_query(s, r, sql + l.pos, 0, (size_t)-1, &ch, err);
+            ok = x != NULL;
+            free(x);
+            if (ok && ch) {
+                gate_err_set(err, "42501",
+                             "EXPLAIN is not available for statements that read tables with row or masking "
+                             "policies for you");
+                snprintf(err->detail, sizeof err->detail, "plans show row counts of rows the policies hide");
+                ok = false;
+            }
+            goto finish;
+        }
+        bool ch = false;
+        res = rewrite_query(s, r, sql, 0, (size_t)-1, &ch, err);
+        ok = res != NULL;
+        if (ok && !ch) {
+            free(res);
+            res = NULL;
+        }
+    } else if (st->kind == MET_KIND_UPDATE || st->kind == MET_KIND_DELETE) {
+        ok = rewrite_dml(s, r, sql, st->kind == MET_KIND_UPDATE, &res, &tschema, &ttable, &tmasked, err);
+    } else if (st->kind == MET_KIND_INSERT) {
+        ok = rewrite_insert(s, r, sql, &res, err);
+    } else if (st->kind == MET_KIND_DDL) {
+        long at = lex_after_top_level_kw(sql, "AS");
+        if (at > 0) {
+            bool ch = false;
+            char *q = rewrite_query(s, r, sql + at, 0, (size_t)-1, &ch, err);
+            ok = q != NULL;
+            if (ok && ch) res = xasprintf("%.*s %s", (int)at, sql, q);
+            free(q);
+        }
+    }
+    if (ok) ok = verify(s, r, res ? res : sql, tschema, ttable, tmasked, err);
+finish:
+    free(tschema);
+    free(ttable);
+    free(tmasked);
+    if (!ok) {
+        free(res);
+        return false;
+    }
+    cache_put(s, st->sql, res);
+    if (res) log_event(LOG_DEBUG, "policy_rewrite", "user=\"%s\" sql=\"%.2000s\"", s->user, res);
+    *out = res;
+    return true;
+}
+
+/* ---- madang.explain_access ---- */
+
+void protect_explain(meta_t *m, duckdb_connection c, const char *user, const char *schema, const char *table,
+                     void (*fn)(void *ctx, const char *what, const char *via), void *ctx)
+{
+    rls_set_t *r = rls_load(m);
+    pol_acl_t *a = pol_acl_load(m, user);
+    if (!r || !a) goto out;
+    if (a->superuser) {
+        if (rls_has_row_policies(r, schema, table) || rls_may_mask(r, schema, table))
+            fn(ctx, "ROW FILTER", "superuser: exempt from row and masking policies");
+        goto out;
+    }
+    sess_t fake = {0};
+    fake.acl = a;
+    snprintf(fake.real_user, sizeof fake.real_user, "%s", user);
+    char names[512];
+    char *f = row_filter(&fake, r, schema, table, false, names, sizeof names);
+    if (f) {
+        char *via = names[0] ? xasprintf("policies %s: %s", names, f)
+                             : xstrdup("no row policy admits this user: no rows are visible");
+        fn(ctx, "ROW FILTER", via);
+        free(via);
+        free(f);
+    }
+    /* masks: the table's columns from the engine */
+    buf_t q;
+    buf_init(&q, 256);
+    buf_append_str(&q, "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ");
+    lex_put_literal(&q, schema);
+    buf_append_str(&q, " AND table_name = ");
+    lex_put_literal(&q, table);
+    buf_append_str(&q, " ORDER BY column_index");
+    duckdb_result res;
+    if (duckdb_query(c, buf_cstr(&q), &res) == DuckDBSuccess) {
+        for (idx_t i = 0; i < duckdb_row_count(&res); i++) {
+            char *col = duckdb_value_varchar(&res, 0, i), *ty = duckdb_value_varchar(&res, 1, i);
+            char via[160];
+            const rls_mask_t *mk = rls_column_mask(r, schema, table, col, ty, via, sizeof via);
+            if (mk) {
+                char *what = xasprintf("MASK %s", col);
+                char *why = xasprintf("masking policy %s (%s)", mk->name, via);
+                fn(ctx, what, why);
+                free(what);
+                free(why);
+            }
+            duckdb_free(col);
+            duckdb_free(ty);
+        }
+    }
+    duckdb_destroy_result(&res);
+    buf_free(&q);
+out:
+    rls_free(r);
+    pol_acl_free(a);
+}
