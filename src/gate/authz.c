@@ -1261,11 +1261,44 @@ exact:
     return xstrdup(sql);
 }
 
+/* Table functions that read a table named by a string argument: the engine
+ * expands them while binding, so the plan shows only the table's scan, and a
+ * decision cached for one statement shape would cover every table name. They
+ * are refused by name, before any plan is made. */
+static const char *const string_named_readers[] = {"query", "query_table"};
+
+static const char *names_string_reader(const char *sql)
+{
+    lex_t l;
+    lex_init(&l, sql, strlen(sql));
+    lex_tok_t prev = {TK_EOF, NULL, 0, 0};
+    for (lex_tok_t t = lex_next(&l); t.type != TK_EOF && t.type != TK_ERROR; t = lex_next(&l)) {
+        if (t.type == TK_LPAREN && (prev.type == TK_IDENT || prev.type == TK_QIDENT)) {
+            char *v = lex_value(&prev);
+            for (size_t i = 0; i < ARRAY_LEN(string_named_readers); i++)
+                if (!strcasecmp(v, string_named_readers[i])) {
+                    free(v);
+                    return string_named_readers[i];
+                }
+            free(v);
+        }
+        prev = t;
+    }
+    return NULL;
+}
+
 bool authz_check(sess_t *s, gate_stmt_t *st, gate_err_t *err)
 {
     if (!authz_refresh(s, err)) return false;
     st->authz_version = authz_version();
     st->ddl_op = 0;
+    const char *reader = s->acl->superuser ? NULL : names_string_reader(st->sql);
+    if (reader) {
+        deny(err, "the table function %s%s is not on madang's allow-list", reader, "",
+             "permission denied for table function %s", reader);
+        snprintf(err->hint, sizeof err->hint, "name the table in FROM");
+        return false;
+    }
     /* DDL has bookkeeping to derive each time; everything else may be cached */
     bool cacheable = st->kind != MET_KIND_DDL && !s->acl->superuser;
     /* a decision holds for one statement shape, one user and one search path */

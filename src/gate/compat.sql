@@ -182,11 +182,11 @@ WHERE constraint_type IN ('PRIMARY KEY','UNIQUE') AND database_name = '{{DB}}' A
 CREATE OR REPLACE TEMP VIEW pg_class AS
 SELECT table_oid::BIGINT AS oid, table_name AS relname, schema_oid::BIGINT AS relnamespace, 0::BIGINT AS reltype, 0::BIGINT AS reloftype,
   10::BIGINT AS relowner, 2::BIGINT AS relam, table_oid::BIGINT AS relfilenode, 0::BIGINT AS reltablespace, 0 AS relpages,
-  estimated_size::FLOAT AS reltuples, 0 AS relallvisible, 0::BIGINT AS reltoastrelid,
+  CASE WHEN madang_has_row_policies(schema_name, table_name) THEN -1 ELSE estimated_size END::FLOAT AS reltuples, 0 AS relallvisible, 0::BIGINT AS reltoastrelid,
   (index_count > 0 OR has_primary_key OR EXISTS (SELECT 1 FROM madang_conindex ci WHERE ci.table_oid = t.table_oid)) AS relhasindex,
   false AS relisshared, CASE WHEN temporary THEN 't' ELSE 'p' END AS relpersistence, 'r' AS relkind,
   column_count::SMALLINT AS relnatts, check_constraint_count::SMALLINT AS relchecks, false AS relhasrules, false AS relhastriggers,
-  false AS relhassubclass, false AS relrowsecurity, false AS relforcerowsecurity, true AS relispopulated, 'd' AS relreplident,
+  false AS relhassubclass, madang_has_row_policies(schema_name, table_name) AS relrowsecurity, false AS relforcerowsecurity, true AS relispopulated, 'd' AS relreplident,
   false AS relispartition, 0::BIGINT AS relrewrite, 0 AS relfrozenxid, 0 AS relminmxid, NULL::VARCHAR[] AS relacl,
   NULL::VARCHAR[] AS reloptions, NULL::VARCHAR AS relpartbound
 FROM duckdb_tables() t WHERE database_name = '{{DB}}' AND madang_can_see(t.schema_name, t.table_name)
@@ -435,7 +435,7 @@ CREATE OR REPLACE TEMP MACRO pg_get_function_identity_arguments(o) AS (SELECT mi
 -- ---------- sizes (psql \dt+, \l+; DBeaver) ----------
 -- DuckDB keeps no per-table byte counts; sizes are estimated from row counts
 -- (estimated_size rows x column count x 8 bytes), the database from its blocks.
-CREATE OR REPLACE TEMP MACRO pg_table_size(x) AS (SELECT min(madang_x.estimated_size * madang_x.column_count * 8)::BIGINT
+CREATE OR REPLACE TEMP MACRO pg_table_size(x) AS (SELECT min(CASE WHEN madang_has_row_policies(madang_x.schema_name, madang_x.table_name) THEN 0 ELSE madang_x.estimated_size * madang_x.column_count * 8 END)::BIGINT
   FROM (SELECT x AS madang_a) madang_p, duckdb_tables() madang_x WHERE madang_x.table_oid = madang_p.madang_a)
 @@
 CREATE OR REPLACE TEMP MACRO pg_relation_size(x) AS pg_table_size(x), (x, fork) AS pg_table_size(x)

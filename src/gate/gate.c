@@ -1185,35 +1185,52 @@ syntax:
 
 /* ---- the classifier ---- */
 
-/* Row policies and masks (protect.h): when they touch the statement, the
- * engine runs the rewritten text instead; the client keeps seeing the
- * original statement's column names. */
-static bool apply_policies(sess_t *s, gate_stmt_t *st, bool (*type_ok)(duckdb_logical_type), gate_err_t *err)
+/* Prepares psql (the policy rewrite of st, or st's original text when
+ * psql is NULL and st had been rewritten) and swaps it into st. The client
+ * keeps the statement's column names; the shape must not change. */
+static bool install_policy_text(sess_t *s, gate_stmt_t *st, char *psql, bool (*type_ok)(duckdb_logical_type),
+                                gate_err_t *err)
 {
-    char *psql = NULL;
-    if (!protect_rewrite(s, st, &psql, err)) return false;
-    if (!psql) return true;
+    const char *text = psql ? psql : st->orig_sql;
     gate_stmt_t *n = stmt_new(GATE_ENGINE, st->kind, st->tag);
-    bool ok = prepare_engine(s, n, psql, type_ok, err);
-    free(psql);
+    bool ok = prepare_engine(s, n, text, type_ok, err);
     if (!ok) {
-        char msg[sizeof err->message];
-        snprintf(msg, sizeof msg, "%s", err->message);
+        log_event(LOG_WARN, "policy_unevaluable", "user=\"%s\" error=\"%.300s\"", s->user, err->message);
         gate_err_set(err, "42P17",
-                     "the row or masking policies on a table in this statement cannot be evaluated: %s", msg);
+                     "the row or masking policies on a table in this statement cannot be evaluated");
+        snprintf(
+            err->detail, sizeof err->detail,
+            "the server log has the engine's message; a column qualified with its schema (s.t.c) does not "
+            "bind under policies: write t.c");
         snprintf(err->hint, sizeof err->hint,
                  "a superuser must fix or drop the policy (see madang.policies)");
     } else if (n->ncols != st->ncols) {
-        gate_err_set(err, "XX000", "applying row and masking policies changed the statement's shape");
+        gate_err_set(err, "0A000", "cached plan must not change result type");
         ok = false;
     }
+    for (int i = 0; ok && i < st->ncols && st->col_types; i++)
+        if (duckdb_get_type_id(n->col_types[i]) != duckdb_get_type_id(st->col_types[i])) {
+            gate_err_set(err, "0A000", "cached plan must not change result type");
+            ok = false;
+        }
     if (!ok) {
         gate_stmt_free(n);
+        free(psql);
         return false;
     }
-    st->orig_sql = st->sql;
-    st->sql = n->sql;
-    n->sql = NULL;
+    if (psql) {
+        if (!st->orig_sql)
+            st->orig_sql = st->sql;
+        else
+            free(st->sql);
+        st->sql = n->sql;
+        n->sql = NULL;
+    } else {
+        free(st->sql);
+        st->sql = st->orig_sql;
+        st->orig_sql = NULL;
+    }
+    free(psql);
     duckdb_prepared_statement tmp = st->ps;
     st->ps = n->ps;
     n->ps = tmp;
@@ -1230,6 +1247,53 @@ static bool apply_policies(sess_t *s, gate_stmt_t *st, bool (*type_ok)(duckdb_lo
     n->nparams = np;
     gate_stmt_free(n);
     return true;
+}
+
+/* Row policies and masks (protect.h): when they touch the statement, the
+ * engine runs the rewritten text instead. */
+static bool apply_policies(sess_t *s, gate_stmt_t *st, bool (*type_ok)(duckdb_logical_type), gate_err_t *err)
+{
+    char *psql = NULL;
+    if (!protect_rewrite(s, st, &psql, err)) return false;
+    if (!psql) return true;
+    return install_policy_text(s, st, psql, type_ok, err);
+}
+
+/* Authorizes the statement as written again (a grant, policy or DDL changed
+ * since it was prepared) and, when its policies now rewrite it differently,
+ * prepares it again. *replaced says whether the engine statement changed
+ * (its parameter bindings are then gone). */
+static bool reauthorize(sess_t *s, gate_stmt_t *st, bool *replaced, gate_err_t *err)
+{
+    *replaced = false;
+    char *prepared = st->sql;
+    if (st->orig_sql) st->sql = st->orig_sql;
+    char *psql = NULL;
+    bool ok = authz_check(s, st, err) && protect_rewrite(s, st, &psql, err);
+    st->sql = prepared;
+    if (!ok) {
+        st->authz_version = 0; /* stays stale: decided again at every use */
+        free(psql);
+        return false;
+    }
+    bool same = psql ? st->orig_sql && !strcmp(psql, prepared) : !st->orig_sql;
+    if (same) {
+        free(psql);
+        return true;
+    }
+    if (!install_policy_text(s, st, psql, NULL, err)) {
+        st->authz_version = 0;
+        return false;
+    }
+    *replaced = true;
+    return true;
+}
+
+bool gate_refresh(sess_t *s, gate_stmt_t *st, gate_err_t *err)
+{
+    if (st->action != GATE_ENGINE || st->authz_version == authz_version()) return true;
+    bool replaced;
+    return reauthorize(s, st, &replaced, err);
 }
 
 bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_type), gate_stmt_t **out,
@@ -1298,6 +1362,7 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
         tag = "TRUNCATE TABLE";
     } else if (kw(&w, 0, "CREATE") || kw(&w, 0, "DROP") || kw(&w, 0, "ALTER")) {
         if (polsql_match(sql)) return polsql_classify(s, sql, out, err);
+        if (!polsql_guard_alter(s, sql, err)) return false;
         const char *verb = kw(&w, 0, "CREATE") ? "CREATE" : kw(&w, 0, "DROP") ? "DROP" : "ALTER";
         if (kw(&w, 1, "GROUP")) return grant_classify(s, sql, out, err);
         if (kw(&w, 1, "USER") || kw(&w, 1, "ROLE")) {
@@ -1469,35 +1534,26 @@ void gate_note_failure(sess_t *s)
     if (s->tx == SESS_TX_BLOCK) s->tx = SESS_TX_FAILED;
 }
 
-/* Authorizes the statement as written again, and checks that the policies
- * still rewrite it the way it was prepared (its parameters are bound to that
- * prepared statement). */
-static bool reauthorize(sess_t *s, gate_stmt_t *st, gate_err_t *err)
-{
-    char *prepared = st->sql;
-    if (st->orig_sql) st->sql = st->orig_sql;
-    char *psql = NULL;
-    bool ok = authz_check(s, st, err) && protect_rewrite(s, st, &psql, err);
-    st->sql = prepared;
-    if (ok && !(psql ? st->orig_sql && !strcmp(psql, prepared) : !st->orig_sql)) {
-        gate_err_set(
-            err, "0A000",
-            "the row or masking policies of a table in this statement changed since it was prepared");
-        snprintf(err->hint, sizeof err->hint, "prepare the statement again");
-        ok = false;
-    }
-    free(psql);
-    return ok;
-}
-
 bool gate_execute(sess_t *s, gate_stmt_t *st, duckdb_result *res, int64_t *rows_changed, gate_err_t *err)
 {
     *rows_changed = 0;
     if (!gate_check_tx(s, st, err)) return false;
     /* a grant, revoke, policy or DDL since this statement was authorized: decide again */
-    if (st->authz_version != authz_version() && !reauthorize(s, st, err)) {
-        met_statement(st->kind, false);
-        return false;
+    if (st->authz_version != authz_version()) {
+        bool replaced;
+        bool ok = reauthorize(s, st, &replaced, err);
+        if (ok && replaced) {
+            /* the parameters were bound to the statement just replaced */
+            gate_err_set(
+                err, "0A000",
+                "the row or masking policies of a table in this statement changed since it was bound");
+            snprintf(err->hint, sizeof err->hint, "execute it again");
+            ok = false;
+        }
+        if (!ok) {
+            met_statement(st->kind, false);
+            return false;
+        }
     }
     duckdb_state rc = st->returns_rows ? duckdb_execute_prepared_streaming(st->ps, res)
                                        : duckdb_execute_prepared(st->ps, res);
@@ -1669,7 +1725,7 @@ bool gate_setup_engine(server_t *srv, char *err, size_t errlen)
         snprintf(err, errlen, "cannot connect to the engine");
         return false;
     }
-    bool ok = sysviews_install(srv, c, err, errlen) && protect_setup_engine(c, err, errlen) &&
+    bool ok = sysviews_install(srv, c, err, errlen) && protect_setup_engine(srv->meta, c, err, errlen) &&
               compat_install_part(c, "admin", true, 0, 0, err, errlen);
     int neager = 0;
     char **eager = ok ? temp_object_names(c, &neager) : NULL;

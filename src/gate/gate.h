@@ -123,6 +123,11 @@ bool gate_prepare_typed(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logic
                         const char **param_types, int nparam_types, gate_stmt_t **out,
                         gate_err_t *err) MUST_CHECK;
 
+/* Before binding parameters to a prepared statement: if grants, policies or
+ * the catalog changed since it was authorized, authorizes it again and
+ * re-prepares it under the current row policies and masks. */
+bool gate_refresh(sess_t *s, gate_stmt_t *st, gate_err_t *err) MUST_CHECK;
+
 /* Runs a GATE_ENGINE statement whose parameters are bound. When it returns
  * rows, *res is a streaming result to fetch with duckdb_fetch_chunk; otherwise
  * *rows_changed is set and *res is already destroyed. */

@@ -752,6 +752,49 @@ out:
     return ok;
 }
 
+/* ---- DDL that would lose a mask ---- */
+
+bool polsql_guard_alter(sess_t *s, const char *sql, gate_err_t *err)
+{
+    cur_t c = {.sql = sql};
+    lex_init(&c.l, sql, strlen(sql));
+    next(&c);
+    if (!accept(&c, "ALTER") || !accept(&c, "TABLE")) return true;
+    if (accept(&c, "IF")) accept(&c, "EXISTS");
+    char *schema = NULL, *table = NULL, *col = NULL;
+    bool ok = true;
+    if (!qname(&c, &schema, &table)) goto out;
+    if (accept(&c, "RENAME") || accept(&c, "DROP")) {
+        accept(&c, "COLUMN");
+        if (accept(&c, "IF")) accept(&c, "EXISTS");
+        if (is(&c, "TO")) goto out; /* RENAME TO: the table's policies follow it */
+        col = ident(&c);
+    }
+    if (!col) goto out;
+    rel_t v = {0};
+    gate_err_t ignore;
+    if (!find_table(s, schema, table, &v, &ignore)) goto out;
+    const char *args[] = {v.schema, v.name, col};
+    if (meta_has(s->srv->meta,
+                 "SELECT 1 FROM column_masks WHERE schema_name = ?1 AND table_name = ?2 AND column_name = ?3 "
+                 "UNION ALL SELECT 1 FROM column_tags WHERE schema_name = ?1 AND table_name = ?2 AND "
+                 "column_name = "
+                 "?3",
+                 3, args)) {
+        gate_err_set(err, "0A000", "column \"%s\" of %s.%s has a masking policy or tags", col, v.schema,
+                     v.name);
+        snprintf(err->hint, sizeof err->hint,
+                 "UNSET its masking policy and tags first, then set them again on the renamed column");
+        ok = false;
+    }
+    free(v.sql);
+out:
+    free(schema);
+    free(table);
+    free(col);
+    return ok;
+}
+
 /* ---- entry points ---- */
 
 bool polsql_classify(sess_t *s, const char *sql, gate_stmt_t **out, gate_err_t *err)

@@ -2,6 +2,7 @@
 #include "gate/protect.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,30 +35,206 @@ static void fence_fn(duckdb_function_info info, duckdb_data_chunk in, duckdb_vec
     for (idx_t i = 0; i < n; i++) d[i] = true;
 }
 
-/* Built-in masks. Each keeps NULL as NULL; the rewrite casts every mask's
- * result back to the column's type. */
+/* Built-in masks on strings, as engine functions (the engine's own string
+ * functions are far slower for this). UTF-8 aware: lengths count code points.
+ * NULL in, NULL out (the engine's default for scalar functions). */
+
+typedef size_t (*mask_fn_t)(const char *in, size_t len, int64_t n, char *out);
+
+static size_t utf8_chars(const char *p, size_t len)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < len; i++) c += ((unsigned char)p[i] & 0xC0) != 0x80;
+    return c;
+}
+
+/* Byte offset of code point k (k <= chars). */
+static size_t utf8_offset(const char *p, size_t len, size_t k)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (((unsigned char)p[i] & 0xC0) != 0x80) {
+            if (c == k) return i;
+            c++;
+        }
+    }
+    return len;
+}
+
+static size_t show_last(const char *in, size_t len, int64_t n, char *out)
+{
+    size_t chars = utf8_chars(in, len), keep = n < 0 ? 0 : (size_t)n > chars ? chars : (size_t)n;
+    size_t hide = chars - keep, from = utf8_offset(in, len, hide);
+    memset(out, '*', hide);
+    memcpy(out + hide, in + from, len - from);
+    return hide + len - from;
+}
+
+static size_t show_first(const char *in, size_t len, int64_t n, char *out)
+{
+    size_t chars = utf8_chars(in, len), keep = n < 0 ? 0 : (size_t)n > chars ? chars : (size_t)n;
+    size_t upto = utf8_offset(in, len, keep);
+    memcpy(out, in, upto);
+    memset(out + upto, '*', chars - keep);
+    return upto + chars - keep;
+}
+
+static size_t redact(const char *in, size_t len, int64_t n, char *out)
+{
+    UNUSED(n);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)in[i];
+        out[i] = ch >= 'a' && ch <= 'z'   ? 'x'
+                 : ch >= 'A' && ch <= 'Z' ? 'X'
+                 : ch >= '0' && ch <= '9' ? 'n'
+                                          : (char)ch;
+    }
+    return len;
+}
+
+/* "kim@example.com" → "k***@example.com"; no '@': the first character and "***". */
+static size_t email(const char *in, size_t len, int64_t n, char *out)
+{
+    UNUSED(n);
+    if (len == 0 || in[0] == '@') {
+        memcpy(out, in, len);
+        return len;
+    }
+    size_t first = utf8_offset(in, len, 1);
+    const char *at = memchr(in + first, '@', len - first);
+    size_t rest = at ? len - (size_t)(at - in) : 0;
+    memcpy(out, in, first);
+    memcpy(out + first, "***", 3);
+    if (at) memcpy(out + first + 3, at, rest);
+    return first + 3 + rest;
+}
+
+static void mask_apply(duckdb_function_info info, duckdb_data_chunk in, duckdb_vector out)
+{
+    mask_fn_t fn = (mask_fn_t)duckdb_scalar_function_get_extra_info(info);
+    idx_t n = duckdb_data_chunk_get_size(in);
+    duckdb_vector v = duckdb_data_chunk_get_vector(in, 0);
+    duckdb_string_t *sv = duckdb_vector_get_data(v);
+    uint64_t *valid = duckdb_vector_get_validity(v);
+    int64_t *nv = NULL;
+    uint64_t *nvalid = NULL;
+    if (duckdb_data_chunk_get_column_count(in) > 1) {
+        duckdb_vector k = duckdb_data_chunk_get_vector(in, 1);
+        nv = duckdb_vector_get_data(k);
+        nvalid = duckdb_vector_get_validity(k);
+    }
+    char small[256];
+    for (idx_t i = 0; i < n; i++) {
+        if ((valid && !duckdb_validity_row_is_valid(valid, i)) ||
+            (nvalid && !duckdb_validity_row_is_valid(nvalid, i))) {
+            duckdb_vector_ensure_validity_writable(out);
+            duckdb_validity_set_row_invalid(duckdb_vector_get_validity(out), i);
+            continue;
+        }
+        const char *p = duckdb_string_t_data(&sv[i]);
+        size_t len = duckdb_string_t_length(sv[i]);
+        size_t cap = len * 2 + 8; /* '*' per code point of at most 4 bytes fits in len; email adds 3 */
+        char *buf = cap <= sizeof small ? small : xmalloc(cap);
+        size_t olen = fn(p, len, nv ? nv[i] : 0, buf);
+        duckdb_vector_assign_string_element_len(out, i, buf, olen);
+        if (buf != small) free(buf);
+    }
+}
+
+static bool register_mask(duckdb_connection c, const char *name, mask_fn_t fn, bool with_n)
+{
+    duckdb_scalar_function f = duckdb_create_scalar_function();
+    duckdb_scalar_function_set_name(f, name);
+    duckdb_logical_type vt = duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR);
+    duckdb_logical_type it = duckdb_create_logical_type(DUCKDB_TYPE_BIGINT);
+    duckdb_scalar_function_add_parameter(f, vt);
+    if (with_n) duckdb_scalar_function_add_parameter(f, it);
+    duckdb_scalar_function_set_return_type(f, vt);
+    duckdb_destroy_logical_type(&vt);
+    duckdb_destroy_logical_type(&it);
+    duckdb_scalar_function_set_extra_info(f, (void *)fn, NULL);
+    duckdb_scalar_function_set_function(f, mask_apply);
+    duckdb_state st = duckdb_register_scalar_function(c, f);
+    duckdb_destroy_scalar_function(&f);
+    return st == DuckDBSuccess;
+}
+
+/* The masks users name, in schema madang (policies are rewritten to call them
+ * qualified, so a user's own object of the same name cannot stand in). */
 static const char *const mask_macros[] = {
-    "CREATE OR REPLACE MACRO madang.mask_redact(v) AS regexp_replace(regexp_replace(regexp_replace("
-    "CAST(v AS VARCHAR), '[a-z]', 'x', 'g'), '[A-Z]', 'X', 'g'), '[0-9]', 'n', 'g')",
-    "CREATE OR REPLACE MACRO madang.mask_show_first(v, n) AS CASE WHEN v IS NULL THEN NULL ELSE "
-    "left(CAST(v AS VARCHAR), CAST(n AS BIGINT)) || repeat('*', CAST(greatest(length(CAST(v AS VARCHAR)) - "
-    "n, 0) "
-    "AS BIGINT)) END",
-    "CREATE OR REPLACE MACRO madang.mask_show_last(v, n) AS CASE WHEN v IS NULL THEN NULL ELSE "
-    "repeat('*', CAST(greatest(length(CAST(v AS VARCHAR)) - n, 0) AS BIGINT)) || right(CAST(v AS VARCHAR), "
-    "CAST(n AS BIGINT)) END",
+    "CREATE OR REPLACE MACRO madang.mask_redact(v) AS madang_mask_redact(CAST(v AS VARCHAR))",
+    "CREATE OR REPLACE MACRO madang.mask_show_first(v, n) AS madang_mask_show_first(CAST(v AS VARCHAR), n)",
+    "CREATE OR REPLACE MACRO madang.mask_show_last(v, n) AS madang_mask_show_last(CAST(v AS VARCHAR), n)",
+    "CREATE OR REPLACE MACRO madang.mask_email(v) AS madang_mask_email(CAST(v AS VARCHAR))",
     "CREATE OR REPLACE MACRO madang.mask_hash(v) AS sha256(CAST(v AS VARCHAR))",
     "CREATE OR REPLACE MACRO madang.mask_null(v) AS CASE WHEN false THEN v END",
     "CREATE OR REPLACE MACRO madang.mask_year(v) AS date_trunc('year', v)",
-    "CREATE OR REPLACE MACRO madang.mask_email(v) AS regexp_replace(CAST(v AS VARCHAR), '^(.)[^@]*', "
-    "'\\1***')",
 };
 
 static const char *const mask_names[] = {"mask_redact", "mask_show_first", "mask_show_last", "mask_hash",
                                          "mask_null",   "mask_year",       "mask_email"};
 
-bool protect_setup_engine(duckdb_connection c, char *err, size_t errlen)
+/* madang_has_row_policies(schema, table): whether any row policy exists on the
+ * table (for anyone). The catalog shim uses it to hide row counts
+ * (pg_class.reltuples, sizes) of such tables and to set relrowsecurity. It
+ * answers from a process-wide copy of the policy set, so it needs no session. */
+static meta_t *g_meta;
+static pthread_mutex_t g_rows_mu = PTHREAD_MUTEX_INITIALIZER;
+static rls_set_t *g_rows_set;
+
+static void has_rows_fn(duckdb_function_info info, duckdb_data_chunk in, duckdb_vector out)
 {
+    UNUSED(info);
+    idx_t n = duckdb_data_chunk_get_size(in);
+    duckdb_vector a = duckdb_data_chunk_get_vector(in, 0), b = duckdb_data_chunk_get_vector(in, 1);
+    duckdb_string_t *sa = duckdb_vector_get_data(a), *sb = duckdb_vector_get_data(b);
+    uint64_t *va = duckdb_vector_get_validity(a), *vb = duckdb_vector_get_validity(b);
+    bool *d = duckdb_vector_get_data(out);
+    pthread_mutex_lock(&g_rows_mu);
+    if (g_meta && (!g_rows_set || g_rows_set->version != pol_version())) {
+        rls_free(g_rows_set);
+        g_rows_set = rls_load(g_meta);
+    }
+    for (idx_t i = 0; i < n; i++) {
+        if ((va && !duckdb_validity_row_is_valid(va, i)) || (vb && !duckdb_validity_row_is_valid(vb, i)) ||
+            !g_rows_set) {
+            d[i] = g_meta && !g_rows_set; /* unreadable policies: assume protected */
+            continue;
+        }
+        char *x = xstrndup(duckdb_string_t_data(&sa[i]), duckdb_string_t_length(sa[i]));
+        char *y = xstrndup(duckdb_string_t_data(&sb[i]), duckdb_string_t_length(sb[i]));
+        d[i] = rls_has_row_policies(g_rows_set, x, y);
+        free(x);
+        free(y);
+    }
+    pthread_mutex_unlock(&g_rows_mu);
+}
+
+static bool register_has_rows(duckdb_connection c)
+{
+    duckdb_scalar_function f = duckdb_create_scalar_function();
+    duckdb_scalar_function_set_name(f, "madang_has_row_policies");
+    duckdb_logical_type vt = duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR);
+    duckdb_logical_type bt = duckdb_create_logical_type(DUCKDB_TYPE_BOOLEAN);
+    duckdb_scalar_function_add_parameter(f, vt);
+    duckdb_scalar_function_add_parameter(f, vt);
+    duckdb_scalar_function_set_return_type(f, bt);
+    duckdb_destroy_logical_type(&vt);
+    duckdb_destroy_logical_type(&bt);
+    duckdb_scalar_function_set_function(f, has_rows_fn);
+    duckdb_scalar_function_set_volatile(f);
+    duckdb_state st = duckdb_register_scalar_function(c, f);
+    duckdb_destroy_scalar_function(&f);
+    return st == DuckDBSuccess;
+}
+
+bool protect_setup_engine(meta_t *m, duckdb_connection c, char *err, size_t errlen)
+{
+    g_meta = m;
+    if (!register_has_rows(c)) {
+        snprintf(err, errlen, "cannot register madang_has_row_policies");
+        return false;
+    }
     duckdb_scalar_function f = duckdb_create_scalar_function();
     duckdb_scalar_function_set_name(f, "madang_fence");
     duckdb_logical_type bt = duckdb_create_logical_type(DUCKDB_TYPE_BOOLEAN);
@@ -69,6 +246,13 @@ bool protect_setup_engine(duckdb_connection c, char *err, size_t errlen)
     duckdb_destroy_scalar_function(&f);
     if (st != DuckDBSuccess) {
         snprintf(err, errlen, "cannot register madang_fence");
+        return false;
+    }
+    if (!register_mask(c, "madang_mask_show_last", show_last, true) ||
+        !register_mask(c, "madang_mask_show_first", show_first, true) ||
+        !register_mask(c, "madang_mask_redact", redact, false) ||
+        !register_mask(c, "madang_mask_email", email, false)) {
+        snprintf(err, errlen, "cannot register the built-in masks");
         return false;
     }
     for (size_t i = 0; i < ARRAY_LEN(mask_macros); i++) {
@@ -421,6 +605,16 @@ static void splice(char **work, size_t at, size_t len, const char *with)
     buf_free(&b);
 }
 
+/* The offset of a TABLE keyword right before loc, or (size_t)-1. */
+static size_t prev_table_kw(const char *sql, size_t loc)
+{
+    lex_t l;
+    lex_init(&l, sql, loc);
+    lex_tok_t last = {TK_EOF, NULL, 0, 0};
+    for (lex_tok_t t = lex_next(&l); t.type != TK_EOF && t.type != TK_ERROR; t = lex_next(&l)) last = t;
+    return lex_is(&last, "TABLE") ? last.offset : (size_t)-1;
+}
+
 static int by_location_desc(const void *a, const void *b)
 {
     const ref_t *x = *(ref_t *const *)a, *y = *(ref_t *const *)b;
@@ -516,7 +710,16 @@ static char *rewrite_query(sess_t *s, const rls_set_t *r, const char *sql, int d
                              v.schema, v.name);
                 ok = false;
             } else {
-                splice(&work, ref->location, span, with);
+                /* "TABLE name" (PostgreSQL's short SELECT) cannot take a subquery */
+                size_t at = ref->location, tbl = prev_table_kw(work, at);
+                if (tbl != (size_t)-1) {
+                    char *w2 = xasprintf("SELECT * FROM %s", with);
+                    free(with);
+                    with = w2;
+                    span += at - tbl;
+                    at = tbl;
+                }
+                splice(&work, at, span, with);
                 *changed = true;
             }
             free(with);
@@ -653,7 +856,9 @@ static bool names_protected(sess_t *s, const rls_set_t *r, const char *sql)
     lex_t l;
     lex_init(&l, sql, strlen(sql));
     for (lex_tok_t t = lex_next(&l); t.type != TK_EOF && t.type != TK_ERROR; t = lex_next(&l)) {
-        if (t.type != TK_IDENT && t.type != TK_QIDENT) continue;
+        /* string literals too: a name in a string is never a table reference
+         * the gate allows, but checking it costs nothing and fails safe */
+        if (t.type != TK_IDENT && t.type != TK_QIDENT && t.type != TK_STRING) continue;
         char *v = lex_value(&t);
         bool hit = false;
         for (int i = 0; i < r->npol && !hit; i++) hit = !strcasecmp(r->pol[i].table, v);
@@ -1011,7 +1216,15 @@ static void cache_put(sess_t *s, const char *key, const char *val)
 bool protect_rewrite(sess_t *s, gate_stmt_t *st, char **out, gate_err_t *err)
 {
     *out = NULL;
-    if (!s->acl || s->acl->superuser) return true;
+    if (!s->acl) return true;
+    if (s->acl->superuser) {
+        /* exempt, and on the record */
+        const rls_set_t *r = policy_set(s);
+        if (any_policy(r) && names_protected(s, r, st->sql))
+            log_event(LOG_INFO, "policy_exempt", "user=\"%s\" reason=superuser sql=\"%.200s\"", s->user,
+                      st->sql);
+        return true;
+    }
     const rls_set_t *r = policy_set(s);
     if (!r) {
         gate_err_set(err, "XX000", "cannot read the row and masking policies");

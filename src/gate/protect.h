@@ -26,8 +26,9 @@
 
 #include "gate/gate.h"
 
-/* Registers madang_fence() and the built-in masks (schema madang). */
-bool protect_setup_engine(duckdb_connection c, char *err, size_t errlen) MUST_CHECK;
+/* Registers madang_fence(), madang_has_row_policies(schema, table) and the
+ * built-in masks (schema madang). */
+bool protect_setup_engine(meta_t *m, duckdb_connection c, char *err, size_t errlen) MUST_CHECK;
 
 /* The text the engine must run instead of st->sql, in *out (heap), or NULL
  * when no policy touches the statement. False with err when the statement

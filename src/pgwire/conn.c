@@ -686,6 +686,7 @@ static bool portal_execute(conn_t *c, portal_t *p, gate_err_t *err)
 {
     gate_stmt_t *g = p->ps->g;
     park_open_results(c);
+    if (!gate_refresh(c->sess, g, err)) return false;
     duckdb_clear_bindings(g->ps);
     for (int i = 0; i < p->nparams; i++) {
         uint32_t oid = i < p->ps->ndeclared && p->ps->declared[i] ? p->ps->declared[i]

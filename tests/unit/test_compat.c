@@ -10,6 +10,7 @@
 #include "gate/compat.h"
 #include "gate/lex.h"
 #include "gate/session.h"
+#include "gate/protect.h"
 #include "gate/sysviews.h"
 
 #include <dirent.h>
@@ -447,6 +448,7 @@ int main(void)
     CHECK(sess != NULL);
     con = sess->conn;
     CHECK(sysviews_install(&srv, con, err, sizeof err));
+    CHECK(protect_setup_engine(NULL, con, err, sizeof err));
     sess_register(sess);
     CHECK(exec_ok("CREATE SCHEMA sales"));
     CHECK(exec_ok("CREATE TABLE sales.customers(id integer primary key, name varchar, email varchar, country "
