@@ -50,6 +50,7 @@ static void serve_usage(FILE *f)
                "  --max-connections N   client connection limit (default 100)\n"
                "  --max-message-bytes N largest protocol message accepted (default 268435456)\n"
                "  --auth-timeout S      seconds a client has to log in (default 60)\n"
+               "  --config FILE         settings file (default DATA/madang.conf; see docs/configuration.md)\n"
                "  -h, --help        show this help\n"
                "\n"
                "On first start the superuser 'admin' gets the password in $MADANG_ADMIN_PASSWORD,\n"
@@ -201,6 +202,7 @@ int serve_main(int argc, char **argv)
         {"max-connections", required_argument, NULL, 'm'},
         {"max-message-bytes", required_argument, NULL, 'M'},
         {"auth-timeout", required_argument, NULL, 'A'},
+        {"config", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -244,6 +246,9 @@ int serve_main(int argc, char **argv)
         case 'D':
             srv.opts.demo = true;
             break;
+        case 'C':
+            srv.opts.config_path = optarg;
+            break;
         case 'h':
             serve_usage(stdout);
             return 0;
@@ -275,6 +280,18 @@ int serve_main(int argc, char **argv)
     met_init();
     srv.started_wall_us = wall_us();
 
+    config_defaults(&srv.cfg);
+    {
+        char *cpath = srv.opts.config_path ? xstrdup(srv.opts.config_path)
+                                           : xasprintf("%s/madang.conf", srv.opts.data_dir);
+        bool ok = config_load(&srv.cfg, cpath, srv.opts.config_path == NULL, err, sizeof err);
+        free(cpath);
+        if (!ok) {
+            fprintf(stderr, "madang serve: %s\n", err);
+            config_free(&srv.cfg);
+            return 2;
+        }
+    }
     if (!datadir_check(srv.opts.data_dir, err, sizeof err)) goto fail;
     srv.pg_fd = bind_listen(srv.opts.listen_addr, srv.opts.pg_port, "pg", err, sizeof err);
     if (srv.pg_fd < 0) goto fail;

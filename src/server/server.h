@@ -10,6 +10,7 @@
 
 #include "engine/engine.h"
 #include "meta/meta.h"
+#include "server/config.h"
 #include "util/util.h"
 
 #define MADANG_VERSION        "0.1.0"
@@ -27,6 +28,7 @@ typedef struct {
     int auth_timeout_s;
     int idle_in_tx_timeout_s; /* 0 = off */
     size_t max_message_bytes;
+    const char *config_path; /* NULL = DATA/madang.conf if it exists */
 } server_opts_t;
 
 typedef struct server {
@@ -38,6 +40,8 @@ typedef struct server {
     int http_fd;
     atomic_bool stopping;
     int64_t started_wall_us;
+    config_t cfg;
+    struct ldap_sync *ldap; /* policy/ldap.c's background sync, NULL without LDAP */
 } server_t;
 
 /* `madang serve ...`: returns the process exit code. */
