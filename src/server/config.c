@@ -49,11 +49,11 @@ static long parse_duration(const char *v)
     long n = strtol(v, &end, 10);
     if (errno || end == v || n < 0) return -1;
     while (*end == ' ') end++;
-    long mul = !*end || !strcmp(end, "s")                       ? 1
-               : !strcmp(end, "min") || !strcmp(end, "m")       ? 60
-               : !strcmp(end, "h")                              ? 3600
-               : !strcmp(end, "d")                              ? 86400
-                                                                : -1;
+    long mul = !*end || !strcmp(end, "s")                 ? 1
+               : !strcmp(end, "min") || !strcmp(end, "m") ? 60
+               : !strcmp(end, "h")                        ? 3600
+               : !strcmp(end, "d")                        ? 86400
+                                                          : -1;
     return mul < 0 ? -1 : n * mul;
 }
 
@@ -155,7 +155,8 @@ bool config_load(config_t *c, const char *path, bool missing_ok, char *err, size
         }
         val[n] = '\0';
         if (!strncmp(k, "impersonation.allowed_hosts.", 28) && k[28]) {
-            c->allowed_hosts = xrealloc(c->allowed_hosts, sizeof *c->allowed_hosts * (size_t)(c->nallowed_hosts + 1));
+            c->allowed_hosts =
+                xrealloc(c->allowed_hosts, sizeof *c->allowed_hosts * (size_t)(c->nallowed_hosts + 1));
             c->allowed_hosts[c->nallowed_hosts].user = xstrdup(k + 28);
             c->allowed_hosts[c->nallowed_hosts].hosts = xstrdup(val);
             c->nallowed_hosts++;
