@@ -9,7 +9,7 @@ CFLAGS   += -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wno-missing-field-initia
             -D_GNU_SOURCE -pthread -Isrc -I$(DUCKDB) -MMD -MP
 SAN      ?=
 LDFLAGS  += $(SAN) -pthread -L$(DUCKDB) -Wl,-rpath,$(abspath $(DUCKDB))
-LDLIBS   += -lduckdb -lsqlite3 -lssl -lcrypto -lmicrohttpd -ljansson -lm
+LDLIBS   += -lduckdb -lsqlite3 -lssl -lcrypto -lmicrohttpd -ljansson -lldap -llber -lm
 PYTHON   := /usr/bin/python3
 PYTEST_ARGS ?=
 

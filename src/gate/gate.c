@@ -19,8 +19,10 @@
 #include <strings.h>
 
 #include "gate/authz.h"
+#include "gate/identity_sql.h"
 #include "gate/polsql.h"
 #include "gate/protect.h"
+#include "policy/identity.h"
 #include "gate/compat.h"
 #include "gate/grant.h"
 #include "gate/lex.h"
@@ -198,6 +200,8 @@ void gate_stmt_free(gate_stmt_t *st)
     for (int i = 0; i < st->ncopy_cols; i++) free(st->copy_cols[i]);
     free(st->copy_cols);
     free(st->copy.null_str);
+    free(st->token_user);
+    free(st->token_expires);
     grant_free(st->gov);
     free(st);
 }
@@ -562,9 +566,17 @@ static bool classify_set(sess_t *s, const char *sql, gate_stmt_t **out, gate_err
             return true;
         }
         if (lex_is(&t, "SESSION") && lex_is(&n, "AUTHORIZATION")) {
-            deny(err, "SET SESSION AUTHORIZATION",
-                 "impersonation needs a GRANT IMPERSONATE (not yet available)");
-            return false;
+            lex_tok_t v = lex_next(&l);
+            gate_stmt_t *st = stmt_new(GATE_SESSION_AUTH, MET_KIND_SESSION, "SET");
+            if (!lex_is(&v, "DEFAULT")) {
+                if (v.type != TK_STRING && v.type != TK_IDENT && v.type != TK_QIDENT) {
+                    gate_stmt_free(st);
+                    goto syntax;
+                }
+                st->value = lex_value(&v);
+            }
+            *out = st;
+            return true;
         }
         l = save;
         t = lex_next(&l);
@@ -629,8 +641,9 @@ static bool classify_reset(const char *sql, gate_stmt_t **out, gate_err_t *err)
         t = lex_next(&l);
     } else if (lex_is(&t, "SESSION")) {
         gate_stmt_free(st);
-        deny(err, "RESET SESSION AUTHORIZATION", "impersonation is not yet available");
-        return false;
+        *out =
+            stmt_new(GATE_SESSION_AUTH, MET_KIND_SESSION, "RESET"); /* value NULL: back to the login user */
+        return true;
     } else {
         st->name = read_name(&l, &t);
         if (!st->name) {
@@ -1362,6 +1375,7 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
         tag = "TRUNCATE TABLE";
     } else if (kw(&w, 0, "CREATE") || kw(&w, 0, "DROP") || kw(&w, 0, "ALTER")) {
         if (polsql_match(sql)) return polsql_classify(s, sql, out, err);
+        if (identity_match(sql)) return identity_classify(s, sql, out, err);
         if (!polsql_guard_alter(s, sql, err)) return false;
         const char *verb = kw(&w, 0, "CREATE") ? "CREATE" : kw(&w, 0, "DROP") ? "DROP" : "ALTER";
         if (kw(&w, 1, "GROUP")) return grant_classify(s, sql, out, err);
@@ -1465,6 +1479,7 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
     } else if (kw(&w, 0, "COPY")) {
         return classify_copy(s, sql, type_ok, out, err);
     } else if (kw(&w, 0, "GRANT") || kw(&w, 0, "REVOKE")) {
+        if (identity_match(sql)) return identity_classify(s, sql, out, err);
         return grant_classify(s, sql, out, err);
     } else {
         /* Statements DuckDB knows but madang does not run are denied (42501);
@@ -1554,6 +1569,10 @@ bool gate_execute(sess_t *s, gate_stmt_t *st, duckdb_result *res, int64_t *rows_
             met_statement(st->kind, false);
             return false;
         }
+    }
+    if (st->token_user && !identity_token_execute(s, st, err)) {
+        met_statement(st->kind, false);
+        return false;
     }
     duckdb_state rc = st->returns_rows ? duckdb_execute_prepared_streaming(st->ps, res)
                                        : duckdb_execute_prepared(st->ps, res);
@@ -1832,6 +1851,77 @@ static void sync_setting(sess_t *s, const char *name)
     if (strcmp(name, "search_path") == 0) apply_search_path(s);
 }
 
+bool gate_become(sess_t *s, const char *user, bool superuser, char *err, size_t errlen)
+{
+    snprintf(s->user, sizeof s->user, "%s", user);
+    s->superuser = superuser;
+    sess_set_identity(s, user, superuser);
+    /* rights, visibility and cached decisions are the new user's */
+    pol_acl_free(s->acl);
+    s->acl = NULL;
+    s->visible_version = 0;
+    authz_session_free(s);
+    protect_session_free(s);
+    if (!compat_install_part(s->conn, s->user, s->superuser, s->backend_pid, 0, err, errlen)) return false;
+    if (s->shim_lazy_done &&
+        !compat_install_part(s->conn, s->user, s->superuser, s->backend_pid, 1, err, errlen))
+        return false;
+    apply_search_path(s);
+    authz_note_shim_objects(s);
+    gate_err_t ge;
+    if (!authz_refresh(s, &ge)) {
+        snprintf(err, errlen, "%s", ge.message);
+        return false;
+    }
+    return true;
+}
+
+/* SET SESSION AUTHORIZATION 'u' / RESET SESSION AUTHORIZATION (target NULL). */
+static bool set_session_authorization(sess_t *s, const char *target, gate_err_t *err)
+{
+    if (s->impersonated) {
+        gate_err_set(err, "42501", "an impersonated session cannot change its session authorization");
+        snprintf(err->detail, sizeof err->detail, "this session was opened by %s as %s", s->real_user,
+                 s->user);
+        return false;
+    }
+    if (s->tx != SESS_TX_IDLE) {
+        gate_err_set(err, "25001", "SET SESSION AUTHORIZATION cannot run inside a transaction block");
+        return false;
+    }
+    const char *to = target ? target : s->real_user;
+    char why[256] = "";
+    if (strcmp(to, s->real_user) != 0) {
+        if (!id_may_impersonate(s->srv->meta, s->real_user, to, why, sizeof why)) {
+            gate_err_set(err, "42501", "%s", why);
+            snprintf(err->hint, sizeof err->hint,
+                     "a superuser can run GRANT IMPERSONATE ON USER %s TO USER %s", to, s->real_user);
+            return false;
+        }
+        char host[64];
+        snprintf(host, sizeof host, "%s", s->client_addr);
+        char *colon = strrchr(host, ':');
+        if (colon) *colon = '\0';
+        if (!config_host_allowed(&s->srv->cfg, s->real_user, host)) {
+            gate_err_set(err, "42501", "%s may not impersonate from %s (impersonation.allowed_hosts)",
+                         s->real_user, host);
+            return false;
+        }
+    }
+    meta_user_t u;
+    if (!meta_user_get(s->srv->meta, to, &u)) {
+        gate_err_set(err, "42704", "role \"%s\" does not exist", to);
+        return false;
+    }
+    char e[256];
+    if (!gate_become(s, to, u.superuser, e, sizeof e)) {
+        gate_err_set(err, "XX000", "%s", e);
+        return false;
+    }
+    log_event(LOG_INFO, "session_authorization", "real_user=\"%s\" user=\"%s\"", s->real_user, s->user);
+    return true;
+}
+
 bool gate_session_start(sess_t *s, int32_t pid, char *err, size_t errlen)
 {
     s->backend_pid = pid;
@@ -1916,6 +2006,13 @@ bool gate_run_utility(sess_t *s, gate_stmt_t *st, char *tag, size_t taglen, gate
         break;
     case GATE_POLICY:
         ok = polsql_run(s, st, tag, taglen, err);
+        break;
+    case GATE_SESSION_AUTH:
+        ok = set_session_authorization(s, st->value, err);
+        if (ok) snprintf(tag, taglen, "%s", st->tag);
+        break;
+    case GATE_IDENTITY:
+        ok = identity_run(s, st, tag, taglen, err);
         break;
     default:
         gate_err_set(err, "XX000", "internal error: statement is not a utility");

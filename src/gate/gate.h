@@ -34,10 +34,12 @@ typedef enum {
     GATE_DECLARE, /* DECLARE c CURSOR FOR <query>: ps is the query */
     GATE_FETCH,   /* FETCH n FROM c */
     GATE_CLOSE_CURSOR,
-    GATE_COPY_IN,  /* COPY t FROM STDIN */
-    GATE_COPY_OUT, /* COPY t|(query) TO STDOUT: ps is the query */
-    GATE_GOVERN,   /* GRANT, REVOKE, CREATE/ALTER/DROP GROUP: st->gov */
-    GATE_POLICY,   /* row policies, masking policies, tags (polsql.c) */
+    GATE_COPY_IN,      /* COPY t FROM STDIN */
+    GATE_COPY_OUT,     /* COPY t|(query) TO STDOUT: ps is the query */
+    GATE_GOVERN,       /* GRANT, REVOKE, CREATE/ALTER/DROP GROUP: st->gov */
+    GATE_POLICY,       /* row policies, masking policies, tags (polsql.c) */
+    GATE_SESSION_AUTH, /* SET/RESET SESSION AUTHORIZATION: value = target or NULL */
+    GATE_IDENTITY,     /* GRANT/REVOKE IMPERSONATE, CREATE/DROP TOKEN, ALTER USER … ACCOUNT UNLOCK */
 } gate_action_t;
 
 typedef struct {
@@ -96,6 +98,9 @@ typedef struct gate_stmt {
     char *ddl_new_name; /* RENAME TO */
     char **copy_cols;
     int ncopy_cols;
+    /* CREATE TOKEN (identity_sql.c): created when executed */
+    char *token_user;
+    char *token_expires;
     /* GRANT/REVOKE/groups (grant.c) */
     struct gate_gov *gov;
     gate_copy_opts_t copy;
@@ -148,6 +153,9 @@ bool gate_copy_end(gate_copy_t *c, bool commit, int64_t *rows, gate_err_t *err) 
 
 /* Called by the door when a statement fails inside a transaction block. */
 void gate_note_failure(sess_t *s);
+
+/* Makes user the session's effective user (rights, catalog shim, settings). */
+bool gate_become(sess_t *s, const char *user, bool superuser, char *err, size_t errlen) MUST_CHECK;
 
 /* Whether the session may run st in its transaction state (25P02 otherwise). */
 bool gate_check_tx(sess_t *s, const gate_stmt_t *st, gate_err_t *err) MUST_CHECK;

@@ -137,6 +137,7 @@ sess_t *sess_create(server_t *srv, const char *user, bool superuser, const char 
     s->superuser = superuser;
     snprintf(s->client_addr, sizeof s->client_addr, "%s", client_addr ? client_addr : "");
     s->door = door;
+    s->started_wall_us = wall_us();
     s->tx = SESS_TX_IDLE;
     snprintf(s->default_schema, sizeof s->default_schema, "main");
     for (size_t i = 0; i < ARRAY_LEN(defs); i++) put_setting(s, defs[i].name, defs[i].dflt, true);
@@ -146,6 +147,12 @@ sess_t *sess_create(server_t *srv, const char *user, bool superuser, const char 
     for (int i = 0; i < s->nchanged; i++) free(s->changed[i]);
     s->nchanged = 0;
     return s;
+}
+
+void sess_set_identity(sess_t *s, const char *user, bool superuser)
+{
+    put_setting(s, "is_superuser", superuser ? "on" : "off", true);
+    put_setting(s, "session_authorization", user, true);
 }
 
 static pthread_mutex_t g_reg_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -161,6 +168,13 @@ void sess_register(sess_t *s)
     pthread_mutex_lock(&g_reg_mu);
     g_reg = xrealloc(g_reg, sizeof *g_reg * (size_t)(g_nreg + 1));
     g_reg[g_nreg++] = s;
+    pthread_mutex_unlock(&g_reg_mu);
+}
+
+void sess_foreach(void (*fn)(void *ctx, const sess_t *s), void *ctx)
+{
+    pthread_mutex_lock(&g_reg_mu);
+    for (int i = 0; i < g_nreg; i++) fn(ctx, g_reg[i]);
     pthread_mutex_unlock(&g_reg_mu);
 }
 

@@ -26,8 +26,10 @@ typedef struct sess {
     char real_user[64];
     char user[64]; /* effective user */
     bool superuser;
+    bool impersonated; /* opened by real_user as user (madang.impersonate): may not switch again */
     char client_addr[64];
     const char *door; /* "pgwire", "http" */
+    int64_t started_wall_us;
     sess_tx_t tx;
     sess_setting_t *settings;
     int nsettings;
@@ -78,6 +80,12 @@ bool sess_user_of_connection(uint64_t conn_id, char *user, size_t n, bool *super
  * that session's own statement (its thread is waiting on the engine, so the
  * session is alive and not being changed concurrently). NULL if none. */
 sess_t *sess_of_connection(uint64_t conn_id);
+
+/* Updates session_authorization and is_superuser (reported to the client). */
+void sess_set_identity(sess_t *s, const char *user, bool superuser);
+
+/* Calls fn for every live session (madang.sessions); fn must not block. */
+void sess_foreach(void (*fn)(void *ctx, const sess_t *s), void *ctx);
 
 /* SHOW ALL as (name, setting, description) rows. */
 int sess_setting_count(sess_t *s);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gate/authz.h"
 #include "gate/protect.h"
@@ -144,6 +145,28 @@ static const sysfn_t fns[] = {
      "c.table_name) "
      "AND " GRANTEE_IS_CALLER ") ORDER BY 1, 2, 3)) FROM tags t ORDER BY t.name",
      0},
+    {"madang_tokens",
+     {"token_id", "user_name", "created_by", "created_at", "expires_at", "expired", NULL},
+     "SELECT id, user_name, created_by, created_at, expires_at, CASE WHEN expires_at IS NOT NULL AND "
+     "julianday(expires_at) <= julianday('now') THEN 'true' ELSE 'false' END FROM tokens ORDER BY id",
+     "SELECT id, user_name, created_by, created_at, expires_at, CASE WHEN expires_at IS NOT NULL AND "
+     "julianday(expires_at) <= julianday('now') THEN 'true' ELSE 'false' END FROM tokens WHERE user_name = "
+     "?1 "
+     "ORDER BY id",
+     0},
+    {"madang_impersonation",
+     {"proxy", "target_kind", "target", "grantor", "created_at", NULL},
+     "SELECT proxy, target_kind, target, grantor, created_at FROM impersonation ORDER BY 1, 2, 3",
+     "SELECT proxy, target_kind, target, grantor, created_at FROM impersonation WHERE proxy = ?1 OR "
+     "(target_kind = "
+     "'user' AND target = ?1) ORDER BY 1, 2, 3",
+     0},
+    {"madang_sessions",
+     {"session_id", "user_name", "real_user", "client_addr", "application_name", "door", "started_at",
+      "state", NULL},
+     NULL,
+     NULL,
+     -1},
     {"madang_explain_access", {"privilege", "allowed", "via", NULL}, NULL, NULL, 2},
 };
 
@@ -151,6 +174,31 @@ static void add_policy_row(void *ctx, const char *what, const char *via)
 {
     const char *c[3] = {what, "true", via};
     add_row(ctx, 3, c);
+}
+
+static void add_session_row(void *vctx, const sess_t *s)
+{
+    struct {
+        rows_t *r;
+        const char *user;
+        bool su;
+    } *ctx = vctx;
+    if (!ctx->su && strcmp(s->user, ctx->user) != 0 && strcmp(s->real_user, ctx->user) != 0) return;
+    char id[32], started[64];
+    snprintf(id, sizeof id, "%lld", (long long)s->id);
+    time_t t = (time_t)(s->started_wall_us / 1000000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(started, sizeof started, "%Y-%m-%d %H:%M:%S", &tm);
+    const char *app = NULL;
+    for (int i = 0; i < s->nsettings; i++)
+        if (!strcmp(s->settings[i].name, "application_name")) app = s->settings[i].value;
+    const char *state = s->tx == SESS_TX_IDLE    ? "idle"
+                        : s->tx == SESS_TX_BLOCK ? "in transaction"
+                                                 : "failed transaction";
+    const char *c[8] = {
+        id, s->user, s->real_user, s->client_addr, app ? app : "", s->door ? s->door : "", started, state};
+    add_row(ctx->r, 8, c);
 }
 
 static bool caller(duckdb_bind_info info, char *user, size_t n, bool *su)
@@ -179,7 +227,15 @@ static void bind(duckdb_bind_info info)
         r->ncols++;
     }
     duckdb_destroy_logical_type(&vt);
-    if (f->nparams == 2) {
+    if (f->nparams == -1) {
+        /* madang.sessions: live sessions; others see their own (as user or real user) */
+        struct {
+            rows_t *r;
+            const char *user;
+            bool su;
+        } ctx = {r, user, su};
+        sess_foreach(add_session_row, &ctx);
+    } else if (f->nparams == 2) {
         duckdb_value a = duckdb_bind_get_parameter(info, 0), b = duckdb_bind_get_parameter(info, 1);
         char *who = duckdb_get_varchar(a), *tbl = duckdb_get_varchar(b);
         duckdb_destroy_value(&a);
@@ -370,6 +426,16 @@ static const char *views_sql[] = {
     "created_at::TIMESTAMP AS "
     "created_at, CASE WHEN columns IS NULL THEN []::VARCHAR[] ELSE string_split(columns, ',') END AS columns "
     "FROM madang_tags()",
+    "CREATE OR REPLACE VIEW madang.tokens AS SELECT CAST(token_id AS BIGINT) AS token_id, user_name, "
+    "created_by, "
+    "created_at::TIMESTAMP AS created_at, expires_at::TIMESTAMP AS expires_at, expired::BOOLEAN AS expired "
+    "FROM "
+    "madang_tokens()",
+    "CREATE OR REPLACE VIEW madang.impersonation AS SELECT proxy, target_kind, target, grantor, "
+    "created_at::TIMESTAMP AS created_at FROM madang_impersonation()",
+    "CREATE OR REPLACE VIEW madang.sessions AS SELECT CAST(session_id AS BIGINT) AS session_id, user_name, "
+    "real_user, client_addr, application_name, door, started_at::TIMESTAMP AS started_at, state FROM "
+    "madang_sessions()",
     "CREATE OR REPLACE MACRO madang.explain_access(u, t) AS TABLE SELECT privilege, allowed::BOOLEAN AS "
     "allowed, via "
     "FROM madang_explain_access(u, t)",

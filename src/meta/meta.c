@@ -91,6 +91,25 @@ static const char *migrations[] = {
     "  column_name TEXT NOT NULL,"
     "  tag TEXT NOT NULL REFERENCES tags(name) ON DELETE CASCADE,"
     "  PRIMARY KEY (schema_name, table_name, column_name, tag));",
+    /* 4: identity — LDAP users, lockout, impersonation, API tokens */
+    "ALTER TABLE users ADD COLUMN source TEXT NOT NULL DEFAULT 'local';"
+    "ALTER TABLE users ADD COLUMN locked_until REAL NOT NULL DEFAULT 0;"
+    "CREATE TABLE login_failures (user_name TEXT NOT NULL, at REAL NOT NULL, peer TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX login_failures_user ON login_failures (user_name, at);"
+    "CREATE TABLE impersonation ("
+    "  proxy TEXT NOT NULL,"
+    "  target_kind TEXT NOT NULL CHECK (target_kind IN ('user','group')),"
+    "  target TEXT NOT NULL,"
+    "  grantor TEXT NOT NULL,"
+    "  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),"
+    "  PRIMARY KEY (proxy, target_kind, target));"
+    "CREATE TABLE tokens ("
+    "  id INTEGER PRIMARY KEY,"
+    "  user_name TEXT NOT NULL,"
+    "  hash TEXT NOT NULL UNIQUE,"
+    "  created_by TEXT NOT NULL,"
+    "  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),"
+    "  expires_at TEXT);",
 };
 
 int meta_latest_version(void)
@@ -194,8 +213,11 @@ bool meta_user_get(meta_t *m, const char *name, meta_user_t *out)
     bool found = false;
     sqlite3_stmt *st;
     pthread_mutex_lock(&m->mu);
-    if (sqlite3_prepare_v2(m->db, "SELECT id, name, scram, superuser, can_login FROM users WHERE name = ?",
-                           -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(
+            m->db,
+            "SELECT id, name, scram, superuser, can_login, source, locked_until FROM users WHERE "
+            "name = ?",
+            -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
         if (sqlite3_step(st) == SQLITE_ROW) {
             memset(out, 0, sizeof *out);
@@ -204,6 +226,8 @@ bool meta_user_get(meta_t *m, const char *name, meta_user_t *out)
             snprintf(out->scram, sizeof out->scram, "%s", (const char *)sqlite3_column_text(st, 2));
             out->superuser = sqlite3_column_int(st, 3) != 0;
             out->can_login = sqlite3_column_int(st, 4) != 0;
+            snprintf(out->source, sizeof out->source, "%s", (const char *)sqlite3_column_text(st, 5));
+            out->locked_until = sqlite3_column_double(st, 6);
             found = true;
         }
         sqlite3_finalize(st);

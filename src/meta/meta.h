@@ -19,6 +19,8 @@ typedef struct {
     char scram[256]; /* "SCRAM-SHA-256$iter:salt$stored:server" or "" */
     bool superuser;
     bool can_login;
+    char source[8];      /* "local" (SCRAM) or "ldap" */
+    double locked_until; /* unix seconds; 0 = not locked */
 } meta_user_t;
 
 /* Opens (creating and migrating) the database at path. On failure returns NULL

@@ -14,6 +14,9 @@
  * query starts. */
 #include "pgwire/conn.h"
 
+#include "policy/identity.h"
+#include "policy/ldap.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <malloc.h>
@@ -413,6 +416,66 @@ done:
     free(out);
     pgw_scram_free(sc);
     return ok;
+}
+
+/* LDAP login: the client sends its password in clear text (PostgreSQL's
+ * AuthenticationCleartextPassword), which madang accepts only inside TLS;
+ * the password goes to the LDAP bind and is wiped, never stored or logged. */
+static bool authenticate_ldap(conn_t *c, const char *user, meta_user_t *u, bool *known, bool *responded)
+{
+    *responded = false;
+    if (!c->ssl) {
+        send_fatal(
+            c, "28000",
+            "LDAP users log in with a password in clear text, which madang accepts only over TLS: connect "
+            "with sslmode=require");
+        *responded = true;
+        return false;
+    }
+    pgw_auth_cleartext(&c->wbuf);
+    if (!flush_out(c)) return false;
+    char type;
+    const char *body;
+    size_t len;
+    if (!next_msg(c, &type, &body, &len) || type != 'p') return false;
+    char *pw = xstrndup(body, len);
+    explicit_bzero((char *)body, len);
+    char **groups = NULL;
+    int ng = 0;
+    char err[256] = "";
+    bool ok = ldap_login(&c->srv->cfg, user, pw, &groups, &ng, err, sizeof err);
+    explicit_bzero(pw, strlen(pw));
+    free(pw);
+    if (ok && !ldap_apply(c->srv->meta, user, true, groups, ng)) {
+        snprintf(err, sizeof err, "cannot record the LDAP user");
+        ok = false;
+    }
+    ldap_groups_free(groups, ng);
+    if (!ok) {
+        log_event(LOG_WARN, "login_failed", "user=\"%s\" peer=%s method=ldap reason=\"%s\"", user, c->peer,
+                  err);
+        char msg[160];
+        snprintf(msg, sizeof msg, "password authentication failed for user \"%s\"", user);
+        send_fatal(c, "28P01", msg);
+        *responded = true;
+        return false;
+    }
+    *known = meta_user_get(c->srv->meta, user, u);
+    return *known;
+}
+
+/* The target of "-c madang.impersonate=NAME" in the startup options, or NULL. */
+static char *startup_impersonate(const pgw_startup_t *su)
+{
+    const char *direct = pgw_startup_get(su, "madang.impersonate");
+    if (direct && *direct) return xstrdup(direct);
+    const char *opts = pgw_startup_get(su, "options");
+    if (!opts) return NULL;
+    const char *p = strstr(opts, "madang.impersonate=");
+    if (!p) return NULL;
+    p += strlen("madang.impersonate=");
+    size_t n = strcspn(p, " \t");
+    return n ? xstrndup(p, n) : NULL;
 }
 
 /* Applies "-c name=value" / "--name=value" words of the startup `options`. */
@@ -1423,13 +1486,70 @@ static void conn_startup_and_run(conn_t *c)
     snprintf(uname, sizeof uname, "%s", user);
     meta_user_t u;
     bool known = meta_user_get(c->srv->meta, uname, &u);
-    if (!authenticate(c, uname, &u, known)) {
-        if (!c->broken && known == false && c->wbuf.len == 0) {
+    /* LDAP users (and, with LDAP configured, users not known yet) bind to the directory */
+    bool via_ldap = c->srv->cfg.ldap_url && (!known || !strcmp(u.source, "ldap"));
+    bool responded = false;
+    bool authed =
+        via_ldap ? authenticate_ldap(c, uname, &u, &known, &responded) : authenticate(c, uname, &u, known);
+    if (!authed) {
+        id_login_failed(c->srv->meta, &c->srv->cfg, uname, c->peer);
+        if (!c->broken && !responded && known == false && c->wbuf.len == 0) {
             char msg[160];
             snprintf(msg, sizeof msg, "password authentication failed for user \"%s\"", uname);
             send_fatal(c, "28P01", msg);
         }
         return;
+    }
+    if (!u.can_login) {
+        log_event(LOG_WARN, "login_failed", "user=\"%s\" peer=%s reason=\"may not log in\"", uname, c->peer);
+        char msg[160];
+        snprintf(msg, sizeof msg, "role \"%s\" is not permitted to log in", uname);
+        send_fatal(c, "28000", msg);
+        return;
+    }
+    if (id_is_locked(&u)) {
+        log_event(LOG_WARN, "login_failed", "user=\"%s\" peer=%s reason=locked", uname, c->peer);
+        char msg[200];
+        snprintf(msg, sizeof msg, "account \"%s\" is locked after too many failed logins", uname);
+        pgw_error_t e = {
+            .severity = "FATAL",
+            .sqlstate = "28000",
+            .message = msg,
+            .hint = "wait for the lockout to end, or ask an administrator to run ALTER USER … ACCOUNT "
+                    "UNLOCK"};
+        pgw_error_response(&c->wbuf, &e);
+        flush_out(c);
+        return;
+    }
+    id_login_succeeded(c->srv->meta, uname);
+    /* connect-time impersonation: the proxy's login, the target's rights */
+    char *imp = startup_impersonate(&su);
+    meta_user_t target = u;
+    if (imp) {
+        char why[256] = "";
+        char host[64];
+        snprintf(host, sizeof host, "%s", c->peer);
+        char *colon = strrchr(host, ':');
+        if (colon) *colon = '\0';
+        bool ok = id_may_impersonate(c->srv->meta, uname, imp, why, sizeof why);
+        if (ok && !config_host_allowed(&c->srv->cfg, uname, host)) {
+            snprintf(why, sizeof why, "\"%s\" may not impersonate from %s (impersonation.allowed_hosts)",
+                     uname, host);
+            ok = false;
+        }
+        if (ok && !meta_user_get(c->srv->meta, imp, &target)) ok = false;
+        if (!ok) {
+            log_event(LOG_WARN, "impersonation_denied", "user=\"%s\" target=\"%s\" peer=%s", uname, imp,
+                      c->peer);
+            pgw_error_t e = {.severity = "FATAL",
+                             .sqlstate = "28000",
+                             .message = why,
+                             .hint = "a superuser can run GRANT IMPERSONATE ON USER <name> TO USER <proxy>"};
+            pgw_error_response(&c->wbuf, &e);
+            flush_out(c);
+            free(imp);
+            return;
+        }
     }
     if (strcmp(db, "madang") != 0) {
         char msg[200];
@@ -1451,10 +1571,18 @@ static void conn_startup_and_run(conn_t *c)
         return;
     }
     c->deadline_us = 0;
-    sess_t *s = sess_create(c->srv, uname, u.superuser, c->peer, "pgwire");
+    sess_t *s =
+        sess_create(c->srv, imp ? imp : uname, imp ? target.superuser : u.superuser, c->peer, "pgwire");
     if (!s) {
+        free(imp);
         send_fatal(c, "53000", "could not open an engine connection");
         goto out;
+    }
+    if (imp) {
+        snprintf(s->real_user, sizeof s->real_user, "%s", uname);
+        s->impersonated = true;
+        log_event(LOG_INFO, "impersonation", "user=\"%s\" as=\"%s\" peer=%s", uname, imp, c->peer);
+        free(imp);
     }
     char err[256];
     for (int i = 0; i < su.nparams; i++) {

@@ -387,6 +387,10 @@ bool pol_group_drop(meta_t *m, const char *name, bool if_exists, char *err, size
         snprintf(err, errlen, "group \"%s\" does not exist", name);
         return false;
     }
+    if (row_exists(m, "SELECT 1 FROM groups WHERE name = ?1 AND synced = 1", name)) {
+        snprintf(err, errlen, "group \"%s\" is synced from LDAP; remove it in the directory", name);
+        return false;
+    }
     const char *args[] = {name};
     if (!meta_begin(m)) return false;
     bool ok = meta_exec(m, "DELETE FROM grants WHERE grantee_kind = 'group' AND grantee = ?1", 1, args, err,
@@ -400,6 +404,10 @@ bool pol_group_alter(meta_t *m, const char *group, bool add, const char **users,
 {
     if (!pol_group_exists(m, group)) {
         snprintf(err, errlen, "group \"%s\" does not exist", group);
+        return false;
+    }
+    if (row_exists(m, "SELECT 1 FROM groups WHERE name = ?1 AND synced = 1", group)) {
+        snprintf(err, errlen, "group \"%s\" is synced from LDAP; change its members in the directory", group);
         return false;
     }
     for (int i = 0; i < nusers; i++) {

@@ -26,6 +26,7 @@
 #include "policy/acl.h"
 #include "server/metrics.h"
 #include "server/server.h"
+#include "policy/ldap.h"
 
 static int g_sigpipe[2] = {-1, -1};
 
@@ -333,6 +334,7 @@ int serve_main(int argc, char **argv)
         log_event(LOG_INFO, "demo_ready", "ms=%lld", (long long)((now_us() - t0) / 1000));
     }
 
+    srv.ldap = ldap_sync_start(&srv);
     http = http_start(&srv, srv.http_fd, err, sizeof err);
     if (!http) goto fail;
     srv.http_fd = -1; /* owned by the HTTP daemon now */
@@ -382,12 +384,15 @@ fail:
     rc = 1;
 out:
     http_stop(http);
+    ldap_sync_stop(srv.ldap);
+    srv.ldap = NULL;
     if (srv.pg_fd >= 0) close(srv.pg_fd);
     if (srv.http_fd >= 0) close(srv.http_fd);
     eng_close(srv.eng);
     meta_close(srv.meta);
     if (srv.tls) SSL_CTX_free(srv.tls);
     if (lock_fd >= 0) close(lock_fd);
+    config_free(&srv.cfg);
     if (rc == 0) log_event(LOG_INFO, "server_stopped", "");
     return rc;
 }
