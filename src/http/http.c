@@ -4,12 +4,24 @@
  * through thread-safe calls (metrics atomics, meta's mutex). */
 #include "http/http.h"
 
+#include <arpa/inet.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
+#include "gate/gate.h"
+#include "gate/lex.h"
+#include "pgwire/scram.h"
+#include "policy/identity.h"
+#include "policy/ldap.h"
 #include "server/metrics.h"
+
+#define MAX_BODY    (1u << 20)
+#define MAX_ROWS    10000
+#define TOKEN_HOURS 12
 
 struct http {
     struct MHD_Daemon *d;
@@ -41,18 +53,329 @@ static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, 
     return respond_json(c, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
 }
 
+typedef struct {
+    buf_t body;
+    bool too_big;
+} req_t;
+
+static void req_done(void *cls, struct MHD_Connection *c, void **state, enum MHD_RequestTerminationCode toe)
+{
+    UNUSED(cls);
+    UNUSED(c);
+    UNUSED(toe);
+    req_t *r = *state;
+    if (r) {
+        if (r->body.data) explicit_bzero(r->body.data, r->body.cap);
+        buf_free(&r->body);
+        free(r);
+    }
+    *state = NULL;
+}
+
+static void peer_of(struct MHD_Connection *c, char *out, size_t n)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = '\0';
+    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ci->client_addr;
+        inet_ntop(AF_INET, &a->sin_addr, out, (socklen_t)n);
+    }
+}
+
+/* POST /api/v1/login {"user","password"} → {"token","expires_at"}: a token
+ * valid for TOKEN_HOURS hours (also set as the cookie madang_token). */
+static enum MHD_Result login(http_t *h, struct MHD_Connection *c, json_t *in)
+{
+    const char *user = json_string_value(json_object_get(in, "user"));
+    const char *pw = json_string_value(json_object_get(in, "password"));
+    if (!user || !pw) return respond_error(c, 400, "22023", "send {\"user\": ..., \"password\": ...}");
+    char peer[64];
+    peer_of(c, peer, sizeof peer);
+    meta_t *m = h->srv->meta;
+    meta_user_t u;
+    bool known = meta_user_get(m, user, &u);
+    bool ok = false;
+    char err[256] = "";
+    if (h->srv->cfg.ldap_url && (!known || !strcmp(u.source, "ldap"))) {
+        char **groups = NULL;
+        int ng = 0;
+        ok = ldap_login(&h->srv->cfg, user, pw, &groups, &ng, err, sizeof err) &&
+             ldap_apply(m, user, true, groups, ng);
+        ldap_groups_free(groups, ng);
+        known = ok && meta_user_get(m, user, &u);
+    } else {
+        /* unknown users are checked against a dummy verifier: same work, same answer */
+        ok = pgw_scram_check_password(known && u.scram[0] ? u.scram : NULL, pw) && known;
+    }
+    if (!ok) {
+        id_login_failed(m, &h->srv->cfg, user, peer);
+        log_event(LOG_WARN, "login_failed", "user=\"%s\" peer=%s door=http", user, peer);
+        return respond_error(c, 401, "28P01", "password authentication failed");
+    }
+    if (!u.can_login || id_is_locked(&u)) {
+        log_event(LOG_WARN, "login_failed", "user=\"%s\" peer=%s door=http reason=locked", user, peer);
+        return respond_error(c, 401, "28000", !u.can_login ? "role may not log in" : "account is locked");
+    }
+    id_login_succeeded(m, user);
+    char expires[32];
+    time_t t = time(NULL) + TOKEN_HOURS * 3600;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(expires, sizeof expires, "%Y-%m-%dT%H:%M:%S", &tm);
+    int64_t id;
+    char *secret = NULL;
+    if (!id_token_create(m, user, expires, user, &id, &secret, err, sizeof err))
+        return respond_error(c, 500, "XX000", "cannot create a token");
+    json_t *j =
+        json_pack("{s:s,s:s,s:I}", "token", secret, "expires_at", expires, "token_id", (json_int_t)id);
+    char *body = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    char cookie[160];
+    snprintf(cookie, sizeof cookie, "madang_token=%s; HttpOnly; SameSite=Strict; Path=/", secret);
+    MHD_add_response_header(r, "Set-Cookie", cookie);
+    explicit_bzero(cookie, sizeof cookie);
+    explicit_bzero(secret, strlen(secret));
+    free(secret);
+    log_event(LOG_INFO, "login", "user=\"%s\" peer=%s door=http", user, peer);
+    enum MHD_Result ret = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static bool http_type_ok(duckdb_logical_type lt)
+{
+    switch (duckdb_get_type_id(lt)) {
+    case DUCKDB_TYPE_BOOLEAN:
+    case DUCKDB_TYPE_TINYINT:
+    case DUCKDB_TYPE_SMALLINT:
+    case DUCKDB_TYPE_INTEGER:
+    case DUCKDB_TYPE_BIGINT:
+    case DUCKDB_TYPE_UTINYINT:
+    case DUCKDB_TYPE_USMALLINT:
+    case DUCKDB_TYPE_UINTEGER:
+    case DUCKDB_TYPE_FLOAT:
+    case DUCKDB_TYPE_DOUBLE:
+    case DUCKDB_TYPE_VARCHAR:
+        return true;
+    default:
+        return false; /* sent as text (the gate casts the column) */
+    }
+}
+
+static const char *type_name(duckdb_type t)
+{
+    switch (t) {
+    case DUCKDB_TYPE_BOOLEAN:
+        return "BOOLEAN";
+    case DUCKDB_TYPE_TINYINT:
+        return "TINYINT";
+    case DUCKDB_TYPE_SMALLINT:
+        return "SMALLINT";
+    case DUCKDB_TYPE_INTEGER:
+        return "INTEGER";
+    case DUCKDB_TYPE_BIGINT:
+        return "BIGINT";
+    case DUCKDB_TYPE_UTINYINT:
+        return "UTINYINT";
+    case DUCKDB_TYPE_USMALLINT:
+        return "USMALLINT";
+    case DUCKDB_TYPE_UINTEGER:
+        return "UINTEGER";
+    case DUCKDB_TYPE_FLOAT:
+        return "FLOAT";
+    case DUCKDB_TYPE_DOUBLE:
+        return "DOUBLE";
+    default:
+        return "VARCHAR";
+    }
+}
+
+static json_t *cell(duckdb_vector v, duckdb_type t, idx_t i)
+{
+    uint64_t *valid = duckdb_vector_get_validity(v);
+    if (valid && !duckdb_validity_row_is_valid(valid, i)) return json_null();
+    void *d = duckdb_vector_get_data(v);
+    switch (t) {
+    case DUCKDB_TYPE_BOOLEAN:
+        return json_boolean(((bool *)d)[i]);
+    case DUCKDB_TYPE_TINYINT:
+        return json_integer(((int8_t *)d)[i]);
+    case DUCKDB_TYPE_SMALLINT:
+        return json_integer(((int16_t *)d)[i]);
+    case DUCKDB_TYPE_INTEGER:
+        return json_integer(((int32_t *)d)[i]);
+    case DUCKDB_TYPE_BIGINT:
+        return json_integer(((int64_t *)d)[i]);
+    case DUCKDB_TYPE_UTINYINT:
+        return json_integer(((uint8_t *)d)[i]);
+    case DUCKDB_TYPE_USMALLINT:
+        return json_integer(((uint16_t *)d)[i]);
+    case DUCKDB_TYPE_UINTEGER:
+        return json_integer(((uint32_t *)d)[i]);
+    case DUCKDB_TYPE_FLOAT:
+        return json_real(((float *)d)[i]);
+    case DUCKDB_TYPE_DOUBLE:
+        return json_real(((double *)d)[i]);
+    case DUCKDB_TYPE_VARCHAR: {
+        duckdb_string_t *s = &((duckdb_string_t *)d)[i];
+        return json_stringn(duckdb_string_t_data(s), duckdb_string_t_length(*s));
+    }
+    default:
+        return json_null();
+    }
+}
+
+static enum MHD_Result query_error(struct MHD_Connection *c, const gate_err_t *e)
+{
+    unsigned status = !strcmp(e->sqlstate, "42501") ? 403 : !strncmp(e->sqlstate, "28", 2) ? 401 : 400;
+    json_t *err = json_pack("{s:s,s:s}", "code", e->sqlstate, "message", e->message);
+    if (e->detail[0]) json_object_set_new(err, "detail", json_string(e->detail));
+    if (e->hint[0]) json_object_set_new(err, "hint", json_string(e->hint));
+    return respond_json(c, status, json_pack("{s:o}", "error", err));
+}
+
+/* POST /api/v1/query {"sql"} with "Authorization: Bearer <token>" (or the
+ * madang_token cookie), optionally "X-Madang-Impersonate: user". One session
+ * per request; the statements run through the gate like any other door's. */
+static enum MHD_Result query(http_t *h, struct MHD_Connection *c, json_t *in)
+{
+    const char *sql = json_string_value(json_object_get(in, "sql"));
+    if (!sql) return respond_error(c, 400, "22023", "send {\"sql\": ...}");
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    const char *tok = auth && !strncasecmp(auth, "Bearer ", 7) ? auth + 7 : NULL;
+    if (!tok) tok = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "madang_token");
+    char user[64];
+    char peer[64];
+    peer_of(c, peer, sizeof peer);
+    meta_t *m = h->srv->meta;
+    if (!tok || !id_token_check(m, tok, user, sizeof user)) {
+        log_event(LOG_WARN, "login_failed", "user=\"\" peer=%s door=http reason=\"bad or expired token\"",
+                  peer);
+        return respond_error(c, 401, "28000",
+                             "a valid token is required (POST /api/v1/login, or CREATE TOKEN)");
+    }
+    meta_user_t u;
+    if (!meta_user_get(m, user, &u) || !u.can_login || id_is_locked(&u))
+        return respond_error(c, 401, "28000", "this token's user may not log in");
+    const char *imp = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Madang-Impersonate");
+    meta_user_t eff = u;
+    if (imp && *imp) {
+        char why[256];
+        if (!id_may_impersonate(m, user, imp, why, sizeof why) || !meta_user_get(m, imp, &eff))
+            return respond_error(c, 403, "42501", why);
+        if (!config_host_allowed(&h->srv->cfg, user, peer))
+            return respond_error(c, 403, "42501", "impersonation is not allowed from this host");
+    }
+    sess_t *s = sess_create(h->srv, imp && *imp ? imp : user, eff.superuser, peer, "http");
+    if (!s) return respond_error(c, 503, "53000", "could not open an engine connection");
+    if (imp && *imp) {
+        snprintf(s->real_user, sizeof s->real_user, "%s", user);
+        s->impersonated = true;
+    }
+    char err[256];
+    if (!gate_session_start(s, 0, err, sizeof err)) {
+        sess_destroy(s);
+        return respond_error(c, 500, "XX000", err);
+    }
+    lex_range_t *ranges = NULL;
+    int n = lex_split(sql, &ranges);
+    json_t *out = NULL;
+    gate_err_t ge;
+    memset(&ge, 0, sizeof ge);
+    bool ok = n >= 0;
+    if (!ok) gate_err_set(&ge, "42601", "unterminated quoted string, identifier or comment");
+    for (int i = 0; ok && i < n; i++) {
+        if (ranges[i].is_empty) continue;
+        char *one = xstrndup(sql + ranges[i].start, ranges[i].len);
+        gate_stmt_t *st = NULL;
+        ok = gate_prepare(s, one, http_type_ok, &st, &ge) && gate_check_tx(s, st, &ge);
+        free(one);
+        if (!ok) break;
+        json_decref(out);
+        out = json_object();
+        json_t *cols = json_array(), *rows = json_array();
+        int64_t count = 0;
+        bool truncated = false;
+        if (st->action == GATE_ENGINE) {
+            duckdb_result res;
+            int64_t changed = 0;
+            ok = gate_execute(s, st, &res, &changed, &ge);
+            if (ok && st->returns_rows) {
+                for (int k = 0; k < st->ncols; k++)
+                    json_array_append_new(cols, json_pack("{s:s,s:s}", "name", st->col_names[k], "type",
+                                                          type_name(duckdb_get_type_id(st->col_types[k]))));
+                for (;;) {
+                    duckdb_data_chunk ch = duckdb_fetch_chunk(res);
+                    if (!ch) break;
+                    idx_t rn = duckdb_data_chunk_get_size(ch);
+                    for (idx_t r = 0; r < rn; r++) {
+                        if (count >= MAX_ROWS) {
+                            truncated = true;
+                            break;
+                        }
+                        json_t *row = json_array();
+                        for (int k = 0; k < st->ncols; k++)
+                            json_array_append_new(row, cell(duckdb_data_chunk_get_vector(ch, (idx_t)k),
+                                                            duckdb_get_type_id(st->col_types[k]), r));
+                        json_array_append_new(rows, row);
+                        count++;
+                    }
+                    duckdb_destroy_data_chunk(&ch);
+                    if (truncated) break;
+                }
+                const char *e = duckdb_result_error(&res);
+                if (e && !truncated) {
+                    gate_err_from_duckdb(&ge, e, duckdb_result_error_type(&res));
+                    ok = false;
+                }
+                duckdb_destroy_result(&res);
+            } else if (ok) {
+                count = changed;
+            }
+            if (!ok) gate_note_failure(s);
+            json_object_set_new(out, "command", json_string(st->tag));
+        } else {
+            char tag[64] = "";
+            ok = gate_run_utility(s, st, tag, sizeof tag, &ge);
+            json_object_set_new(out, "command", json_string(tag));
+        }
+        json_object_set_new(out, "columns", cols);
+        json_object_set_new(out, "rows", rows);
+        json_object_set_new(out, "row_count", json_integer(count));
+        json_object_set_new(out, "truncated", json_boolean(truncated));
+        gate_stmt_free(st);
+    }
+    free(ranges);
+    sess_destroy(s);
+    if (!ok) {
+        json_decref(out);
+        return query_error(c, &ge);
+    }
+    if (!out) out = json_pack("{s:[],s:[],s:i,s:b}", "columns", "rows", "row_count", 0, "truncated", 0);
+    return respond_json(c, 200, out);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *upload_data, size_t *upload_size, void **state)
 {
     http_t *h = cls;
     UNUSED(version);
-    UNUSED(upload_data);
-    /* First call per request: headers only. Accept any body later issues need. */
+    /* First call per request: headers only. */
     if (*state == NULL) {
-        *state = (void *)1;
+        req_t *r = xcalloc(1, sizeof *r);
+        buf_init(&r->body, 256);
+        *state = r;
         return MHD_YES;
     }
+    req_t *rq = *state;
     if (*upload_size) {
+        if (rq->body.len + *upload_size > MAX_BODY)
+            rq->too_big = true;
+        else
+            buf_append(&rq->body, upload_data, *upload_size);
         *upload_size = 0;
         return MHD_YES;
     }
@@ -72,6 +395,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         met_render(&b);
         return respond(c, 200, "text/plain; version=0.0.4", b.data, b.len);
     }
+    if (strcmp(url, "/api/v1/login") == 0 || strcmp(url, "/api/v1/query") == 0) {
+        if (strcmp(method, "POST")) return respond_error(c, 405, "method_not_allowed", "use POST");
+        if (rq->too_big) return respond_error(c, 413, "54000", "request body too large");
+        json_error_t je;
+        json_t *in = json_loadb(rq->body.data ? rq->body.data : "", rq->body.len, 0, &je);
+        if (!json_is_object(in)) {
+            json_decref(in);
+            return respond_error(c, 400, "22P02", "the body must be a JSON object");
+        }
+        enum MHD_Result ret = url[8] == 'l' ? login(h, c, in) : query(h, c, in);
+        json_decref(in);
+        return ret;
+    }
     return respond_error(c, 404, "not_found", "no such endpoint; see docs/http.md");
 }
 
@@ -80,8 +416,8 @@ http_t *http_start(server_t *srv, int fd, char *err, size_t errlen)
     http_t *h = xcalloc(1, sizeof *h);
     h->srv = srv;
     h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0,
-                            NULL, NULL, handle, h, MHD_OPTION_LISTEN_SOCKET, fd,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
+                            NULL, NULL, handle, h, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
+                            req_done, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
     if (!h->d) {
         snprintf(err, errlen, "cannot start the HTTP listener");
         free(h);

@@ -200,7 +200,7 @@ olcAccess: {{1}}to * by users read by * none
     def _answers(self):
         r = subprocess.run(["ldapwhoami", "-x", "-H", self.url, "-D", self.root_dn, "-w", self.root_password,
                             "-o", "nettimeout=2"],
-                           capture_output=True, text=True, timeout=10)
+                           capture_output=True, text=True, timeout=3)
         return r.returncode == 0 and ("dn:" + self.root_dn) in r.stdout
 
     def start(self, timeout=30):
