@@ -1304,7 +1304,7 @@ static bool reauthorize(sess_t *s, gate_stmt_t *st, bool *replaced, gate_err_t *
 
 bool gate_refresh(sess_t *s, gate_stmt_t *st, gate_err_t *err)
 {
-    if (st->action != GATE_ENGINE || st->authz_version == authz_version()) return true;
+    if (st->action != GATE_ENGINE || st->authz_version == authz_version() || st->token_user) return true;
     bool replaced;
     return reauthorize(s, st, &replaced, err);
 }
@@ -1554,7 +1554,7 @@ bool gate_execute(sess_t *s, gate_stmt_t *st, duckdb_result *res, int64_t *rows_
     *rows_changed = 0;
     if (!gate_check_tx(s, st, err)) return false;
     /* a grant, revoke, policy or DDL since this statement was authorized: decide again */
-    if (st->authz_version != authz_version()) {
+    if (st->authz_version != authz_version() && !st->token_user) { /* CREATE TOKEN checks its own rights */
         bool replaced;
         bool ok = reauthorize(s, st, &replaced, err);
         if (ok && replaced) {
