@@ -375,6 +375,8 @@ def test_grant_to_synced_group_applies(srv):
 
 
 def test_local_change_to_synced_group_refused(srv):
+    connect(srv, "alice", PASSWORDS["alice"]).close()
+    wait_for(lambda: groups(srv)["analysts"]["synced"] is True, 3 * SYNC_S, what="analysts to be synced")
     for sql in ("ALTER GROUP analysts ADD USER admin", "ALTER GROUP analysts DROP USER alice"):
         with pytest.raises(psycopg2.Error) as ei:
             aq(srv, sql)
