@@ -406,9 +406,10 @@ bool grant_run(sess_t *s, gate_stmt_t *st, char *tag, size_t taglen, gate_err_t 
                                         g->nusers, e, sizeof e);
         if (!ok) {
             gate_err_set(err,
-                         strstr(e, "already exists")   ? "42710"
-                         : strstr(e, "does not exist") ? "42704"
-                                                       : "XX000",
+                         strstr(e, "already exists")     ? "42710"
+                         : strstr(e, "does not exist")   ? "42704"
+                         : strstr(e, "synced from LDAP") ? "42501"
+                                                         : "XX000",
                          "%s", e);
             return false;
         }

@@ -253,7 +253,14 @@ bool ldap_apply(meta_t *m, const char *user, bool exists, char **groups, int ngr
                        "synced = 1",
                        1, g, NULL, 0) >= 0 &&
              meta_exec(m, "INSERT OR IGNORE INTO group_members (group_name, user_name) VALUES (?1, ?2)", 2, g,
-                       NULL, 0) >= 0;
+                       NULL, 0) >= 0 &&
+             /* the directory owns a synced group: a local group of the same name that it took
+              * over keeps no local members */
+             meta_exec(
+                 m,
+                 "DELETE FROM group_members WHERE group_name = ?1 AND user_name IN (SELECT name FROM users "
+                 "WHERE source <> 'ldap')",
+                 1, g, NULL, 0) >= 0;
     }
     if (!ok) {
         meta_rollback(m);

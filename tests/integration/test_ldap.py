@@ -367,6 +367,16 @@ def test_ldap_groups_become_synced_groups(srv):
     assert "alice" in g["analysts"]["members"], g
 
 
+def test_local_group_taken_over_keeps_only_directory_members(srv):
+    # the demo's local group "analysts" (member: the local user "analyst") has
+    # the name of an LDAP group: once synced, the directory decides who is in it
+    connect(srv, "alice", PASSWORDS["alice"]).close()
+    g = wait_for(lambda: groups(srv) if "alice" in groups(srv).get("analysts", {}).get("members", []) else None,
+                 3 * SYNC_S, what="analysts to list alice")
+    assert g["analysts"]["synced"] is True
+    assert "analyst" not in g["analysts"]["members"], g
+
+
 def test_grant_to_synced_group_applies(srv):
     ensure_customers_grant(srv)
     n = aq(srv, "SELECT count(*) FROM customers")[0][0]
@@ -381,6 +391,7 @@ def test_local_change_to_synced_group_refused(srv):
         with pytest.raises(psycopg2.Error) as ei:
             aq(srv, sql)
         assert re.search(r"ldap|synced|synchroni", str(ei.value), re.I), (sql, str(ei.value))
+        assert ei.value.pgcode == "42501", ei.value.pgcode
     g = groups(srv)["analysts"]
     assert "admin" not in g["members"] and "alice" in g["members"], g
     assert g["synced"] is True, g
