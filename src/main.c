@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "server/server.h"
 
 static void usage(FILE *f)
@@ -10,6 +11,7 @@ static void usage(FILE *f)
                "\n"
                "commands:\n"
                "  serve      start the server (see madang serve --help)\n"
+               "  audit      verify or export the audit trail (see madang audit --help)\n"
                "  version    print the version\n"
                "  help       show this help\n");
 }
@@ -22,6 +24,7 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "serve") == 0) return serve_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "audit") == 0) return audit_main(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("madang %s (PostgreSQL %s protocol, DuckDB engine)\n", MADANG_VERSION, MADANG_PG_VERSION);
         return 0;
