@@ -296,8 +296,9 @@ static bool open_segment(audit_t *a, int n)
 }
 
 /* Waits until everything written is on disk (group commit). */
-static void sync_to(audit_t *a, uint64_t seq)
+void audit_sync(audit_t *a, uint64_t seq)
 {
+    if (!a) return;
     pthread_mutex_lock(&a->mu);
     while (a->synced < seq) {
         if (!a->syncing) {
@@ -339,7 +340,7 @@ uint64_t audit_write(audit_t *a, const char *type, json_t *fields, bool durable)
     if (seq && a->since_checkpoint >= AUDIT_CHECKPOINT_EVERY) checkpoint_locked(a);
     if (seq && a->seg_bytes >= AUDIT_SEGMENT_BYTES) rotate_locked(a);
     pthread_mutex_unlock(&a->mu);
-    if (seq && durable) sync_to(a, seq);
+    if (seq && durable) audit_sync(a, seq);
     return seq;
 }
 

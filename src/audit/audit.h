@@ -40,6 +40,9 @@ void audit_close(audit_t *a);
  * members. Returns its seq, or 0 when the record could not be written. */
 uint64_t audit_write(audit_t *a, const char *type, json_t *fields, bool durable);
 
+/* Waits until record seq is on disk (group commit). */
+void audit_sync(audit_t *a, uint64_t seq);
+
 /* The statement text with secrets replaced: PASSWORD '…' literals and mdt_
  * token secrets. Heap string. */
 char *audit_redact(const char *sql);

@@ -25,6 +25,7 @@
 
 #include <ctype.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1285,6 +1286,18 @@ static const char *names_string_reader(const char *sql)
         prev = t;
     }
     return NULL;
+}
+
+char *authz_fingerprint(const char *sql)
+{
+    char *shape = statement_shape(sql);
+    unsigned char d[32];
+    unsigned int n = 0;
+    EVP_Digest(shape, strlen(shape), d, &n, EVP_sha256(), NULL);
+    free(shape);
+    char *h = xmalloc(33);
+    for (int i = 0; i < 16; i++) snprintf(h + 2 * i, 3, "%02x", d[i]);
+    return h;
 }
 
 bool authz_check(sess_t *s, gate_stmt_t *st, gate_err_t *err)

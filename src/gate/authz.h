@@ -23,6 +23,9 @@ bool authz_refresh(sess_t *s, gate_err_t *err) MUST_CHECK;
 bool authz_check(sess_t *s, gate_stmt_t *st, gate_err_t *err) MUST_CHECK;
 /* Bookkeeping after a DDL statement succeeded (owners, grants of dropped objects). */
 void authz_after_success(sess_t *s, gate_stmt_t *st);
+/* The statement's normalized fingerprint (literals and comments dropped), hex. */
+char *authz_fingerprint(const char *sql);
+
 /* Frees the session's authorization caches. */
 void authz_session_free(sess_t *s);
 

@@ -18,6 +18,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
+
+#include "audit/audit.h"
 #include "gate/authz.h"
 #include "gate/identity_sql.h"
 #include "gate/polsql.h"
@@ -202,6 +205,9 @@ void gate_stmt_free(gate_stmt_t *st)
     free(st->copy.null_str);
     free(st->token_user);
     free(st->token_expires);
+    free(st->audit_objects);
+    free(st->audit_policies);
+    free(st->audit_text);
     grant_free(st->gov);
     free(st);
 }
@@ -1309,8 +1315,32 @@ bool gate_refresh(sess_t *s, gate_stmt_t *st, gate_err_t *err)
     return reauthorize(s, st, &replaced, err);
 }
 
+static __thread int t_prepare_depth;
+
+static bool gate_prepare_inner(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_type),
+                               gate_stmt_t **out, gate_err_t *err);
+
 bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_type), gate_stmt_t **out,
                   gate_err_t *err)
+{
+    t_prepare_depth++;
+    bool ok = gate_prepare_inner(s, sql, type_ok, out, err);
+    t_prepare_depth--;
+    if (t_prepare_depth == 0) {
+        if (!ok) {
+            /* refused or failed before it could run: one record, the decision in it */
+            gate_stmt_t tmp = {.action = GATE_ENGINE, .kind = MET_KIND_OTHER, .audit_text = (char *)sql};
+            gate_audit_begin(s, &tmp, !strcmp(err->sqlstate, "42501") ? "denied" : "error", err);
+            tmp.audit_text = NULL;
+        } else if (*out && !(*out)->audit_text) {
+            (*out)->audit_text = xstrdup(sql);
+        }
+    }
+    return ok;
+}
+
+static bool gate_prepare_inner(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_type),
+                               gate_stmt_t **out, gate_err_t *err)
 {
     *out = NULL;
     if (!ensure_catalog_shim(s, sql, err)) return false;
@@ -1567,11 +1597,15 @@ bool gate_execute(sess_t *s, gate_stmt_t *st, duckdb_result *res, int64_t *rows_
         }
         if (!ok) {
             met_statement(st->kind, false);
+            gate_audit_begin(s, st, !strcmp(err->sqlstate, "42501") ? "denied" : "error", err);
+            st->audit_seq = 0;
             return false;
         }
     }
+    gate_audit_begin(s, st, "allowed", NULL);
     if (st->token_user && !identity_token_execute(s, st, err)) {
         met_statement(st->kind, false);
+        gate_audit_end(s, st, 0, err);
         return false;
     }
     duckdb_state rc = st->returns_rows ? duckdb_execute_prepared_streaming(st->ps, res)
@@ -1580,6 +1614,7 @@ bool gate_execute(sess_t *s, gate_stmt_t *st, duckdb_result *res, int64_t *rows_
         gate_err_from_duckdb(err, duckdb_result_error(res), duckdb_result_error_type(res));
         duckdb_destroy_result(res);
         met_statement(st->kind, false);
+        gate_audit_end(s, st, 0, err);
         return false;
     }
     met_statement(st->kind, true);
@@ -1591,6 +1626,7 @@ bool gate_execute(sess_t *s, gate_stmt_t *st, duckdb_result *res, int64_t *rows_
             duckdb_column_type(res, 0) == DUCKDB_TYPE_BIGINT)
             *rows_changed = duckdb_value_int64(res, 0, 0);
         duckdb_destroy_result(res);
+        gate_audit_end(s, st, *rows_changed, NULL);
     }
     return true;
 }
@@ -1937,7 +1973,18 @@ bool gate_session_start(sess_t *s, int32_t pid, char *err, size_t errlen)
     return true;
 }
 
+static bool run_utility_inner(sess_t *s, gate_stmt_t *st, char *tag, size_t taglen, gate_err_t *err);
+
 bool gate_run_utility(sess_t *s, gate_stmt_t *st, char *tag, size_t taglen, gate_err_t *err)
+{
+    /* the statement's record names the user who sent it (before a SET SESSION AUTHORIZATION) */
+    gate_audit_begin(s, st, "allowed", NULL);
+    bool ok = run_utility_inner(s, st, tag, taglen, err);
+    gate_audit_end(s, st, 0, ok ? NULL : err);
+    return ok;
+}
+
+static bool run_utility_inner(sess_t *s, gate_stmt_t *st, char *tag, size_t taglen, gate_err_t *err)
 {
     snprintf(tag, taglen, "%s", st->tag);
     if (!gate_check_tx(s, st, err)) return false;
@@ -2026,6 +2073,7 @@ bool gate_run_utility(sess_t *s, gate_stmt_t *st, char *tag, size_t taglen, gate
 
 struct gate_copy {
     sess_t *s;
+    gate_stmt_t *st; /* for the audit completion */
     duckdb_appender app;
     int ncols;
     int64_t rows;
@@ -2037,9 +2085,12 @@ bool gate_copy_begin(sess_t *s, gate_stmt_t *st, gate_copy_t **out, gate_err_t *
     if (!gate_check_tx(s, st, err)) return false;
     gate_copy_t *c = xcalloc(1, sizeof *c);
     c->s = s;
+    c->st = st;
     c->ncols = st->ncols;
+    gate_audit_begin(s, st, "allowed", NULL);
     if (s->tx == SESS_TX_IDLE) {
         if (!run_tx(s, "BEGIN TRANSACTION", err)) {
+            gate_audit_end(s, st, 0, err);
             free(c);
             return false;
         }
@@ -2059,7 +2110,11 @@ bool gate_copy_begin(sess_t *s, gate_stmt_t *st, gate_copy_t **out, gate_err_t *
     return true;
 fail:
     if (c->app) duckdb_appender_destroy(&c->app);
-    if (c->own_tx) run_tx(s, "ROLLBACK", err) ? (void)0 : (void)0;
+    gate_audit_end(s, st, 0, err);
+    if (c->own_tx) {
+        gate_err_t e2;
+        (void)run_tx(s, "ROLLBACK", &e2);
+    }
     free(c);
     return false;
 }
@@ -2111,6 +2166,108 @@ bool gate_copy_end(gate_copy_t *c, bool commit, int64_t *rows, gate_err_t *err)
         }
     }
     met_statement(MET_KIND_COPY, ok && commit);
+    gate_err_t aborted;
+    if (!commit && ok) gate_err_set(&aborted, "57014", "COPY from stdin was abandoned");
+    gate_audit_end(c->s, c->st, ok && commit ? *rows : 0, ok && commit ? NULL : ok ? &aborted : err);
     free(c);
     return ok && commit;
+}
+
+/* ---- the audit trail ---- */
+
+#define AUDIT_TEXT_CAP 65536
+
+static const char *setting_or(sess_t *s, const char *name)
+{
+    const char *v = sess_get(s, name);
+    return v ? v : "";
+}
+
+void gate_audit_begin(sess_t *s, gate_stmt_t *st, const char *decision, const gate_err_t *err)
+{
+    audit_t *a = s->srv->audit;
+    st->audit_seq = 0;
+    st->audit_t0 = now_us();
+    if (!a || st->action == GATE_EMPTY) return;
+    const char *text = st->audit_text ? st->audit_text : st->sql ? st->sql : "";
+    char *red = audit_redact(text);
+    size_t n = strlen(red);
+    json_t *f = json_object();
+    json_object_set_new(f, "session_id", json_integer(s->id));
+    json_object_set_new(f, "real_user", json_string(s->real_user));
+    json_object_set_new(f, "user", json_string(s->user));
+    json_object_set_new(f, "client_addr", json_string(s->client_addr));
+    json_object_set_new(f, "application_name", json_string(setting_or(s, "application_name")));
+    json_object_set_new(f, "door", json_string(s->door ? s->door : ""));
+    if (n > AUDIT_TEXT_CAP) {
+        char h[65];
+        unsigned char d[32];
+        unsigned int dl = 0;
+        EVP_Digest(red, n, d, &dl, EVP_sha256(), NULL);
+        for (int i = 0; i < 32; i++) snprintf(h + 2 * i, 3, "%02x", d[i]);
+        json_object_set_new(f, "statement", json_stringn(red, AUDIT_TEXT_CAP));
+        json_object_set_new(f, "statement_truncated", json_true());
+        json_object_set_new(f, "statement_sha256", json_string(h));
+        json_object_set_new(f, "statement_bytes", json_integer((json_int_t)n));
+    } else {
+        json_object_set_new(f, "statement", json_string(red));
+    }
+    char *shape = authz_fingerprint(red);
+    json_object_set_new(f, "fingerprint", json_string(shape));
+    free(shape);
+    free(red);
+    json_object_set_new(f, "kind", json_string(met_kind_name(st->kind)));
+    json_object_set_new(f, "tag", json_string(st->tag));
+    json_error_t je;
+    json_t *o = st->audit_objects ? json_loads(st->audit_objects, 0, &je) : NULL;
+    json_object_set_new(f, "objects", o ? o : json_array());
+    json_t *p = st->audit_policies ? json_loads(st->audit_policies, 0, &je) : NULL;
+    json_object_set_new(f, "policies", p ? p : json_array());
+    json_object_set_new(f, "decision", json_string(decision));
+    if (err && err->sqlstate[0]) {
+        json_object_set_new(f, "sqlstate", json_string(err->sqlstate));
+        json_object_set_new(f, "rule", json_string(err->message));
+    }
+    /* durable before the client sees anything of it: the door waits in gate_audit_durable
+     * just before it writes to the socket, so the disk sync overlaps the execution */
+    st->audit_seq = audit_write(a, "statement", f, false);
+    if (st->audit_seq > s->audit_pending) s->audit_pending = st->audit_seq;
+}
+
+void gate_audit_durable(sess_t *s)
+{
+    if (s->audit_pending && s->srv->audit) {
+        audit_sync(s->srv->audit, s->audit_pending);
+        s->audit_pending = 0;
+    }
+}
+
+void gate_audit_end(sess_t *s, gate_stmt_t *st, int64_t rows, const gate_err_t *err)
+{
+    audit_t *a = s->srv->audit;
+    if (!a || !st->audit_seq) return;
+    json_t *f = json_pack("{s:I,s:I,s:s,s:I,s:I}", "statement_seq", (json_int_t)st->audit_seq, "session_id",
+                          (json_int_t)s->id, "sqlstate", err && err->sqlstate[0] ? err->sqlstate : "00000",
+                          "rows", (json_int_t)rows, "duration_us", (json_int_t)(now_us() - st->audit_t0));
+    if (err && err->message[0]) json_object_set_new(f, "error", json_string(err->message));
+    audit_write(a, "completion", f, false);
+    st->audit_seq = 0;
+}
+
+void gate_audit_statement(sess_t *s, gate_stmt_t *st, int64_t rows, const gate_err_t *err)
+{
+    gate_audit_begin(s, st, "allowed", NULL);
+    gate_audit_end(s, st, rows, err);
+}
+
+void gate_audit_login(server_t *srv, const char *door, const char *user, const char *real_user,
+                      const char *peer, const char *app, bool ok, const char *sqlstate, const char *reason)
+{
+    if (!srv->audit) return;
+    json_t *f = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "door", door, "user", user ? user : "",
+                          "real_user", real_user ? real_user : (user ? user : ""), "client_addr",
+                          peer ? peer : "", "application_name", app ? app : "", "outcome",
+                          ok ? "success" : "failure", "sqlstate", sqlstate ? sqlstate : "00000");
+    if (reason && reason[0]) json_object_set_new(f, "reason", json_string(reason));
+    audit_write(srv->audit, "login", f, true);
 }

@@ -98,6 +98,13 @@ typedef struct gate_stmt {
     char *ddl_new_name; /* RENAME TO */
     char **copy_cols;
     int ncopy_cols;
+    /* audit: the current execution's statement record, when it started, what
+     * the plan reads and writes, the policies applied */
+    uint64_t audit_seq;
+    int64_t audit_t0;
+    char *audit_objects;  /* JSON array */
+    char *audit_policies; /* JSON array */
+    char *audit_text;     /* what the client sent (NULL: sql) */
     /* CREATE TOKEN (identity_sql.c): created when executed */
     char *token_user;
     char *token_expires;
@@ -159,6 +166,21 @@ bool gate_become(sess_t *s, const char *user, bool superuser, char *err, size_t 
 
 /* Whether the session may run st in its transaction state (25P02 otherwise). */
 bool gate_check_tx(sess_t *s, const gate_stmt_t *st, gate_err_t *err) MUST_CHECK;
+
+/* The audit trail (audit/audit.h): gate_audit_begin writes the statement's
+ * record durably (before any result reaches the client); gate_audit_end its
+ * completion (err NULL = success). Doors call gate_audit_end when the
+ * statement's last row or CommandComplete is sent, and gate_audit_statement
+ * for statements they run themselves (FETCH, CLOSE). */
+void gate_audit_begin(sess_t *s, gate_stmt_t *st, const char *decision, const gate_err_t *err);
+void gate_audit_end(sess_t *s, gate_stmt_t *st, int64_t rows, const gate_err_t *err);
+void gate_audit_statement(sess_t *s, gate_stmt_t *st, int64_t rows, const gate_err_t *err);
+/* Waits until the session's audit records are on disk (doors call it before
+ * writing anything to the client). */
+void gate_audit_durable(sess_t *s);
+/* A login, success or failure (door, user, reason). */
+void gate_audit_login(server_t *srv, const char *door, const char *user, const char *real_user,
+                      const char *peer, const char *app, bool ok, const char *sqlstate, const char *reason);
 
 /* Fills err from a DuckDB error message, mapping it to a SQLSTATE. */
 void gate_err_from_duckdb(gate_err_t *err, const char *msg, duckdb_error_type type);

@@ -30,6 +30,7 @@ typedef struct sess {
     char client_addr[64];
     const char *door; /* "pgwire", "http" */
     int64_t started_wall_us;
+    uint64_t audit_pending; /* the newest audit record the client must not hear about before it is on disk */
     sess_tx_t tx;
     sess_setting_t *settings;
     int nsettings;

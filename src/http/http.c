@@ -109,6 +109,8 @@ static enum MHD_Result login(http_t *h, struct MHD_Connection *c, json_t *in)
     }
     if (!ok) {
         id_login_failed(m, &h->srv->cfg, user, peer);
+        gate_audit_login(h->srv, "http", user, user, peer, "", false, "28P01",
+                         "password authentication failed");
         log_event(LOG_WARN, "login_failed", "user=\"%s\" peer=%s door=http", user, peer);
         return respond_error(c, 401, "28P01", "password authentication failed");
     }
@@ -117,6 +119,7 @@ static enum MHD_Result login(http_t *h, struct MHD_Connection *c, json_t *in)
         return respond_error(c, 401, "28000", !u.can_login ? "role may not log in" : "account is locked");
     }
     id_login_succeeded(m, user);
+    gate_audit_login(h->srv, "http", user, user, peer, "", true, "00000", "token issued");
     char expires[32];
     time_t t = time(NULL) + TOKEN_HOURS * 3600;
     struct tm tm;
@@ -252,6 +255,7 @@ static enum MHD_Result query(http_t *h, struct MHD_Connection *c, json_t *in)
     peer_of(c, peer, sizeof peer);
     meta_t *m = h->srv->meta;
     if (!tok || !id_token_check(m, tok, user, sizeof user)) {
+        gate_audit_login(h->srv, "http", "", "", peer, "", false, "28000", "bad or expired token");
         log_event(LOG_WARN, "login_failed", "user=\"\" peer=%s door=http reason=\"bad or expired token\"",
                   peer);
         return respond_error(c, 401, "28000",
@@ -332,6 +336,7 @@ static enum MHD_Result query(http_t *h, struct MHD_Connection *c, json_t *in)
                     ok = false;
                 }
                 duckdb_destroy_result(&res);
+                gate_audit_end(s, st, count, ok ? NULL : &ge);
             } else if (ok) {
                 count = changed;
             }
@@ -349,6 +354,7 @@ static enum MHD_Result query(http_t *h, struct MHD_Connection *c, json_t *in)
         gate_stmt_free(st);
     }
     free(ranges);
+    gate_audit_durable(s);
     sess_destroy(s);
     if (!ok) {
         json_decref(out);

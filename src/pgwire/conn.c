@@ -75,6 +75,7 @@ typedef struct portal {
     pgw_colenc_t *enc;
     int64_t rows;
     char done_tag[64];
+    struct sess *sess; /* for the audit completion of an abandoned portal */
     struct portal *next;
 } portal_t;
 
@@ -170,6 +171,8 @@ void pgw_shutdown_all(int timeout_ms)
 
 static bool flush_out(conn_t *c)
 {
+    /* nothing leaves for the client before the audit records of what it answers are on disk */
+    if (c->sess) gate_audit_durable(c->sess);
     size_t off = 0;
     while (off < c->wbuf.len && !c->broken) {
         ssize_t n;
@@ -583,6 +586,8 @@ static void portal_release_result(portal_t *p)
 
 static void portal_free(portal_t *p)
 {
+    /* a portal closed before its last row: its completion says how far it got */
+    if (p->sess && p->ps && p->ps->g && p->executed) gate_audit_end(p->sess, p->ps->g, p->rows, NULL);
     portal_release_result(p);
     for (int i = 0; i < p->ncols; i++) pgw_colenc_free(&p->enc[i]);
     free(p->enc);
@@ -791,7 +796,10 @@ static bool portal_run(conn_t *c, portal_t *p, int64_t max, gate_err_t *err)
     }
     int64_t sent;
     bool more;
-    if (!stream_rows(c, p, max, &sent, &more, err)) return false;
+    if (!stream_rows(c, p, max, &sent, &more, err)) {
+        gate_audit_end(c->sess, g, p->rows, err);
+        return false;
+    }
     if (more) {
         pgw_simple(&c->wbuf, 's');
         return true;
@@ -799,6 +807,7 @@ static bool portal_run(conn_t *c, portal_t *p, int64_t max, gate_err_t *err)
     char tag[64];
     complete_tag(tag, sizeof tag, g, p->rows);
     pgw_command_complete(&c->wbuf, tag);
+    gate_audit_end(c->sess, g, p->rows, NULL);
     return true;
 }
 
@@ -808,6 +817,7 @@ static portal_t *portal_new(conn_t *c, const char *name, pstmt_t *ps)
     portal_t *p = xcalloc(1, sizeof *p);
     p->name = xstrdup(name);
     p->ps = ps;
+    p->sess = c->sess;
     ps->refs++;
     p->next = c->portals;
     c->portals = p;
@@ -874,12 +884,16 @@ static bool fetch_cursor(conn_t *c, gate_stmt_t *g, bool describe, gate_err_t *e
     if (describe) send_cursor_description(c, cur);
     int64_t sent = 0;
     bool more;
+    gate_audit_begin(c->sess, g, "allowed", NULL);
     if (g->fetch_count != 0 &&
-        !stream_rows(c, cur, g->fetch_count < 0 ? 0 : g->fetch_count, &sent, &more, err))
+        !stream_rows(c, cur, g->fetch_count < 0 ? 0 : g->fetch_count, &sent, &more, err)) {
+        gate_audit_end(c->sess, g, sent, err);
         return false;
+    }
     char tag[64];
     snprintf(tag, sizeof tag, "FETCH %lld", (long long)sent);
     pgw_command_complete(&c->wbuf, tag);
+    gate_audit_end(c->sess, g, sent, NULL);
     return true;
 }
 
@@ -1022,6 +1036,7 @@ static bool copy_out(conn_t *c, pstmt_t *ps, gate_err_t *err)
     duckdb_destroy_result(&p.res);
     for (int i = 0; i < p.ncols; i++) pgw_colenc_free(&p.enc[i]);
     free(p.enc);
+    gate_audit_end(c->sess, g, (int64_t)rows, ok ? NULL : err);
     if (!ok) return false;
     pgw_simple(&c->wbuf, 'c');
     char tag[64];
@@ -1069,6 +1084,7 @@ static bool run_unnamed(conn_t *c, pstmt_t *ps, bool describe, int64_t max, bool
             drop_portal(c, g->name);
         }
         pgw_command_complete(&c->wbuf, g->tag);
+        gate_audit_statement(c->sess, g, 0, NULL);
         return true;
     case GATE_COPY_IN: {
         bool ok;
@@ -1491,8 +1507,11 @@ static void conn_startup_and_run(conn_t *c)
     bool responded = false;
     bool authed =
         via_ldap ? authenticate_ldap(c, uname, &u, &known, &responded) : authenticate(c, uname, &u, known);
+    const char *app0 = pgw_startup_get(&su, "application_name");
     if (!authed) {
         id_login_failed(c->srv->meta, &c->srv->cfg, uname, c->peer);
+        gate_audit_login(c->srv, "pgwire", uname, uname, c->peer, app0, false, "28P01",
+                         via_ldap ? "LDAP authentication failed" : "password authentication failed");
         if (!c->broken && !responded && known == false && c->wbuf.len == 0) {
             char msg[160];
             snprintf(msg, sizeof msg, "password authentication failed for user \"%s\"", uname);
@@ -1504,11 +1523,13 @@ static void conn_startup_and_run(conn_t *c)
         log_event(LOG_WARN, "login_failed", "user=\"%s\" peer=%s reason=\"may not log in\"", uname, c->peer);
         char msg[160];
         snprintf(msg, sizeof msg, "role \"%s\" is not permitted to log in", uname);
+        gate_audit_login(c->srv, "pgwire", uname, uname, c->peer, app0, false, "28000", "may not log in");
         send_fatal(c, "28000", msg);
         return;
     }
     if (id_is_locked(&u)) {
         log_event(LOG_WARN, "login_failed", "user=\"%s\" peer=%s reason=locked", uname, c->peer);
+        gate_audit_login(c->srv, "pgwire", uname, uname, c->peer, app0, false, "28000", "account locked");
         char msg[200];
         snprintf(msg, sizeof msg, "account \"%s\" is locked after too many failed logins", uname);
         pgw_error_t e = {
@@ -1541,6 +1562,7 @@ static void conn_startup_and_run(conn_t *c)
         if (!ok) {
             log_event(LOG_WARN, "impersonation_denied", "user=\"%s\" target=\"%s\" peer=%s", uname, imp,
                       c->peer);
+            gate_audit_login(c->srv, "pgwire", imp, uname, c->peer, app0, false, "28000", why);
             pgw_error_t e = {.severity = "FATAL",
                              .sqlstate = "28000",
                              .message = why,
@@ -1630,6 +1652,8 @@ static void conn_startup_and_run(conn_t *c)
     pgw_ready_for_query(&c->wbuf, 'I');
     log_event(LOG_INFO, "session_start", "pid=%d user=\"%s\" peer=%s tls=%s app=\"%s\"", c->pid, uname,
               c->peer, c->ssl ? "yes" : "no", sess_get(s, "application_name"));
+    gate_audit_login(c->srv, "pgwire", s->user, s->real_user, c->peer, sess_get(s, "application_name"), true,
+                     "00000", s->impersonated ? "impersonation" : NULL);
     if (flush_out(c)) message_loop(c);
     met_conn_closed();
     log_event(LOG_INFO, "session_end", "pid=%d user=\"%s\"", c->pid, uname);

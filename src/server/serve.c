@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit/audit.h"
 #include "demo/demo.h"
 #include "http/http.h"
 #include "pgwire/conn.h"
@@ -302,6 +303,13 @@ int serve_main(int argc, char **argv)
     lock_fd = datadir_lock(srv.opts.data_dir, err, sizeof err);
     if (lock_fd < 0) goto fail;
 
+    srv.audit = audit_open(srv.opts.data_dir, err, sizeof err);
+    if (!srv.audit) goto fail;
+    audit_write(srv.audit, "server_start",
+                json_pack("{s:s,s:s,s:i}", "version", MADANG_VERSION, "data_dir", srv.opts.data_dir, "pid",
+                          (int)getpid()),
+                true);
+
     char *path = xasprintf("%s/meta.db", srv.opts.data_dir);
     srv.meta = meta_open(path, err, sizeof err);
     free(path);
@@ -386,6 +394,11 @@ out:
     http_stop(http);
     ldap_sync_stop(srv.ldap);
     srv.ldap = NULL;
+    if (srv.audit) {
+        audit_write(srv.audit, "server_stop", json_pack("{s:i}", "exit_code", rc), true);
+        audit_close(srv.audit);
+        srv.audit = NULL;
+    }
     if (srv.pg_fd >= 0) close(srv.pg_fd);
     if (srv.http_fd >= 0) close(srv.http_fd);
     eng_close(srv.eng);

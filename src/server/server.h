@@ -42,6 +42,7 @@ typedef struct server {
     int64_t started_wall_us;
     config_t cfg;
     struct ldap_sync *ldap; /* policy/ldap.c's background sync, NULL without LDAP */
+    struct audit *audit;    /* audit/audit.c's writer */
 } server_t;
 
 /* `madang serve ...`: returns the process exit code. */
