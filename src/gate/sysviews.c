@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit/index.h"
 #include "gate/authz.h"
 #include "gate/protect.h"
 #include "gate/session.h"
@@ -51,7 +52,7 @@ static bool add_row(void *ctx, int n, const char **c)
 
 typedef struct {
     const char *name;
-    const char *cols[14];
+    const char *cols[24];
     const char *sql_all;  /* superusers */
     const char *sql_self; /* others: ?1 = the caller */
     int nparams;          /* VARCHAR parameters of the function */
@@ -93,6 +94,16 @@ typedef struct {
     ") FROM column_tags c JOIN "                                                                             \
     "tags t ON t.name = c.tag JOIN masking_policies m ON m.name = t.masking_policy"                          \
     ")" filter " ORDER BY schema_name, table_name, column_name NULLS FIRST, name"
+
+/* One row per audited event: statements with their completion joined in. */
+#define AUDIT_SQL(filter)                                                                                    \
+    "SELECT s.seq, s.ts, s.type, s.real_user, s.user_name, s.session_id, s.client_addr, "                    \
+    "s.application_name, "                                                                                   \
+    "s.door, s.statement, s.fingerprint, s.kind, s.decision, s.rule, COALESCE(c.sqlstate, s.sqlstate), "     \
+    "c.rows, "                                                                                               \
+    "c.duration_us, s.objects, s.policies, s.outcome FROM audit_index s LEFT JOIN audit_index c ON "         \
+    "c.statement_seq = s.seq AND c.type = 'completion' WHERE s.type <> 'completion'" filter                  \
+    " ORDER BY s.seq"
 
 static const sysfn_t fns[] = {
     {"madang_users",
@@ -161,6 +172,15 @@ static const sysfn_t fns[] = {
      "(target_kind = "
      "'user' AND target = ?1) ORDER BY 1, 2, 3",
      0},
+    {"madang_audit_log",
+     {"seq",         "ts",         "type",        "real_user",
+      "user_name",   "session_id", "client_addr", "application_name",
+      "door",        "statement",  "fingerprint", "kind",
+      "decision",    "rule",       "sqlstate",    "rows",
+      "duration_us", "objects",    "policies",    "outcome"},
+     AUDIT_SQL(""),
+     AUDIT_SQL(" AND (s.user_name = ?1 OR s.real_user = ?1)"),
+     0},
     {"madang_sessions",
      {"session_id", "user_name", "real_user", "client_addr", "application_name", "door", "started_at",
       "state", NULL},
@@ -174,6 +194,14 @@ static void add_policy_row(void *ctx, const char *what, const char *via)
 {
     const char *c[3] = {what, "true", via};
     add_row(ctx, 3, c);
+}
+
+static bool first_row(void *ctx, int n, const char **c)
+{
+    UNUSED(n);
+    UNUSED(c);
+    *(bool *)ctx = true;
+    return false;
 }
 
 static void add_session_row(void *vctx, const sess_t *s)
@@ -274,6 +302,18 @@ static void bind(duckdb_bind_info info)
         duckdb_free(who);
         duckdb_free(tbl);
     } else if (g_srv && g_srv->meta) {
+        if (!strcmp(f->name, "madang_audit_log")) {
+            audit_index_catch_up(g_srv->audit_index);
+            /* the auditors group reads everyone's records */
+            const char *ga[] = {user};
+            bool auditor = false;
+            if (!su &&
+                !meta_query(g_srv->meta,
+                            "SELECT 1 FROM group_members WHERE user_name = ?1 AND group_name = 'auditors'", 1,
+                            ga, first_row, &auditor))
+                auditor = false;
+            if (auditor) su = true;
+        }
         const char *args[] = {user};
         if (!meta_query(g_srv->meta, su ? f->sql_all : f->sql_self, su ? 0 : 1, args, add_row, r)) {
             duckdb_bind_set_error(info, "could not read madang's metadata");
@@ -426,6 +466,15 @@ static const char *views_sql[] = {
     "created_at::TIMESTAMP AS "
     "created_at, CASE WHEN columns IS NULL THEN []::VARCHAR[] ELSE string_split(columns, ',') END AS columns "
     "FROM madang_tags()",
+    "CREATE OR REPLACE VIEW madang.audit_log AS SELECT CAST(seq AS BIGINT) AS seq, CAST(ts AS TIMESTAMP) AS "
+    "ts, "
+    "type, real_user, user_name, CAST(session_id AS BIGINT) AS session_id, client_addr, application_name, "
+    "door, "
+    "statement, fingerprint, kind, decision, rule, sqlstate, CAST(rows AS BIGINT) AS rows, CAST(duration_us "
+    "AS "
+    "BIGINT) AS duration_us, CAST(COALESCE(objects, '[]') AS JSON) AS objects, CAST(COALESCE(policies, '[]') "
+    "AS "
+    "JSON) AS policies, outcome FROM madang_audit_log()",
     "CREATE OR REPLACE VIEW madang.tokens AS SELECT CAST(token_id AS BIGINT) AS token_id, user_name, "
     "created_by, "
     "created_at::TIMESTAMP AS created_at, expires_at::TIMESTAMP AS expires_at, expired::BOOLEAN AS expired "

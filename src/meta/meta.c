@@ -110,6 +110,33 @@ static const char *migrations[] = {
     "  created_by TEXT NOT NULL,"
     "  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),"
     "  expires_at TEXT);",
+    /* 5: the audit index (derived from DATA/audit segments; rebuildable) */
+    "CREATE TABLE audit_index ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  ts TEXT NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  session_id INTEGER,"
+    "  real_user TEXT,"
+    "  user_name TEXT,"
+    "  client_addr TEXT,"
+    "  application_name TEXT,"
+    "  door TEXT,"
+    "  statement TEXT,"
+    "  fingerprint TEXT,"
+    "  kind TEXT,"
+    "  decision TEXT,"
+    "  rule TEXT,"
+    "  sqlstate TEXT,"
+    "  rows INTEGER,"
+    "  duration_us INTEGER,"
+    "  objects TEXT,"
+    "  policies TEXT,"
+    "  outcome TEXT,"
+    "  statement_seq INTEGER,"
+    "  segment INTEGER NOT NULL);"
+    "CREATE INDEX audit_index_ts ON audit_index (ts);"
+    "CREATE INDEX audit_index_user ON audit_index (user_name, ts);"
+    "CREATE INDEX audit_index_completion ON audit_index (statement_seq) WHERE statement_seq IS NOT NULL;",
 };
 
 int meta_latest_version(void)

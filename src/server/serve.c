@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "audit/audit.h"
+#include "audit/index.h"
 #include "demo/demo.h"
 #include "http/http.h"
 #include "pgwire/conn.h"
@@ -314,6 +315,7 @@ int serve_main(int argc, char **argv)
     srv.meta = meta_open(path, err, sizeof err);
     free(path);
     if (!srv.meta) goto fail;
+    srv.audit_index = audit_index_start(srv.meta, srv.opts.data_dir);
 
     path = xasprintf("%s/warehouse.duckdb", srv.opts.data_dir);
     char *tmp = xasprintf("%s/tmp", srv.opts.data_dir);
@@ -399,6 +401,8 @@ out:
         audit_close(srv.audit);
         srv.audit = NULL;
     }
+    audit_index_stop(srv.audit_index);
+    srv.audit_index = NULL;
     if (srv.pg_fd >= 0) close(srv.pg_fd);
     if (srv.http_fd >= 0) close(srv.http_fd);
     eng_close(srv.eng);

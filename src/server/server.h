@@ -41,8 +41,9 @@ typedef struct server {
     atomic_bool stopping;
     int64_t started_wall_us;
     config_t cfg;
-    struct ldap_sync *ldap; /* policy/ldap.c's background sync, NULL without LDAP */
-    struct audit *audit;    /* audit/audit.c's writer */
+    struct ldap_sync *ldap;          /* policy/ldap.c's background sync, NULL without LDAP */
+    struct audit *audit;             /* audit/audit.c's writer */
+    struct audit_index *audit_index; /* audit/index.c: the segments followed into meta.db */
 } server_t;
 
 /* `madang serve ...`: returns the process exit code. */

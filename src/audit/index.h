@@ -1,0 +1,18 @@
+/* index.h — the audit index in meta.db (table audit_index), derived from the
+ * segment files and rebuildable from them: a thread follows the segments and
+ * inserts every record; madang.audit_log catches it up before answering.
+ * Deleting the table's rows (or the whole meta.db table) and restarting
+ * rebuilds it. */
+#ifndef MADANG_AUDIT_INDEX_H
+#define MADANG_AUDIT_INDEX_H
+
+#include "meta/meta.h"
+
+typedef struct audit_index audit_index_t;
+
+audit_index_t *audit_index_start(meta_t *m, const char *data_dir);
+void audit_index_stop(audit_index_t *x);
+/* Indexes every complete record written so far. */
+void audit_index_catch_up(audit_index_t *x);
+
+#endif
