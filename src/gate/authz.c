@@ -519,6 +519,11 @@ struct authz_state {
     uint64_t cache_version;
     char *cache[AZ_CACHE];
     int cache_next;
+    /* objects a statement shape reads and writes (for the audit) */
+    uint64_t obj_version;
+    char *obj_key[AZ_CACHE];
+    char *obj_val[AZ_CACHE];
+    int obj_next;
 };
 
 static struct authz_state *az(sess_t *s)
@@ -548,8 +553,18 @@ static void cache_clear(struct authz_state *a)
     }
 }
 
+static void obj_clear(struct authz_state *a)
+{
+    for (int i = 0; i < AZ_CACHE; i++) {
+        free(a->obj_key[i]);
+        free(a->obj_val[i]);
+        a->obj_key[i] = a->obj_val[i] = NULL;
+    }
+}
+
 void authz_session_free(sess_t *s)
 {
+    if (s->az) obj_clear(s->az);
     if (!s->az) return;
     snap_clear(s->az);
     cache_clear(s->az);
@@ -1417,4 +1432,111 @@ int authz_explain(meta_t *m, const char *user, const char *schema, const char *t
     }
     pol_acl_free(a);
     return n;
+}
+
+/* ---- what a statement reads and writes, for the audit ---- */
+
+typedef struct {
+    json_t *list; /* [{object, access, columns[]}] */
+} objs_t;
+
+static json_t *obj_entry(objs_t *o, const char *object, const char *access)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(o->list, i, e)
+    {
+        if (!strcmp(jstr(e, "object"), object) && !strcmp(jstr(e, "access"), access)) return e;
+    }
+    e = json_pack("{s:s,s:s,s:[]}", "object", object, "access", access, "columns");
+    json_array_append_new(o->list, e);
+    return e;
+}
+
+static void add_column(json_t *e, const char *col)
+{
+    json_t *cols = json_object_get(e, "columns");
+    size_t i;
+    json_t *c;
+    json_array_foreach(cols, i, c) if (!strcmp(json_string_value(c), col)) return;
+    json_array_append_new(cols, json_string(col));
+}
+
+static void objs_walk(objs_t *o, json_t *n)
+{
+    if (json_is_array(n)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(n, i, v) objs_walk(o, v);
+        return;
+    }
+    if (!json_is_object(n)) return;
+    const char *type = json_string_value(json_object_get(n, "type"));
+    if (type && !strcmp(type, "LOGICAL_GET") && !strcmp(jstr(n, "name"), "seq_scan")) {
+        json_t *fd = json_object_get(n, "function_data");
+        const char *cat = jstr(fd, "catalog");
+        if (strcmp(cat, "temp") && strcmp(cat, "system")) {
+            char *obj = xasprintf("%s.%s", jstr(fd, "schema"), jstr(fd, "table"));
+            json_t *e = obj_entry(o, obj, "read");
+            free(obj);
+            json_t *names = json_object_get(n, "names");
+            size_t i;
+            json_t *ci;
+            json_array_foreach(json_object_get(n, "column_indexes"), i, ci)
+            {
+                long long idx = jidx(json_object_get(ci, "index"));
+                const char *col = idx >= 0 ? json_string_value(json_array_get(names, (size_t)idx)) : NULL;
+                if (col) add_column(e, col);
+            }
+        }
+    } else if (type && (!strcmp(type, "LOGICAL_INSERT") || !strcmp(type, "LOGICAL_UPDATE") ||
+                        !strcmp(type, "LOGICAL_DELETE") || !strcmp(type, "LOGICAL_MERGE_INTO"))) {
+        json_t *ti = json_object_get(n, "table_info");
+        if (!ti) ti = json_object_get(n, "table");
+        const char *cat = jstr(ti, "catalog");
+        if (jstr(ti, "table")[0] && strcmp(cat, "temp") && strcmp(cat, "system")) {
+            char *obj = xasprintf("%s.%s", jstr(ti, "schema"), jstr(ti, "table"));
+            const char *acc = !strcmp(type, "LOGICAL_INSERT")   ? "insert"
+                              : !strcmp(type, "LOGICAL_UPDATE") ? "update"
+                              : !strcmp(type, "LOGICAL_DELETE") ? "delete"
+                                                                : "merge";
+            obj_entry(o, obj, acc);
+            free(obj);
+        }
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(n, k, v) objs_walk(o, v);
+}
+
+char *authz_objects(sess_t *s, const char *sql)
+{
+    struct authz_state *a = az(s);
+    if (a->obj_version != authz_version()) {
+        obj_clear(a);
+        a->obj_version = authz_version();
+    }
+    char *key = statement_shape(sql);
+    for (int i = 0; i < AZ_CACHE; i++)
+        if (a->obj_key[i] && !strcmp(a->obj_key[i], key)) {
+            free(key);
+            return xstrdup(a->obj_val[i]);
+        }
+    gate_err_t err;
+    json_t *plan = authz_serialize(s, "json_serialize_plan", sql, &err);
+    objs_t o = {json_array()};
+    if (plan) objs_walk(&o, json_object_get(plan, "plans"));
+    json_decref(plan);
+    char *out = json_dumps(o.list, JSON_COMPACT);
+    json_decref(o.list);
+    if (strlen(key) <= 8192) {
+        free(a->obj_key[a->obj_next]);
+        free(a->obj_val[a->obj_next]);
+        a->obj_key[a->obj_next] = key;
+        a->obj_val[a->obj_next] = xstrdup(out);
+        a->obj_next = (a->obj_next + 1) % AZ_CACHE;
+    } else {
+        free(key);
+    }
+    return out;
 }

@@ -23,6 +23,11 @@ bool authz_refresh(sess_t *s, gate_err_t *err) MUST_CHECK;
 bool authz_check(sess_t *s, gate_stmt_t *st, gate_err_t *err) MUST_CHECK;
 /* Bookkeeping after a DDL statement succeeded (owners, grants of dropped objects). */
 void authz_after_success(sess_t *s, gate_stmt_t *st);
+/* What the statement reads and writes, from its bound plan, as a JSON array of
+ * {"object": "schema.table", "access": "read|insert|update|delete|merge",
+ * "columns": [...]} (heap); cached per statement shape. */
+char *authz_objects(sess_t *s, const char *sql);
+
 /* The statement's normalized fingerprint (literals and comments dropped), hex. */
 char *authz_fingerprint(const char *sql);
 

@@ -2219,6 +2219,8 @@ void gate_audit_begin(sess_t *s, gate_stmt_t *st, const char *decision, const ga
     json_object_set_new(f, "kind", json_string(met_kind_name(st->kind)));
     json_object_set_new(f, "tag", json_string(st->tag));
     json_error_t je;
+    if (!st->audit_objects && st->ps && st->sql && !strcmp(decision, "allowed"))
+        st->audit_objects = authz_objects(s, st->orig_sql ? st->orig_sql : st->sql);
     json_t *o = st->audit_objects ? json_loads(st->audit_objects, 0, &je) : NULL;
     json_object_set_new(f, "objects", o ? o : json_array());
     json_t *p = st->audit_policies ? json_loads(st->audit_policies, 0, &je) : NULL;

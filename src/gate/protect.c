@@ -25,6 +25,8 @@ struct protect_state {
     int next;
 };
 
+static void note_applied(const char *schema, const char *table, const char *row_policies, json_t *masks);
+
 /* ---- engine functions ---- */
 
 static void fence_fn(duckdb_function_info info, duckdb_data_chunk in, duckdb_vector out)
@@ -536,7 +538,9 @@ static char *protected_relation(sess_t *s, const rls_set_t *r, const char *db, c
         *failed = true;
         return NULL;
     }
-    char *filter = row_filter(s, r, schema, table, false, NULL, 0);
+    char pnames[512];
+    char *filter = row_filter(s, r, schema, table, false, pnames, sizeof pnames);
+    json_t *masks = json_object();
     buf_t b, mk;
     buf_init(&b, 512);
     buf_init(&mk, 64);
@@ -561,6 +565,9 @@ static char *protected_relation(sess_t *s, const rls_set_t *r, const char *db, c
             any_mask = true;
             if (mk.len) buf_putc(&mk, ',');
             buf_append_str(&mk, c.name[i]);
+            char via[160];
+            const rls_mask_t *mp = rls_column_mask(r, schema, table, c.name[i], c.type[i], via, sizeof via);
+            if (mp) json_object_set_new(masks, c.name[i], json_string(mp->name));
         }
         free(m);
         buf_free(&col);
@@ -572,23 +579,60 @@ static char *protected_relation(sess_t *s, const rls_set_t *r, const char *db, c
     buf_append_str(&b, " WHERE madang_fence()");
     if (filter) buf_printf(&b, " AND (%s)", filter);
     buf_append_str(&b, ")");
+    bool had_filter = filter != NULL;
     free(filter);
     cols_free(&c);
     if (*failed) {
+        json_decref(masks);
         buf_free(&b);
         buf_free(&mk);
         return NULL;
     }
-    if (!filter && !any_mask) {
+    if (!had_filter && !any_mask) {
+        json_decref(masks);
         /* tags whose masks do not take these columns' types: nothing to apply */
         buf_free(&b);
         buf_free(&mk);
         return NULL;
     }
+    note_applied(schema, table, had_filter ? pnames : NULL, masks);
     if (masked) *masked = xstrdup(buf_cstr(&mk));
     buf_free(&mk);
     buf_cstr(&b);
     return b.data;
+}
+
+/* The policies the current rewrite applied, for the statement's audit record. */
+static __thread json_t *t_applied;
+
+static void note_applied(const char *schema, const char *table, const char *row_policies, json_t *masks)
+{
+    if (!t_applied) {
+        json_decref(masks);
+        return;
+    }
+    char *obj = xasprintf("%s.%s", schema, table);
+    size_t i;
+    json_t *e;
+    json_array_foreach(t_applied, i, e)
+    {
+        if (!strcmp(json_string_value(json_object_get(e, "table")), obj)) {
+            free(obj);
+            json_decref(masks);
+            return;
+        }
+    }
+    json_t *rp = json_array();
+    if (row_policies) {
+        char *list = xstrdup(row_policies);
+        char *save = NULL;
+        for (char *t = strtok_r(list, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
+            json_array_append_new(rp, json_string(t));
+        free(list);
+    }
+    json_array_append_new(t_applied, json_pack("{s:s,s:o,s:b,s:o}", "table", obj, "row_policies", rp,
+                                               "row_filter", row_policies != NULL, "masks", masks));
+    free(obj);
 }
 
 /* ---- rewriting a query ---- */
@@ -1233,7 +1277,23 @@ bool protect_rewrite(sess_t *s, gate_stmt_t *st, char **out, gate_err_t *err)
     if (!any_policy(r)) return true;
     if (st->kind == MET_KIND_DDL && strcmp(st->tag, "SELECT") != 0) return true; /* only CTAS reads */
     if (!names_protected(s, r, st->sql)) return true;
-    if (cache_get(s, st->sql, out)) return true;
+    if (cache_get(s, st->sql, out)) {
+        if (*out) {
+            /* a cached rewrite: record the policies by rewriting once more (cheap next to a plan) */
+            bool ch;
+            gate_err_t e2;
+            t_applied = json_array();
+            char *again = rewrite_query(s, r, st->sql, 0, (size_t)-1, &ch, &e2);
+            free(again);
+            free(st->audit_policies);
+            st->audit_policies = json_dumps(t_applied, JSON_COMPACT);
+            json_decref(t_applied);
+            t_applied = NULL;
+        }
+        return true;
+    }
+    json_decref(t_applied);
+    t_applied = json_array();
 
     char *res = NULL;
     char *tschema = NULL, *ttable = NULL, *tmasked = NULL;
@@ -1288,6 +1348,12 @@ finish:
         return false;
     }
     cache_put(s, st->sql, res);
+    if (res && t_applied) {
+        free(st->audit_policies);
+        st->audit_policies = json_dumps(t_applied, JSON_COMPACT);
+    }
+    json_decref(t_applied);
+    t_applied = NULL;
     if (res) log_event(LOG_DEBUG, "policy_rewrite", "user=\"%s\" sql=\"%.2000s\"", s->user, res);
     *out = res;
     return true;
