@@ -34,6 +34,9 @@ struct audit {
     unsigned char mac_key[32];
     EVP_PKEY *sign_key;
     uint64_t since_checkpoint;
+    time_t seg_opened;
+    int max_age_s;
+    size_t max_bytes;
 };
 
 /* ---- helpers ---- */
@@ -292,6 +295,7 @@ static bool open_segment(audit_t *a, int n)
     a->fd = fd;
     a->segment = n;
     a->seg_bytes = (size_t)st.st_size;
+    a->seg_opened = st.st_size ? st.st_mtime < time(NULL) ? st.st_ctime : time(NULL) : time(NULL);
     return true;
 }
 
@@ -338,7 +342,9 @@ uint64_t audit_write(audit_t *a, const char *type, json_t *fields, bool durable)
     pthread_mutex_lock(&a->mu);
     uint64_t seq = append_locked(a, type, fields);
     if (seq && a->since_checkpoint >= AUDIT_CHECKPOINT_EVERY) checkpoint_locked(a);
-    if (seq && a->seg_bytes >= AUDIT_SEGMENT_BYTES) rotate_locked(a);
+    if (seq && (a->seg_bytes >= (a->max_bytes ? a->max_bytes : AUDIT_SEGMENT_BYTES) ||
+                (a->max_age_s && time(NULL) - a->seg_opened >= a->max_age_s)))
+        rotate_locked(a);
     pthread_mutex_unlock(&a->mu);
     if (seq && durable) audit_sync(a, seq);
     return seq;
@@ -425,6 +431,80 @@ fail:
     free(a->dir);
     free(a);
     return NULL;
+}
+
+void audit_set_limits(audit_t *a, int max_age_s, size_t max_bytes)
+{
+    if (!a) return;
+    pthread_mutex_lock(&a->mu);
+    a->max_age_s = max_age_s;
+    a->max_bytes = max_bytes;
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* The ts of a segment's last record (heap) or NULL. */
+static char *last_ts(const char *dir, int seg, char *hash_out, uint64_t *seq_out)
+{
+    char *p = seg_path(dir, seg);
+    char *b = audit_read_file(p, NULL);
+    free(p);
+    if (!b) return NULL;
+    size_t len = strlen(b);
+    while (len && b[len - 1] == '\n') len--;
+    size_t start = len;
+    while (start && b[start - 1] != '\n') start--;
+    json_error_t je;
+    json_t *r = json_loadb(b + start, len - start, 0, &je);
+    free(b);
+    char *ts = r && json_string_value(json_object_get(r, "ts"))
+                   ? xstrdup(json_string_value(json_object_get(r, "ts")))
+                   : NULL;
+    if (r && hash_out) snprintf(hash_out, 65, "%s", json_string_value(json_object_get(r, "hash")) ?: "");
+    if (r && seq_out) *seq_out = (uint64_t)json_integer_value(json_object_get(r, "seq"));
+    json_decref(r);
+    return ts;
+}
+
+void audit_purge(audit_t *a, int days)
+{
+    if (!a || days <= 0) return;
+    time_t cut = time(NULL) - (time_t)days * 86400;
+    struct tm tm;
+    gmtime_r(&cut, &tm);
+    char cutoff[32];
+    strftime(cutoff, sizeof cutoff, "%Y-%m-%dT%H:%M:%S", &tm);
+    pthread_mutex_lock(&a->mu);
+    int n;
+    int *segs = list_segments(a->dir, &n);
+    json_t *gone = json_array();
+    uint64_t through = 0;
+    char through_hash[65] = "";
+    /* oldest first, never the segment being written, and only a prefix (the chain stays whole) */
+    for (int i = 0; i < n && segs[i] != a->segment; i++) {
+        char h[65];
+        uint64_t sq = 0;
+        char *ts = last_ts(a->dir, segs[i], h, &sq);
+        bool old = ts && strcmp(ts, cutoff) < 0;
+        free(ts);
+        if (!old) break;
+        char *p = seg_path(a->dir, segs[i]);
+        if (unlink(p) == 0) {
+            json_array_append_new(gone, json_integer(segs[i]));
+            through = sq;
+            memcpy(through_hash, h, 65);
+        }
+        free(p);
+    }
+    free(segs);
+    if (json_array_size(gone)) {
+        append_locked(a, "purge",
+                      json_pack("{s:o,s:I,s:s,s:i,s:s}", "segments", gone, "through_seq", (json_int_t)through,
+                                "through_hash", through_hash, "retention_days", days, "cutoff", cutoff));
+        log_event(LOG_INFO, "audit_purged", "through_seq=%llu", (unsigned long long)through);
+    } else {
+        json_decref(gone);
+    }
+    pthread_mutex_unlock(&a->mu);
 }
 
 void audit_close(audit_t *a)
@@ -535,6 +615,27 @@ static int verify(const char *data, const char *anchor)
     int *segs = list_segments(dir, &n);
     uint64_t expect = 1;
     char prev[65] = GENESIS;
+    /* segments purged by retention: the chain starts later, and a purge record must say so */
+    uint64_t gap_seq = 0;
+    char gap_hash[65] = "";
+    bool gap_justified = true;
+    if (n > 0 && segs[0] != 1) {
+        char *p0 = seg_path(dir, segs[0]);
+        char *b0 = audit_read_file(p0, NULL);
+        free(p0);
+        char *nl0 = b0 ? strchr(b0, '\n') : NULL;
+        json_error_t je0;
+        json_t *r0 = nl0 ? json_loadb(b0, (size_t)(nl0 - b0), 0, &je0) : NULL;
+        if (r0) {
+            expect = (uint64_t)json_integer_value(json_object_get(r0, "seq"));
+            snprintf(prev, sizeof prev, "%s", json_string_value(json_object_get(r0, "prev_hash")) ?: "");
+            gap_seq = expect - 1;
+            snprintf(gap_hash, sizeof gap_hash, "%s", prev);
+            gap_justified = false;
+        }
+        json_decref(r0);
+        free(b0);
+    }
     bool anchor_seen = anchor == NULL;
     int rc = 0;
     uint64_t total = 0;
@@ -603,6 +704,11 @@ static int verify(const char *data, const char *anchor)
                         (unsigned long long)(seq ? seq : expect), segs[s], lineno, what, where);
                 rc = 1;
             } else {
+                const char *ty = json_string_value(json_object_get(rec, "type"));
+                if (!gap_justified && ty && !strcmp(ty, "purge") &&
+                    (uint64_t)json_integer_value(json_object_get(rec, "through_seq")) == gap_seq &&
+                    !strcmp(json_string_value(json_object_get(rec, "through_hash")) ?: "", gap_hash))
+                    gap_justified = true;
                 if (anchor && !strcmp(anchor, h)) anchor_seen = true;
                 snprintf(prev, sizeof prev, "%s", h);
                 expect++;
@@ -613,6 +719,12 @@ static int verify(const char *data, const char *anchor)
         }
         free(b);
         free(p);
+    }
+    if (rc == 0 && !gap_justified) {
+        fprintf(stderr,
+                "audit: records before seq %llu are missing (segments deleted without a purge record)\n",
+                (unsigned long long)(gap_seq + 1));
+        rc = 1;
     }
     if (rc == 0 && !anchor_seen) {
         fprintf(stderr, "audit: anchor %s not found: the log was cut after record seq %llu\n", anchor,

@@ -33,6 +33,11 @@
 typedef struct audit audit_t;
 
 audit_t *audit_open(const char *data_dir, char *err, size_t errlen);
+/* Segment limits: a new segment after max_age_s seconds or max_bytes. */
+void audit_set_limits(audit_t *a, int max_age_s, size_t max_bytes);
+/* Retention: deletes whole segments whose records are all older than days,
+ * and records what it deleted (chained like every record). */
+void audit_purge(audit_t *a, int days);
 /* Writes a final checkpoint and closes. */
 void audit_close(audit_t *a);
 

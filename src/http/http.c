@@ -243,10 +243,55 @@ static enum MHD_Result query_error(struct MHD_Connection *c, const gate_err_t *e
 /* POST /api/v1/query {"sql"} with "Authorization: Bearer <token>" (or the
  * madang_token cookie), optionally "X-Madang-Impersonate: user". One session
  * per request; the statements run through the gate like any other door's. */
+static enum MHD_Result run_sql(http_t *h, struct MHD_Connection *c, const char *sql);
+
 static enum MHD_Result query(http_t *h, struct MHD_Connection *c, json_t *in)
 {
     const char *sql = json_string_value(json_object_get(in, "sql"));
     if (!sql) return respond_error(c, 400, "22023", "send {\"sql\": ...}");
+    return run_sql(h, c, sql);
+}
+
+/* GET /api/v1/audit?user=&since=&until=&table=&column=&type=&decision=&limit= —
+ * madang.audit_log with the caller's visibility (their own records; all for
+ * superusers and the auditors group). */
+static enum MHD_Result audit_get(http_t *h, struct MHD_Connection *c)
+{
+    buf_t q;
+    buf_init(&q, 256);
+    buf_append_str(&q, "SELECT * FROM madang.audit_log WHERE true");
+    static const struct {
+        const char *param, *cond;
+    } filters[] = {
+        {"user", " AND (user_name = %s OR real_user = %s)"},
+        {"since", " AND ts >= CAST(%s AS TIMESTAMP)"},
+        {"until", " AND ts < CAST(%s AS TIMESTAMP)"},
+        {"type", " AND type = %s"},
+        {"decision", " AND decision = %s"},
+        {"table", " AND json_contains(objects, json_object('object', %s))"},
+        {"column", " AND list_contains(flatten(list_transform(CAST(objects AS JSON[]), x -> "
+                   "CAST(json_extract(x, '$.columns') AS VARCHAR[]))), %s)"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(filters); i++) {
+        const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, filters[i].param);
+        if (!v) continue;
+        buf_t lit;
+        buf_init(&lit, 64);
+        lex_put_literal(&lit, v);
+        buf_printf(&q, filters[i].cond, buf_cstr(&lit), buf_cstr(&lit));
+        buf_free(&lit);
+    }
+    const char *lim = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+    long n = lim ? strtol(lim, NULL, 10) : 1000;
+    if (n <= 0 || n > MAX_ROWS) n = MAX_ROWS;
+    buf_printf(&q, " ORDER BY seq LIMIT %ld", n);
+    enum MHD_Result r = run_sql(h, c, buf_cstr(&q));
+    buf_free(&q);
+    return r;
+}
+
+static enum MHD_Result run_sql(http_t *h, struct MHD_Connection *c, const char *sql)
+{
     const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     const char *tok = auth && !strncasecmp(auth, "Bearer ", 7) ? auth + 7 : NULL;
     if (!tok) tok = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "madang_token");
@@ -400,6 +445,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         buf_init(&b, 4096);
         met_render(&b);
         return respond(c, 200, "text/plain; version=0.0.4", b.data, b.len);
+    }
+    if (strcmp(url, "/api/v1/audit") == 0) {
+        if (strcmp(method, "GET")) return respond_error(c, 405, "method_not_allowed", "use GET");
+        return audit_get(h, c);
     }
     if (strcmp(url, "/api/v1/login") == 0 || strcmp(url, "/api/v1/query") == 0) {
         if (strcmp(method, "POST")) return respond_error(c, 405, "method_not_allowed", "use POST");

@@ -21,6 +21,8 @@ void config_defaults(config_t *c)
     c->auth_max_failures = 5;
     c->auth_failure_window_s = 600;
     c->auth_lockout_s = 900;
+    c->audit_segment_age_s = 86400;
+    c->audit_segment_mb = 64;
 }
 
 void config_free(config_t *c)
@@ -88,6 +90,9 @@ static const key_t_ keys[] = {
     {"auth.max_failures", K_INT, F(auth_max_failures), 1},
     {"auth.failure_window", K_DURATION, F(auth_failure_window_s), 1},
     {"auth.lockout", K_DURATION, F(auth_lockout_s), 0},
+    {"audit.retention_days", K_INT, F(audit_retention_days), 0},
+    {"audit.segment_max_age", K_DURATION, F(audit_segment_age_s), 60},
+    {"audit.segment_max_mb", K_INT, F(audit_segment_mb), 1},
 };
 
 bool config_load(config_t *c, const char *path, bool missing_ok, char *err, size_t errlen)

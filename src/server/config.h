@@ -31,6 +31,10 @@ typedef struct {
     int auth_max_failures;
     int auth_failure_window_s;
     int auth_lockout_s;
+    /* audit */
+    int audit_retention_days; /* 0 = keep everything */
+    int audit_segment_age_s;  /* a new segment after this long */
+    int audit_segment_mb;     /* or this size */
     /* impersonation.allowed_hosts.<proxy user> */
     cfg_hosts_t *allowed_hosts;
     int nallowed_hosts;

@@ -306,6 +306,8 @@ int serve_main(int argc, char **argv)
 
     srv.audit = audit_open(srv.opts.data_dir, err, sizeof err);
     if (!srv.audit) goto fail;
+    audit_set_limits(srv.audit, srv.cfg.audit_segment_age_s, (size_t)srv.cfg.audit_segment_mb << 20);
+    audit_purge(srv.audit, srv.cfg.audit_retention_days);
     audit_write(srv.audit, "server_start",
                 json_pack("{s:s,s:s,s:i}", "version", MADANG_VERSION, "data_dir", srv.opts.data_dir, "pid",
                           (int)getpid()),
