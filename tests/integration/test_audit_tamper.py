@@ -560,6 +560,7 @@ def test_kill9_under_load(tmp_path):
         s.stop()
         assert not errors, errors
         history.append(len(confirmed) - before)
+        print("round", rnd, "confirmed", history[-1], "t", round(time.time() - t0, 2), flush=True)
 
         # restart on the same data dir: it must come up after the kill
         s = MadangServer(data).start()
@@ -573,6 +574,7 @@ def test_kill9_under_load(tmp_path):
             rnd, len(missing), missing[:5])
         dup = [q for q in confirmed if stmts.get(q, 0) != 1]
         assert not dup, "round %d: statements recorded more than once: %s" % (rnd, dup[:5])
+        print("  checked", round(time.time() - t0, 2), flush=True)
         if time.time() - t0 > 110:
             pytest.fail("the crash test is too slow: %d rounds in %.0f s" % (rnd + 1, time.time() - t0))
 
