@@ -23,7 +23,7 @@ LIB_OBJS += $(GEN_OBJS)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps run test unit integration asan asan-test fuzz format format-check clean bench
+.PHONY: all deps run test unit integration asan asan-test fuzz format format-check clean bench bench-noaudit
 
 all: $(BUILD)/madang $(UNIT_BINS)
 
@@ -90,10 +90,14 @@ format:
 format-check:
 	@clang-format --dry-run --Werror $(SRCS) $(shell find src -name '*.h') $(UNIT_SRCS) && echo "format-check: ok"
 
-bench: deps all
+bench: deps all bench-noaudit
 	@QUICK=$(QUICK) bench/run
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-noaudit
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# A comparison build without the audit trail, for bench/audit_cost.py only.
+bench-noaudit:
+	$(MAKE) BUILD=build-noaudit OPT="-O2 -DMADANG_BENCH_NO_AUDIT" build-noaudit/madang

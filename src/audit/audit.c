@@ -660,8 +660,16 @@ static int verify(const char *data, const char *anchor)
                 break;
             }
             json_error_t je;
-            json_t *rec = json_loadb(line, (size_t)(nl - line), 0, &je);
+            json_t *rec = json_loadb(line, (size_t)(nl - line), JSON_REJECT_DUPLICATES, &je);
             uint64_t seq = rec ? (uint64_t)json_integer_value(json_object_get(rec, "seq")) : 0;
+            /* the bytes on disk must be exactly what was hashed: the canonical dump of the record */
+            bool exact = false;
+            if (rec) {
+                char *again = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
+                exact = again && strlen(again) == (size_t)(nl - line) &&
+                        !memcmp(again, line, (size_t)(nl - line));
+                free(again);
+            }
             const char *h = json_string_value(json_object_get(rec, "hash"));
             const char *mc = json_string_value(json_object_get(rec, "mac"));
             const char *ph = json_string_value(json_object_get(rec, "prev_hash"));
@@ -670,6 +678,9 @@ static int verify(const char *data, const char *anchor)
             if (!rec || !h || !mc || !ph) {
                 snprintf(what, sizeof what, "not a record (%s)",
                          rec ? "missing seq/hash/mac/prev_hash" : je.text);
+            } else if (!exact) {
+                snprintf(what, sizeof what,
+                         "the line is not its record's canonical form (the record was edited)");
             } else if (seq != expect) {
                 snprintf(what, sizeof what,
                          "seq %llu where %llu was expected (a record was deleted, inserted or "

@@ -113,9 +113,12 @@ void gate_err_from_duckdb(gate_err_t *err, const char *msg, duckdb_error_type ty
         if (mlen >= sizeof err->message) mlen = sizeof err->message - 1;
         memcpy(err->message, body, mlen);
         err->message[mlen] = '\0';
-        char tname[256];
-        if (sscanf(err->message, "Table with name %255[^!] does not exist!", tname) == 1)
+        const char *suffix = strstr(err->message, " does not exist!");
+        if (!strncmp(err->message, "Table with name ", 16) && suffix) {
+            char tname[256];
+            snprintf(tname, sizeof tname, "%.*s", (int)(suffix - err->message - 16), err->message + 16);
             snprintf(err->message, sizeof err->message, "relation \"%s\" does not exist", tname);
+        }
         buf_t det;
         buf_init(&det, 128);
         bool skip_caret = false;

@@ -304,8 +304,13 @@ int serve_main(int argc, char **argv)
     lock_fd = datadir_lock(srv.opts.data_dir, err, sizeof err);
     if (lock_fd < 0) goto fail;
 
+#ifndef MADANG_BENCH_NO_AUDIT
     srv.audit = audit_open(srv.opts.data_dir, err, sizeof err);
     if (!srv.audit) goto fail;
+#else
+    /* bench/audit_cost.py's comparison build only (make bench-noaudit): never shipped */
+    log_event(LOG_WARN, "audit_disabled_bench_build", "");
+#endif
     audit_set_limits(srv.audit, srv.cfg.audit_segment_age_s, (size_t)srv.cfg.audit_segment_mb << 20);
     audit_purge(srv.audit, srv.cfg.audit_retention_days);
     audit_write(srv.audit, "server_start",

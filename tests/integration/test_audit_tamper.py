@@ -22,7 +22,6 @@ import os
 import random
 import re
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -313,6 +312,23 @@ def test_rewrite_whole_chain_without_key(copy):
     assert seq == k and "MAC" in what, res.stderr
 
 
+def test_edit_by_duplicate_key(copy):
+    """A line given a second "statement" key in front of the real one: jansson (and Python, jq)
+    keep the last one, so the hash still matches, but the line on disk now reads — to grep, to a
+    first-key-wins parser, to a human — as a different statement. What is stored must be what was
+    hashed: verify has to reject a line that is not its record's exact serialization."""
+    d, seg, lines = copy
+    k = statement_seq(lines, "SELECT * FROM big_items")
+    i = index_of_seq(lines, k)
+    assert lines[i].startswith('{"application_name"')
+    lines[i] = '{"statement":"DROP TABLE payroll",' + lines[i][1:]
+    write_lines(seg, lines)
+    r = verify(d)
+    assert r.returncode != 0, "verify accepted a record line with a duplicate key:\n%s\n%s" % (
+        lines[i][:200], r.stdout)
+    assert bad_record_line(r)[0] == k, r.stderr
+
+
 def test_delete_a_line(copy):
     d, seg, lines = copy
     k = statement_seq(lines, "INSERT INTO items VALUES (7, 'item 7', 21)")
@@ -492,7 +508,8 @@ def test_verify_without_keys(tmp_path):
 
 def test_kill9_under_load(tmp_path):
     rounds = 20
-    rng = random.Random(int(os.environ.get("AUDIT_CRASH_SEED", time.time())))
+    seed = int(os.environ.get("AUDIT_CRASH_SEED", time.time()))
+    rng = random.Random(seed)
     data = tmp_path / "data"
     s = MadangServer(data).start()
     conn = psycopg2.connect(s.dsn())
@@ -530,6 +547,7 @@ def test_kill9_under_load(tmp_path):
                     assert cur.fetchone()[0] == i
                 with id_lock:  # the client has the result: the record must exist
                     confirmed[sql] = rnd
+                time.sleep(random.random() * 0.002)  # a few hundred statements a round is plenty
         except psycopg2.Error:
             pass  # the server died under us
         except Exception as e:
@@ -560,22 +578,20 @@ def test_kill9_under_load(tmp_path):
         s.stop()
         assert not errors, errors
         history.append(len(confirmed) - before)
-        print("round", rnd, "confirmed", history[-1], "t", round(time.time() - t0, 2), flush=True)
 
         # restart on the same data dir: it must come up after the kill
         s = MadangServer(data).start()
-        n, _ = assert_intact(data)
+        assert_intact(data)
         stmts = {}
         for r in records(data):
             if r["type"] == "statement":
                 stmts[r["statement"]] = stmts.get(r["statement"], 0) + 1
         missing = [q for q in confirmed if stmts.get(q, 0) == 0]
-        assert not missing, "round %d: %d confirmed statements have no record, e.g. %s" % (
-            rnd, len(missing), missing[:5])
+        assert not missing, "round %d (AUDIT_CRASH_SEED=%d): %d confirmed statements have no record, e.g. %s" % (
+            rnd, seed, len(missing), missing[:5])
         dup = [q for q in confirmed if stmts.get(q, 0) != 1]
         assert not dup, "round %d: statements recorded more than once: %s" % (rnd, dup[:5])
-        print("  checked", round(time.time() - t0, 2), flush=True)
-        if time.time() - t0 > 110:
+        if time.time() - t0 > 240:  # a hang detector; a round takes about 3 s
             pytest.fail("the crash test is too slow: %d rounds in %.0f s" % (rnd + 1, time.time() - t0))
 
     assert s.stop() == 0, s.read_log()[-3000:]
