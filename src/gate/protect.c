@@ -454,7 +454,8 @@ static void cols_free(cols_t *c)
     memset(c, 0, sizeof *c);
 }
 
-static bool table_columns(sess_t *s, const char *db, const char *schema, const char *table, cols_t *out)
+static bool columns_on(duckdb_connection conn, const char *db, const char *schema, const char *table,
+                       cols_t *out)
 {
     memset(out, 0, sizeof *out);
     buf_t q;
@@ -469,7 +470,7 @@ static bool table_columns(sess_t *s, const char *db, const char *schema, const c
     }
     buf_append_str(&q, " ORDER BY column_index");
     duckdb_result r;
-    bool ok = duckdb_query(s->conn, buf_cstr(&q), &r) == DuckDBSuccess;
+    bool ok = duckdb_query(conn, buf_cstr(&q), &r) == DuckDBSuccess;
     buf_free(&q);
     if (ok) {
         idx_t n = duckdb_row_count(&r);
@@ -487,6 +488,11 @@ static bool table_columns(sess_t *s, const char *db, const char *schema, const c
     }
     duckdb_destroy_result(&r);
     return ok;
+}
+
+static bool table_columns(sess_t *s, const char *db, const char *schema, const char *table, cols_t *out)
+{
+    return columns_on(s->conn, db, schema, table, out);
 }
 
 static bool is_protected(const rls_set_t *r, const char *schema, const char *table)
@@ -1385,32 +1391,21 @@ void protect_explain(meta_t *m, duckdb_connection c, const char *user, const cha
         free(f);
     }
     /* masks: the table's columns from the engine */
-    buf_t q;
-    buf_init(&q, 256);
-    buf_append_str(&q, "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ");
-    lex_put_literal(&q, schema);
-    buf_append_str(&q, " AND table_name = ");
-    lex_put_literal(&q, table);
-    buf_append_str(&q, " ORDER BY column_index");
-    duckdb_result res;
-    if (duckdb_query(c, buf_cstr(&q), &res) == DuckDBSuccess) {
-        for (idx_t i = 0; i < duckdb_row_count(&res); i++) {
-            char *col = duckdb_value_varchar(&res, 0, i), *ty = duckdb_value_varchar(&res, 1, i);
+    cols_t cols;
+    if (columns_on(c, NULL, schema, table, &cols)) {
+        for (int i = 0; i < cols.n; i++) {
             char via[160];
-            const rls_mask_t *mk = rls_column_mask(r, schema, table, col, ty, via, sizeof via);
-            if (mk) {
-                char *what = xasprintf("MASK %s", col);
-                char *why = xasprintf("masking policy %s (%s)", mk->name, via);
-                fn(ctx, what, why);
-                free(what);
-                free(why);
-            }
-            duckdb_free(col);
-            duckdb_free(ty);
+            const rls_mask_t *mk =
+                rls_column_mask(r, schema, table, cols.name[i], cols.type[i], via, sizeof via);
+            if (!mk) continue;
+            char *what = xasprintf("MASK %s", cols.name[i]);
+            char *why = xasprintf("masking policy %s (%s)", mk->name, via);
+            fn(ctx, what, why);
+            free(what);
+            free(why);
         }
+        cols_free(&cols);
     }
-    duckdb_destroy_result(&res);
-    buf_free(&q);
 out:
     rls_free(r);
     pol_acl_free(a);
