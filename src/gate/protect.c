@@ -1351,6 +1351,8 @@ finish:
     free(tmasked);
     if (!ok) {
         free(res);
+        json_decref(t_applied);
+        t_applied = NULL;
         return false;
     }
     cache_put(s, st->sql, res);
