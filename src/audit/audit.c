@@ -37,7 +37,9 @@ struct audit {
     time_t seg_opened;
     int max_age_s;
     size_t max_bytes;
-    pthread_t syncer; /* syncs as soon as there is something to sync: the disk works while the engine does */
+    pthread_t syncer; /* syncs when a session waits: one fdatasync for every record written by then */
+    pthread_cond_t work_cv;
+    int waiters;
     bool stop;
 };
 
@@ -45,7 +47,12 @@ struct audit {
 
 static void hex(const unsigned char *d, size_t n, char *out)
 {
-    for (size_t i = 0; i < n; i++) snprintf(out + 2 * i, 3, "%02x", d[i]);
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[d[i] >> 4];
+        out[2 * i + 1] = digits[d[i] & 15];
+    }
+    out[2 * n] = '\0';
 }
 
 static void sha256_hex(const char *s, size_t n, char out[65])
@@ -249,7 +256,8 @@ static uint64_t append_locked(audit_t *a, const char *type, json_t *fields)
     json_object_set_new(rec, "type", json_string(type));
     json_object_set_new(rec, "prev_hash", json_string(a->last_hash));
     free(ts);
-    char *c = canonical(rec);
+    /* the record has no hash or mac yet: its dump is its canonical form */
+    char *c = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
     char h[65], m[65];
     sha256_hex(c, strlen(c), h);
     free(c);
@@ -301,16 +309,16 @@ static bool open_segment(audit_t *a, int n)
     return true;
 }
 
-/* The syncer: whenever records are waiting, one fdatasync covers all of them
- * (group commit); it starts at once, so the sync overlaps the statement's
- * execution instead of following it. */
+/* The syncer: when a session waits for its record, one fdatasync covers every
+ * record written so far (group commit: sessions that wait meanwhile share the
+ * next one). Appends never wake it, so writing costs no context switch. */
 static void *syncer_main(void *arg)
 {
     audit_t *a = arg;
     pthread_mutex_lock(&a->mu);
     while (!a->stop) {
-        if (a->synced >= a->seq || a->syncing) {
-            pthread_cond_wait(&a->cv, &a->mu);
+        if (!a->waiters || a->synced >= a->seq) {
+            pthread_cond_wait(&a->work_cv, &a->mu);
             continue;
         }
         a->syncing = true;
@@ -332,7 +340,12 @@ void audit_sync(audit_t *a, uint64_t seq)
 {
     if (!a) return;
     pthread_mutex_lock(&a->mu);
-    while (a->synced < seq) pthread_cond_wait(&a->cv, &a->mu);
+    if (a->synced < seq) {
+        a->waiters++;
+        pthread_cond_signal(&a->work_cv);
+        while (a->synced < seq) pthread_cond_wait(&a->cv, &a->mu);
+        a->waiters--;
+    }
     pthread_mutex_unlock(&a->mu);
 }
 
@@ -342,6 +355,7 @@ static void rotate_locked(audit_t *a)
     while (a->syncing) pthread_cond_wait(&a->cv, &a->mu);
     fdatasync(a->fd);
     a->synced = a->seq;
+    pthread_cond_broadcast(&a->cv);
     close(a->fd);
     if (!open_segment(a, a->segment + 1))
         log_event(LOG_ERROR, "audit_segment_failed", "segment=%d", a->segment + 1);
@@ -355,7 +369,6 @@ uint64_t audit_write(audit_t *a, const char *type, json_t *fields, bool durable)
     }
     pthread_mutex_lock(&a->mu);
     uint64_t seq = append_locked(a, type, fields);
-    if (seq) pthread_cond_broadcast(&a->cv); /* wake the syncer */
     if (seq && a->since_checkpoint >= AUDIT_CHECKPOINT_EVERY) checkpoint_locked(a);
     if (seq && (a->seg_bytes >= (a->max_bytes ? a->max_bytes : AUDIT_SEGMENT_BYTES) ||
                 (a->max_age_s && time(NULL) - a->seg_opened >= a->max_age_s)))
@@ -435,6 +448,7 @@ audit_t *audit_open(const char *data_dir, char *err, size_t errlen)
     a->fd = -1;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
+    pthread_cond_init(&a->work_cv, NULL);
     if (mkdir(a->dir, 0700) != 0 && errno != EEXIST) {
         snprintf(err, errlen, "cannot create %s: %s", a->dir, strerror(errno));
         goto fail;
@@ -532,7 +546,7 @@ void audit_close(audit_t *a)
     pthread_mutex_lock(&a->mu);
     checkpoint_locked(a);
     a->stop = true;
-    pthread_cond_broadcast(&a->cv);
+    pthread_cond_broadcast(&a->work_cv);
     pthread_mutex_unlock(&a->mu);
     pthread_join(a->syncer, NULL);
     pthread_mutex_lock(&a->mu);
