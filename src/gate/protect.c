@@ -1270,9 +1270,12 @@ bool protect_rewrite(sess_t *s, gate_stmt_t *st, char **out, gate_err_t *err)
     if (s->acl->superuser) {
         /* exempt, and on the record */
         const rls_set_t *r = policy_set(s);
-        if (any_policy(r) && names_protected(s, r, st->sql))
+        if (any_policy(r) && names_protected(s, r, st->sql)) {
             log_event(LOG_INFO, "policy_exempt", "user=\"%s\" reason=superuser sql=\"%.200s\"", s->user,
                       st->sql);
+            free(st->audit_policies);
+            st->audit_policies = xstrdup("[{\"exempt\":\"superuser\"}]"); /* on the record too */
+        }
         return true;
     }
     const rls_set_t *r = policy_set(s);

@@ -98,6 +98,12 @@ def test_mixed_session_exactly_once(srv):
     assert logins and logins[-1]["user"] == "alice" and logins[-1]["outcome"] == "success"
 
 
+def test_superuser_exemption_is_recorded(srv):
+    srv.psql("SELECT count(*) FROM customers /* m-exempt */")
+    (r, c), = statements(srv, "m-exempt")
+    assert r["policies"] == [{"exempt": "superuser"}] and c["rows"] == 1
+
+
 def test_failed_login_and_governance_are_recorded(srv):
     with pytest.raises(psycopg2.OperationalError):
         psycopg2.connect(srv.dsn("alice", "wrong-audit-pw"))
