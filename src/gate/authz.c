@@ -524,6 +524,9 @@ struct authz_state {
     char *obj_key[AZ_CACHE];
     char *obj_val[AZ_CACHE];
     int obj_next;
+    char *dir_key[AZ_CACHE];
+    char *dir_val[AZ_CACHE];
+    int dir_next;
 };
 
 static struct authz_state *az(sess_t *s)
@@ -558,7 +561,9 @@ static void obj_clear(struct authz_state *a)
     for (int i = 0; i < AZ_CACHE; i++) {
         free(a->obj_key[i]);
         free(a->obj_val[i]);
-        a->obj_key[i] = a->obj_val[i] = NULL;
+        free(a->dir_key[i]);
+        free(a->dir_val[i]);
+        a->obj_key[i] = a->obj_val[i] = a->dir_key[i] = a->dir_val[i] = NULL;
     }
 }
 
@@ -1535,6 +1540,59 @@ char *authz_objects(sess_t *s, const char *sql)
         a->obj_key[a->obj_next] = key;
         a->obj_val[a->obj_next] = xstrdup(out);
         a->obj_next = (a->obj_next + 1) % AZ_CACHE;
+    } else {
+        free(key);
+    }
+    return out;
+}
+
+char *authz_direct_objects(sess_t *s, const char *sql)
+{
+    struct authz_state *a = az(s);
+    if (a->obj_version != authz_version()) {
+        obj_clear(a);
+        a->obj_version = authz_version();
+    }
+    char *key = statement_shape(sql);
+    for (int i = 0; i < AZ_CACHE; i++)
+        if (a->dir_key[i] && !strcmp(a->dir_key[i], key)) {
+            free(key);
+            return xstrdup(a->dir_val[i]);
+        }
+    gate_err_t err;
+    json_t *tree = authz_serialize(s, "json_serialize_sql", sql, &err);
+    json_t *list = json_array();
+    if (tree) {
+        named_t n = {0};
+        authz_collect_named(&n, tree);
+        json_decref(tree);
+        for (int i = 0; i < n.nrefs; i++) {
+            ref_t *r = &n.refs[i];
+            if (authz_is_cte(&n, r->name) && !r->schema[0]) continue;
+            rel_t v;
+            rel_kind_t k = authz_resolve(s, r, &v);
+            free(v.sql);
+            if (k != REL_TABLE && k != REL_VIEW && k != REL_SHIM && k != REL_SYSTEM_VIEW) continue;
+            char *obj = xasprintf("%s.%s", v.schema, v.name);
+            bool seen = false;
+            size_t j;
+            json_t *e;
+            json_array_foreach(list, j, e) seen |= !strcmp(jstr(e, "object"), obj);
+            if (!seen)
+                json_array_append_new(
+                    list, json_pack("{s:s,s:s}", "object", obj, "kind", k == REL_TABLE ? "table" : "view"));
+            free(obj);
+        }
+        authz_named_free(&n);
+    }
+    char *out = json_dumps(list, JSON_COMPACT);
+    json_decref(list);
+    if (strlen(key) <= 8192) {
+        free(a->dir_key[a->dir_next]);
+        free(a->dir_val[a->dir_next]);
+        a->dir_key[a->dir_next] = key;
+        a->dir_val[a->dir_next] = xstrdup(out);
+        a->dir_next = (a->dir_next + 1) % AZ_CACHE;
     } else {
         free(key);
     }

@@ -28,6 +28,9 @@ void authz_after_success(sess_t *s, gate_stmt_t *st);
  * "columns": [...]} (heap); cached per statement shape. */
 char *authz_objects(sess_t *s, const char *sql);
 
+/* What a SELECT named (Snowflake's direct_objects_accessed): [{"object", "kind": table|view}]. */
+char *authz_direct_objects(sess_t *s, const char *sql);
+
 /* The statement's normalized fingerprint (literals and comments dropped), hex. */
 char *authz_fingerprint(const char *sql);
 

@@ -2202,13 +2202,17 @@ void gate_audit_begin(sess_t *s, gate_stmt_t *st, const char *decision, const ga
     json_object_set_new(f, "client_addr", json_string(s->client_addr));
     json_object_set_new(f, "application_name", json_string(setting_or(s, "application_name")));
     json_object_set_new(f, "door", json_string(s->door ? s->door : ""));
-    if (n > AUDIT_TEXT_CAP) {
+    size_t cap =
+        s->srv->cfg.audit_statement_max > 0 ? (size_t)s->srv->cfg.audit_statement_max : AUDIT_TEXT_CAP;
+    if (n > cap) {
         char h[65];
         unsigned char d[32];
         unsigned int dl = 0;
         EVP_Digest(red, n, d, &dl, EVP_sha256(), NULL);
         for (int i = 0; i < 32; i++) snprintf(h + 2 * i, 3, "%02x", d[i]);
-        json_object_set_new(f, "statement", json_stringn(red, AUDIT_TEXT_CAP));
+        size_t keep = cap;
+        while (keep > 0 && ((unsigned char)red[keep] & 0xC0) == 0x80) keep--; /* whole UTF-8 characters */
+        json_object_set_new(f, "statement", json_stringn(red, keep));
         json_object_set_new(f, "statement_truncated", json_true());
         json_object_set_new(f, "statement_sha256", json_string(h));
         json_object_set_new(f, "statement_bytes", json_integer((json_int_t)n));
@@ -2226,6 +2230,13 @@ void gate_audit_begin(sess_t *s, gate_stmt_t *st, const char *decision, const ga
         st->audit_objects = authz_objects(s, st->orig_sql ? st->orig_sql : st->sql);
     json_t *o = st->audit_objects ? json_loads(st->audit_objects, 0, &je) : NULL;
     json_object_set_new(f, "objects", o ? o : json_array());
+    /* what the statement named (views as views), beside what the plan reads (base tables) */
+    char *direct = st->ps && st->sql && !strcmp(decision, "allowed") && st->kind == MET_KIND_SELECT
+                       ? authz_direct_objects(s, st->orig_sql ? st->orig_sql : st->sql)
+                       : NULL;
+    json_t *d = direct ? json_loads(direct, 0, &je) : NULL;
+    free(direct);
+    json_object_set_new(f, "direct_objects", d ? d : json_array());
     json_t *p = st->audit_policies ? json_loads(st->audit_policies, 0, &je) : NULL;
     json_object_set_new(f, "policies", p ? p : json_array());
     json_object_set_new(f, "decision", json_string(decision));

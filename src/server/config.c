@@ -23,6 +23,7 @@ void config_defaults(config_t *c)
     c->auth_lockout_s = 900;
     c->audit_segment_age_s = 86400;
     c->audit_segment_mb = 64;
+    c->audit_statement_max = 65536;
 }
 
 void config_free(config_t *c)
@@ -93,6 +94,7 @@ static const key_t_ keys[] = {
     {"audit.retention_days", K_INT, F(audit_retention_days), 0},
     {"audit.segment_max_age", K_DURATION, F(audit_segment_age_s), 60},
     {"audit.segment_max_mb", K_INT, F(audit_segment_mb), 1},
+    {"audit.statement_max_bytes", K_INT, F(audit_statement_max), 256},
 };
 
 bool config_load(config_t *c, const char *path, bool missing_ok, char *err, size_t errlen)

@@ -35,6 +35,7 @@ typedef struct {
     int audit_retention_days; /* 0 = keep everything */
     int audit_segment_age_s;  /* a new segment after this long */
     int audit_segment_mb;     /* or this size */
+    int audit_statement_max;  /* bytes of statement text kept in a record (the whole is hashed) */
     /* impersonation.allowed_hosts.<proxy user> */
     cfg_hosts_t *allowed_hosts;
     int nallowed_hosts;

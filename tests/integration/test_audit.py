@@ -27,7 +27,8 @@ def srv(tmp_path_factory):
            "CREATE MASKING POLICY em AS (v VARCHAR) RETURNS VARCHAR -> mask_email(v); "
            "ALTER TABLE customers ALTER COLUMN email SET MASKING POLICY em; "
            "GRANT IMPERSONATE ON USER alice TO USER zeppelin; "
-           "CREATE TABLE notes (id INTEGER, body VARCHAR); GRANT ALL ON notes TO alice")
+           "CREATE TABLE notes (id INTEGER, body VARCHAR); GRANT ALL ON notes TO alice; "
+           "CREATE VIEW kr_orders AS SELECT o.id, o.account_id FROM orders o; GRANT SELECT ON kr_orders TO alice")
     yield s
     s.stop()
 
@@ -98,6 +99,16 @@ def test_mixed_session_exactly_once(srv):
     assert logins and logins[-1]["user"] == "alice" and logins[-1]["outcome"] == "success"
 
 
+def test_direct_and_base_objects(srv):
+    # through a view: the view is what was named, the table is what was read
+    a = psycopg2.connect(srv.dsn("alice", "alice-audit-secret"))
+    a.cursor().execute("SELECT count(*) FROM kr_orders /* m-view */")
+    a.close()
+    (r, c), = statements(srv, "m-view")
+    assert r["direct_objects"] == [{"object": "main.kr_orders", "kind": "view"}], r["direct_objects"]
+    assert any(o["object"] == "main.orders" for o in r["objects"]), r["objects"]
+
+
 def test_superuser_exemption_is_recorded(srv):
     srv.psql("SELECT count(*) FROM customers /* m-exempt */")
     (r, c), = statements(srv, "m-exempt")
@@ -160,3 +171,21 @@ def test_verify_and_export_on_a_live_log(srv):
     assert r.returncode == 0 and r.stdout.startswith("<110>1 ")
     r = subprocess.run([MADANG, "audit", "pubkey", "--data", srv.data_dir], capture_output=True, text=True)
     assert "BEGIN PUBLIC KEY" in r.stdout
+
+
+def test_statement_cap_keeps_a_hash_of_the_whole(tmp_path):
+    import hashlib
+    conf = tmp_path / "madang.conf"
+    conf.write_text("audit.statement_max_bytes = 300\n")
+    s = MadangServer(tmp_path / "data", extra_args=["--config", str(conf)]).start()
+    try:
+        long_sql = "SELECT '" + "한글" * 200 + "' AS long_text /* m-long */"
+        s.psql(long_sql)
+        r = [x for x in records(s) if x["type"] == "statement" and x.get("statement_truncated")]
+        assert r, "no truncated statement record"
+        r = r[-1]
+        assert len(r["statement"].encode()) <= 300 and long_sql.startswith(r["statement"])
+        assert r["statement_sha256"] == hashlib.sha256(long_sql.encode()).hexdigest()
+        assert r["statement_bytes"] == len(long_sql.encode())
+    finally:
+        s.stop()
