@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -612,7 +614,7 @@ char *audit_redact(const char *sql)
 static int usage(FILE *f)
 {
     fprintf(f, "usage: madang audit verify --data DIR [--anchor HASH]\n"
-               "       madang audit export --data DIR [--since TS] --format jsonl|syslog\n"
+               "       madang audit export --data DIR [--since TS] --format jsonl|syslog [--socket PATH]\n"
                "       madang audit pubkey --data DIR\n"
                "\n"
                "verify checks every record's hash chain, MAC and the signed checkpoints, and\n"
@@ -786,8 +788,18 @@ static int verify(const char *data, const char *anchor)
     return rc;
 }
 
-static int export_records(const char *data, const char *since, const char *format)
+static int export_records(const char *data, const char *since, const char *format, const char *sock_path)
 {
+    int sock = -1;
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (sock_path) {
+        if (strlen(sock_path) >= sizeof sun.sun_path || (sock = socket(AF_UNIX, SOCK_DGRAM, 0)) < 0) {
+            fprintf(stderr, "madang audit export: cannot use socket %s\n", sock_path);
+            return 1;
+        }
+        snprintf(sun.sun_path, sizeof sun.sun_path, "%s", sock_path);
+    }
+    int rc = 0;
     char *dir = xasprintf("%s/audit", data);
     int n;
     int *segs = list_segments(dir, &n);
@@ -806,7 +818,19 @@ static int export_records(const char *data, const char *since, const char *forma
                 if (!strcmp(format, "syslog")) {
                     /* RFC 5424: <PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG; facility 13 (log audit), info
                      */
-                    printf("<110>1 %s %s madang - audit - %.*s\n", ts, host, (int)(nl - line), line);
+                    if (sock >= 0) {
+                        char *msg =
+                            xasprintf("<110>1 %s %s madang - audit - %.*s", ts, host, (int)(nl - line), line);
+                        if (sendto(sock, msg, strlen(msg), 0, (struct sockaddr *)&sun, sizeof sun) < 0 &&
+                            rc == 0) {
+                            fprintf(stderr, "madang audit export: sending to %s: %s\n", sock_path,
+                                    strerror(errno));
+                            rc = 1;
+                        }
+                        free(msg);
+                    } else {
+                        printf("<110>1 %s %s madang - audit - %.*s\n", ts, host, (int)(nl - line), line);
+                    }
                 } else {
                     printf("%.*s\n", (int)(nl - line), line);
                 }
@@ -819,13 +843,14 @@ static int export_records(const char *data, const char *since, const char *forma
     }
     free(segs);
     free(dir);
-    return 0;
+    if (sock >= 0) close(sock);
+    return rc;
 }
 
 int audit_main(int argc, char **argv)
 {
     if (argc < 2) return usage(stderr);
-    const char *cmd = argv[1], *data = NULL, *anchor = NULL, *since = NULL, *format = NULL;
+    const char *cmd = argv[1], *data = NULL, *anchor = NULL, *since = NULL, *format = NULL, *sock = NULL;
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) return usage(stdout);
     for (int i = 2; i < argc; i++) {
         const char *o = argv[i];
@@ -842,6 +867,8 @@ int audit_main(int argc, char **argv)
             since = argv[++i];
         else if (!strcmp(o, "--format"))
             format = argv[++i];
+        else if (!strcmp(o, "--socket"))
+            sock = argv[++i];
         else {
             fprintf(stderr, "madang audit: unknown option '%s'\n", o);
             return usage(stderr);
@@ -858,7 +885,11 @@ int audit_main(int argc, char **argv)
             fprintf(stderr, "madang audit export: --format is jsonl or syslog\n");
             return 2;
         }
-        return export_records(data, since, format);
+        if (sock && strcmp(format, "syslog") != 0) {
+            fprintf(stderr, "madang audit export: --socket sends syslog lines: add --format syslog\n");
+            return 2;
+        }
+        return export_records(data, since, format, sock);
     }
     if (!strcmp(cmd, "pubkey")) {
         char *p = xasprintf("%s/audit/signing.pub", data);

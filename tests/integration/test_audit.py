@@ -189,3 +189,31 @@ def test_statement_cap_keeps_a_hash_of_the_whole(tmp_path):
         assert r["statement_bytes"] == len(long_sql.encode())
     finally:
         s.stop()
+
+
+def test_export_syslog_to_a_socket(srv, tmp_path):
+    import socket
+    import threading
+    path = str(tmp_path / "log.sock")
+    rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    rx.bind(path)
+    rx.settimeout(5)
+    got = []
+
+    def drain():  # a syslog daemon reads as fast as it can; so does this one
+        while True:
+            try:
+                got.append(rx.recv(1 << 20).decode())
+            except OSError:
+                return
+
+    t = threading.Thread(target=drain)
+    t.start()
+    r = subprocess.run([MADANG, "audit", "export", "--data", srv.data_dir, "--format", "syslog", "--socket", path],
+                       capture_output=True, text=True, timeout=120)
+    t.join()
+    rx.close()
+    assert r.returncode == 0, r.stderr
+    assert got and got[0].startswith("<110>1 ") and '"seq":1,' in got[0]
+    n = sum(1 for p in glob.glob(os.path.join(srv.data_dir, "audit", "segment-*.jsonl")) for _ in open(p))
+    assert len(got) >= n - 5  # the live server may add records meanwhile
