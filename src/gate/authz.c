@@ -639,7 +639,19 @@ static void cache_put(sess_t *s, const char *sql)
     a->cache_next = (a->cache_next + 1) % AZ_CACHE;
 }
 
+static rel_kind_t resolve_in(sess_t *s, const ref_t *r, rel_t *out, bool persistent_only);
+
 rel_kind_t authz_resolve(sess_t *s, const ref_t *r, rel_t *out)
+{
+    return resolve_in(s, r, out, false);
+}
+
+rel_kind_t authz_resolve_persistent(sess_t *s, const ref_t *r, rel_t *out)
+{
+    return resolve_in(s, r, out, true);
+}
+
+static rel_kind_t resolve_in(sess_t *s, const ref_t *r, rel_t *out, bool persistent_only)
 {
     memset(out, 0, sizeof *out);
     snapshot(s);
@@ -650,6 +662,7 @@ rel_kind_t authz_resolve(sess_t *s, const ref_t *r, rel_t *out)
         for (size_t i = 0; i < a->nrels; i++) {
             snap_rel_t *e = &a->rels[i];
             if (strcmp(e->name, r->name) != 0) continue;
+            if (persistent_only && (!strcmp(e->db, "temp") || !strcmp(e->db, "system"))) continue;
             const char *db = e->db, *sc = e->schema;
             const char *k = e->view ? "v" : "t";
             bool temp = false;

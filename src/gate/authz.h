@@ -83,6 +83,9 @@ void authz_collect_named(named_t *n, json_t *tree);
 void authz_named_free(named_t *n);
 bool authz_is_cte(const named_t *n, const char *name);
 rel_kind_t authz_resolve(sess_t *s, const ref_t *r, rel_t *out);
+/* As authz_resolve, among the warehouse's own relations only (never the
+ * session's TEMP objects): how policy expressions name their tables. */
+rel_kind_t authz_resolve_persistent(sess_t *s, const ref_t *r, rel_t *out);
 /* Length of the name written at loc: ident(.ident)* */
 size_t authz_name_span(const char *sql, size_t loc);
 /* The query of "CREATE VIEW v AS <query>" (heap), or NULL. */

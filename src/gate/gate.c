@@ -1901,6 +1901,8 @@ bool gate_become(sess_t *s, const char *user, bool superuser, char *err, size_t 
     s->visible_version = 0;
     authz_session_free(s);
     protect_session_free(s);
+    /* statements this session prepared were authorized for the previous user */
+    authz_catalog_changed();
     if (!compat_install_part(s->conn, s->user, s->superuser, s->backend_pid, 0, err, errlen)) return false;
     if (s->shim_lazy_done &&
         !compat_install_part(s->conn, s->user, s->superuser, s->backend_pid, 1, err, errlen))

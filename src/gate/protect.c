@@ -26,6 +26,8 @@ struct protect_state {
 };
 
 static void note_applied(const char *schema, const char *table, const char *row_policies, json_t *masks);
+static void splice(char **work, size_t at, size_t len, const char *with);
+static int by_location_desc(const void *a, const void *b);
 
 /* ---- engine functions ---- */
 
@@ -401,12 +403,72 @@ char *protect_subst(const char *expr, const pol_acl_t *a, const char *real_user,
     return b.data;
 }
 
+/* A policy or mask expression with every relation it reads fully qualified
+ * ("warehouse"."main"."user_regions"), so that nothing of the user's — a CTE or
+ * a TEMP table of the same name, which the engine would find first — can
+ * stand in for it once the expression sits inside the user's statement.
+ * NULL (err set) when a relation it names does not exist: the policy cannot
+ * be evaluated, and the statement fails rather than run unfiltered. */
+static char *qualify(sess_t *s, const char *expr, gate_err_t *err)
+{
+    char *sql = xasprintf("SELECT %s", expr);
+    json_t *tree = authz_serialize(s, "json_serialize_sql", sql, err);
+    if (!tree) {
+        free(sql);
+        return NULL;
+    }
+    named_t n = {0};
+    authz_collect_named(&n, tree);
+    json_decref(tree);
+    ref_t **order = xcalloc((size_t)n.nrefs + 1, sizeof *order);
+    for (int i = 0; i < n.nrefs; i++) order[i] = &n.refs[i];
+    qsort(order, (size_t)n.nrefs, sizeof *order, by_location_desc);
+    bool ok = true;
+    for (int i = 0; i < n.nrefs && ok; i++) {
+        ref_t *r = order[i];
+        if (authz_is_cte(&n, r->name) && !r->schema[0]) continue; /* the expression's own CTE */
+        rel_t v;
+        rel_kind_t k = authz_resolve_persistent(s, r, &v);
+        free(v.sql);
+        size_t span = r->location != (size_t)-1 ? authz_name_span(sql, r->location) : 0;
+        if ((k != REL_TABLE && k != REL_VIEW) || span == 0) {
+            gate_err_set(err, "42P17", "a row or masking policy reads %s%s%s, which does not exist",
+                         r->schema[0] ? r->schema : "", r->schema[0] ? "." : "", r->name);
+            ok = false;
+            break;
+        }
+        buf_t q;
+        buf_init(&q, 128);
+        lex_put_ident(&q, v.db);
+        buf_putc(&q, '.');
+        lex_put_ident(&q, v.schema);
+        buf_putc(&q, '.');
+        lex_put_ident(&q, v.name);
+        if (!r->alias[0]) {
+            buf_append_str(&q, " AS ");
+            lex_put_ident(&q, r->name);
+        }
+        splice(&sql, r->location, span, buf_cstr(&q));
+        buf_free(&q);
+    }
+    free(order);
+    authz_named_free(&n);
+    if (!ok) {
+        free(sql);
+        return NULL;
+    }
+    char *out = xstrdup(sql + 7);
+    free(sql);
+    return out;
+}
+
 /* The user's row filter on the table: "(e1) OR (e2)", "false" when no policy
  * admits them, NULL when the table has no row policies. for_insert: the
  * WITH CHECK expressions (USING where a policy has none). */
 static char *row_filter(sess_t *s, const rls_set_t *r, const char *schema, const char *table, bool for_insert,
-                        char *names, size_t nameslen)
+                        char *names, size_t nameslen, gate_err_t *err, bool *failed)
 {
+    if (failed) *failed = false;
     if (!rls_has_row_policies(r, schema, table)) return NULL;
     buf_t b;
     buf_init(&b, 128);
@@ -424,6 +486,17 @@ static char *row_filter(sess_t *s, const rls_set_t *r, const char *schema, const
         }
         if (!e) continue;
         char *x = protect_subst(e, s->acl, s->real_user, NULL, NULL);
+        if (err) {
+            /* its relations, fully qualified: nothing of the user's may stand in for them */
+            char *q = qualify(s, x, err);
+            free(x);
+            if (!q) {
+                *failed = true;
+                buf_free(&b);
+                return NULL;
+            }
+            x = q;
+        }
         buf_printf(&b, "%s(%s)", b.len ? " OR " : "", x);
         free(x);
         if (names) {
@@ -523,6 +596,13 @@ static char *column_mask(sess_t *s, const rls_set_t *r, const char *schema, cons
     lex_put_ident(&col, c->name[i]);
     char *body = protect_subst(m->body, s->acl, s->real_user, m->arg, buf_cstr(&col));
     buf_free(&col);
+    char *qb = qualify(s, body, err);
+    free(body);
+    if (!qb) {
+        *failed = true;
+        return NULL;
+    }
+    body = qb;
     char *e = xasprintf("CAST((%s) AS %s)", body, c->type[i]);
     free(body);
     return e;
@@ -545,7 +625,8 @@ static char *protected_relation(sess_t *s, const rls_set_t *r, const char *db, c
         return NULL;
     }
     char pnames[512];
-    char *filter = row_filter(s, r, schema, table, false, pnames, sizeof pnames);
+    char *filter = row_filter(s, r, schema, table, false, pnames, sizeof pnames, err, failed);
+    if (*failed) return NULL;
     json_t *masks = json_object();
     buf_t b, mk;
     buf_init(&b, 512);
@@ -579,6 +660,10 @@ static char *protected_relation(sess_t *s, const rls_set_t *r, const char *db, c
         buf_free(&col);
     }
     buf_append_str(&b, " FROM ");
+    if (db && db[0]) { /* with its catalog: a TEMP table of the same name is never what is read */
+        lex_put_ident(&b, db);
+        buf_putc(&b, '.');
+    }
     lex_put_ident(&b, schema);
     buf_putc(&b, '.');
     lex_put_ident(&b, table);
@@ -1189,7 +1274,15 @@ static bool rewrite_insert(sess_t *s, const rls_set_t *r, const char *sql, char 
                 ok = false;
                 goto done;
             }
-            char *check = row_filter(s, r, v.schema, v.name, true, NULL, 0);
+            bool cfailed = false;
+            char *check = row_filter(s, r, v.schema, v.name, true, NULL, 0, err, &cfailed);
+            if (cfailed) {
+                free(rq);
+                buf_free(&o);
+                cols_free(&c);
+                ok = false;
+                goto done;
+            }
             /* the inserted columns, in order, named; the others NULL for the check */
             buf_t names;
             buf_init(&names, 128);
@@ -1387,7 +1480,7 @@ void protect_explain(meta_t *m, duckdb_connection c, const char *user, const cha
     fake.acl = a;
     snprintf(fake.real_user, sizeof fake.real_user, "%s", user);
     char names[512];
-    char *f = row_filter(&fake, r, schema, table, false, names, sizeof names);
+    char *f = row_filter(&fake, r, schema, table, false, names, sizeof names, NULL, NULL);
     if (f) {
         char *via = names[0] ? xasprintf("policies %s: %s", names, f)
                              : xstrdup("no row policy admits this user: no rows are visible");

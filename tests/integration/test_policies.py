@@ -736,3 +736,23 @@ def test_authorization_cache_does_not_extend_to_other_tables(pair):
                 "alice (no grant on trades) read it after an allowed query of the same shape: %r" % outcomes
         finally:
             c.close()
+
+
+def test_policy_tables_cannot_be_shadowed_by_the_user(pair):
+    """A CTE or a TEMP table named like the policy's mapping table must not
+    stand in for it (the policy's relations are fully qualified)."""
+    a, _ = pair
+    c = psycopg2.connect(a.dsn("alice", ALICE_PW))
+    c.autocommit = True
+    cur = c.cursor()
+    cur.execute("WITH user_regions AS (SELECT 'alice' AS user_name, unnest(['US','KR','JP','DE']) AS country) "
+                "SELECT count(*), count(DISTINCT country) FROM customers")
+    assert cur.fetchone() == (4000, 1)
+    cur.execute("CREATE TEMP TABLE user_regions AS SELECT 'alice' AS user_name, 'US' AS country")
+    cur.execute("SELECT count(*), min(country) FROM customers")
+    assert cur.fetchone() == (4000, "KR")
+    cur.execute("CREATE TEMP TABLE customers AS SELECT 1 AS id")
+    cur.execute("SELECT count(*) FROM main.customers")
+    n = cur.fetchone()[0]
+    assert n in (1, 4000), n  # her own temp table, or the filtered real one: never more
+    c.close()
