@@ -756,3 +756,15 @@ def test_policy_tables_cannot_be_shadowed_by_the_user(pair):
     n = cur.fetchone()[0]
     assert n in (1, 4000), n  # her own temp table, or the filtered real one: never more
     c.close()
+
+
+def test_copy_out_is_filtered_and_masked(pair):
+    a, _ = pair
+    c = psycopg2.connect(a.dsn("alice", ALICE_PW))
+    for sql in ("COPY (SELECT email, country FROM customers) TO STDOUT", "COPY customers (email, country) TO STDOUT"):
+        buf = io.StringIO()
+        c.cursor().copy_expert(sql, buf)
+        lines = buf.getvalue().splitlines()
+        assert len(lines) == 4000, sql
+        assert all("***@" in l.split("\t")[0] and l.split("\t")[1] == "KR" for l in lines), sql
+    c.close()
