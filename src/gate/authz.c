@@ -519,14 +519,8 @@ struct authz_state {
     uint64_t cache_version;
     char *cache[AZ_CACHE];
     int cache_next;
-    /* objects a statement shape reads and writes (for the audit) */
-    uint64_t obj_version;
-    char *obj_key[AZ_CACHE];
-    char *obj_val[AZ_CACHE];
-    int obj_next;
-    char *dir_key[AZ_CACHE];
-    char *dir_val[AZ_CACHE];
-    int dir_next;
+    /* per statement shape, for the audit: what the plan reads and writes, what the query named */
+    strcache_t objects, direct;
 };
 
 static struct authz_state *az(sess_t *s)
@@ -558,13 +552,8 @@ static void cache_clear(struct authz_state *a)
 
 static void obj_clear(struct authz_state *a)
 {
-    for (int i = 0; i < AZ_CACHE; i++) {
-        free(a->obj_key[i]);
-        free(a->obj_val[i]);
-        free(a->dir_key[i]);
-        free(a->dir_val[i]);
-        a->obj_key[i] = a->obj_val[i] = a->dir_key[i] = a->dir_val[i] = NULL;
-    }
+    strcache_clear(&a->objects);
+    strcache_clear(&a->direct);
 }
 
 void authz_session_free(sess_t *s)
@@ -1530,16 +1519,12 @@ static void objs_walk(objs_t *o, json_t *n)
 char *authz_objects(sess_t *s, const char *sql)
 {
     struct authz_state *a = az(s);
-    if (a->obj_version != authz_version()) {
-        obj_clear(a);
-        a->obj_version = authz_version();
-    }
     char *key = statement_shape(sql);
-    for (int i = 0; i < AZ_CACHE; i++)
-        if (a->obj_key[i] && !strcmp(a->obj_key[i], key)) {
-            free(key);
-            return xstrdup(a->obj_val[i]);
-        }
+    const char *hit = strcache_get(&a->objects, authz_version(), key);
+    if (hit) {
+        free(key);
+        return xstrdup(hit);
+    }
     gate_err_t err;
     json_t *plan = authz_serialize(s, "json_serialize_plan", sql, &err);
     objs_t o = {json_array()};
@@ -1547,31 +1532,20 @@ char *authz_objects(sess_t *s, const char *sql)
     json_decref(plan);
     char *out = json_dumps(o.list, JSON_COMPACT);
     json_decref(o.list);
-    if (strlen(key) <= 8192) {
-        free(a->obj_key[a->obj_next]);
-        free(a->obj_val[a->obj_next]);
-        a->obj_key[a->obj_next] = key;
-        a->obj_val[a->obj_next] = xstrdup(out);
-        a->obj_next = (a->obj_next + 1) % AZ_CACHE;
-    } else {
-        free(key);
-    }
+    strcache_put(&a->objects, authz_version(), key, out, 8192);
+    free(key);
     return out;
 }
 
 char *authz_direct_objects(sess_t *s, const char *sql)
 {
     struct authz_state *a = az(s);
-    if (a->obj_version != authz_version()) {
-        obj_clear(a);
-        a->obj_version = authz_version();
-    }
     char *key = statement_shape(sql);
-    for (int i = 0; i < AZ_CACHE; i++)
-        if (a->dir_key[i] && !strcmp(a->dir_key[i], key)) {
-            free(key);
-            return xstrdup(a->dir_val[i]);
-        }
+    const char *hit = strcache_get(&a->direct, authz_version(), key);
+    if (hit) {
+        free(key);
+        return xstrdup(hit);
+    }
     gate_err_t err;
     json_t *tree = authz_serialize(s, "json_serialize_sql", sql, &err);
     json_t *list = json_array();
@@ -1600,14 +1574,7 @@ char *authz_direct_objects(sess_t *s, const char *sql)
     }
     char *out = json_dumps(list, JSON_COMPACT);
     json_decref(list);
-    if (strlen(key) <= 8192) {
-        free(a->dir_key[a->dir_next]);
-        free(a->dir_val[a->dir_next]);
-        a->dir_key[a->dir_next] = key;
-        a->dir_val[a->dir_next] = xstrdup(out);
-        a->dir_next = (a->dir_next + 1) % AZ_CACHE;
-    } else {
-        free(key);
-    }
+    strcache_put(&a->direct, authz_version(), key, out, 8192);
+    free(key);
     return out;
 }

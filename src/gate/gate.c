@@ -1368,23 +1368,12 @@ static bool gate_prepare_inner(sess_t *s, const char *sql, bool (*type_ok)(duckd
         tag = "SELECT";
         /* WITH ... INSERT/UPDATE/DELETE is a DML statement; the engine's type check decides. */
         if (kw(&w, 0, "WITH")) {
-            lex_t l;
-            lex_init(&l, sql, strlen(sql));
-            int depth = 0;
-            for (lex_tok_t t = lex_next(&l); t.type != TK_EOF && t.type != TK_ERROR; t = lex_next(&l)) {
-                if (t.type == TK_LPAREN)
-                    depth++;
-                else if (t.type == TK_RPAREN)
-                    depth--;
-                else if (depth == 0 &&
-                         (lex_is(&t, "INSERT") || lex_is(&t, "UPDATE") || lex_is(&t, "DELETE"))) {
-                    kind = lex_is(&t, "INSERT")   ? MET_KIND_INSERT
-                           : lex_is(&t, "UPDATE") ? MET_KIND_UPDATE
-                                                  : MET_KIND_DELETE;
-                    tag = lex_is(&t, "INSERT") ? "INSERT" : lex_is(&t, "UPDATE") ? "UPDATE" : "DELETE";
-                    break;
-                } else if (depth == 0 && lex_is(&t, "SELECT"))
-                    break;
+            static const char *const verbs[] = {"INSERT", "UPDATE", "DELETE", "SELECT"};
+            static const met_kind_t kinds[] = {MET_KIND_INSERT, MET_KIND_UPDATE, MET_KIND_DELETE};
+            size_t which;
+            if (lex_find_top_level(sql, 0, verbs, ARRAY_LEN(verbs), &which) >= 0 && which < 3) {
+                kind = kinds[which];
+                tag = verbs[which];
             }
         }
     } else if (kw(&w, 0, "EXPLAIN")) {

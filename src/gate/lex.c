@@ -358,18 +358,27 @@ void lex_put_literal(buf_t *b, const char *s)
     buf_putc(b, '\'');
 }
 
-long lex_after_top_level_kw(const char *sql, const char *kw)
+long lex_find_top_level(const char *sql, size_t from, const char *const *kws, size_t nkws, size_t *which)
 {
     lex_t l;
     lex_init(&l, sql, strlen(sql));
+    l.pos = from;
     int depth = 0;
     for (lex_tok_t t = lex_next(&l); t.type != TK_EOF && t.type != TK_ERROR; t = lex_next(&l)) {
-        if (t.type == TK_LPAREN)
-            depth++;
-        else if (t.type == TK_RPAREN)
-            depth--;
-        else if (depth == 0 && lex_is(&t, kw))
-            return (long)(t.offset + t.len);
+        if (t.type == TK_LPAREN) depth++;
+        if (t.type == TK_RPAREN) depth--;
+        if (depth != 0 || t.type != TK_IDENT) continue;
+        for (size_t i = 0; i < nkws; i++)
+            if (lex_is(&t, kws[i])) {
+                if (which) *which = i;
+                return (long)t.offset;
+            }
     }
     return -1;
+}
+
+long lex_after_top_level_kw(const char *sql, const char *kw)
+{
+    long at = lex_find_top_level(sql, 0, &kw, 1, NULL);
+    return at < 0 ? -1 : at + (long)strlen(kw);
 }

@@ -51,6 +51,9 @@ char *lex_value(const lex_tok_t *t);
 /* Byte offset just past the first occurrence of keyword kw outside any
  * parentheses (e.g. the AS of CREATE VIEW v AS ...), or -1. */
 long lex_after_top_level_kw(const char *sql, const char *kw);
+/* Byte offset of the first keyword of kws outside any parentheses at or after
+ * from, or -1; *which (may be NULL) gets its index. */
+long lex_find_top_level(const char *sql, size_t from, const char *const *kws, size_t nkws, size_t *which);
 
 /* Appends s as a quoted identifier ("a""b") or a string literal ('it''s'). */
 void lex_put_ident(buf_t *b, const char *s);

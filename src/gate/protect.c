@@ -13,21 +13,17 @@
 #include "policy/acl.h"
 #include "policy/rls.h"
 
-#define PC_CACHE  64
 #define MAX_DEPTH 16
 
 struct protect_state {
     uint64_t set_version;
     rls_set_t *set;
-    uint64_t cache_version;
-    char *key[PC_CACHE];
-    char *val[PC_CACHE]; /* "" = no rewrite */
-    int next;
+    strcache_t rewrites; /* statement → its rewrite ("" = none), at authz_version() */
 };
 
 static void note_applied(const char *schema, const char *table, const char *row_policies, json_t *masks);
 static void splice(char **work, size_t at, size_t len, const char *with);
-static int by_location_desc(const void *a, const void *b);
+static ref_t **refs_last_first(json_t *tree, named_t *n);
 
 /* ---- engine functions ---- */
 
@@ -279,19 +275,10 @@ static struct protect_state *ps(sess_t *s)
     return s->prot;
 }
 
-static void cache_clear(struct protect_state *p)
-{
-    for (int i = 0; i < PC_CACHE; i++) {
-        free(p->key[i]);
-        free(p->val[i]);
-        p->key[i] = p->val[i] = NULL;
-    }
-}
-
 void protect_session_free(sess_t *s)
 {
     if (!s->prot) return;
-    cache_clear(s->prot);
+    strcache_clear(&s->prot->rewrites);
     rls_free(s->prot->set);
     free(s->prot);
     s->prot = NULL;
@@ -418,11 +405,7 @@ static char *qualify(sess_t *s, const char *expr, gate_err_t *err)
         return NULL;
     }
     named_t n = {0};
-    authz_collect_named(&n, tree);
-    json_decref(tree);
-    ref_t **order = xcalloc((size_t)n.nrefs + 1, sizeof *order);
-    for (int i = 0; i < n.nrefs; i++) order[i] = &n.refs[i];
-    qsort(order, (size_t)n.nrefs, sizeof *order, by_location_desc);
+    ref_t **order = refs_last_first(tree, &n);
     bool ok = true;
     for (int i = 0; i < n.nrefs && ok; i++) {
         ref_t *r = order[i];
@@ -756,6 +739,19 @@ static int by_location_desc(const void *a, const void *b)
     return x->location < y->location ? 1 : x->location > y->location ? -1 : 0;
 }
 
+/* What a parse tree names (consumed), its relations ordered from the last
+ * in the text to the first, so splicing one never moves the offsets of the
+ * ones still to do. */
+static ref_t **refs_last_first(json_t *tree, named_t *n)
+{
+    authz_collect_named(n, tree);
+    json_decref(tree);
+    ref_t **order = xcalloc((size_t)n->nrefs + 1, sizeof *order);
+    for (int i = 0; i < n->nrefs; i++) order[i] = &n->refs[i];
+    qsort(order, (size_t)n->nrefs, sizeof *order, by_location_desc);
+    return order;
+}
+
 /* Rewrites every protected table (and every view reaching one) in a SELECT-like
  * query. target_loc: the byte offset of the DML target's name (its relation
  * also exposes rowid), or (size_t)-1. Heap result; *changed says whether
@@ -771,11 +767,7 @@ static char *rewrite_query(sess_t *s, const rls_set_t *r, const char *sql, int d
     json_t *tree = authz_serialize(s, "json_serialize_sql", sql, err);
     if (!tree) return NULL;
     named_t n = {0};
-    authz_collect_named(&n, tree);
-    json_decref(tree);
-    ref_t **order = xcalloc((size_t)n.nrefs + 1, sizeof *order);
-    for (int i = 0; i < n.nrefs; i++) order[i] = &n.refs[i];
-    qsort(order, (size_t)n.nrefs, sizeof *order, by_location_desc);
+    ref_t **order = refs_last_first(tree, &n);
     char *work = xstrdup(sql);
     bool ok = true;
     for (int i = 0; i < n.nrefs && ok; i++) {
@@ -1013,26 +1005,6 @@ typedef struct {
     size_t len, offset;
 } span_t;
 
-/* Offset of the first top-level keyword among kws at or after from, or -1. */
-static long top_kw(const char *sql, size_t from, const char *const *kws, size_t nkws, const char **which)
-{
-    lex_t l;
-    lex_init(&l, sql, strlen(sql));
-    l.pos = from;
-    int depth = 0;
-    for (lex_tok_t t = lex_next(&l); t.type != TK_EOF && t.type != TK_ERROR; t = lex_next(&l)) {
-        if (t.type == TK_LPAREN) depth++;
-        if (t.type == TK_RPAREN) depth--;
-        if (depth != 0 || t.type != TK_IDENT) continue;
-        for (size_t i = 0; i < nkws; i++)
-            if (lex_is(&t, kws[i])) {
-                if (which) *which = kws[i];
-                return (long)t.offset;
-            }
-    }
-    return -1;
-}
-
 /* Reads "[schema.]name [[AS] alias]" at the lexer. */
 typedef struct {
     size_t start, end; /* the name as written */
@@ -1126,14 +1098,16 @@ static bool rewrite_dml(sess_t *s, const rls_set_t *r, const char *sql, bool is_
     long set_at = -1;
     if (is_update) {
         static const char *const kset[] = {"SET"};
-        set_at = top_kw(sql, after, kset, 1, NULL);
+        set_at = lex_find_top_level(sql, after, kset, 1, NULL);
         if (set_at < 0) {
             free(v.sql);
             return true;
         }
         after = (size_t)set_at + 3;
     }
-    long at = top_kw(sql, after, is_update ? kws_upd : kws_del, 3, &which);
+    size_t wi = 0;
+    long at = lex_find_top_level(sql, after, is_update ? kws_upd : kws_del, 3, &wi);
+    which = (is_update ? kws_upd : kws_del)[wi];
     long where_at = -1;
     if (at >= 0 && strcmp(which, "WHERE") != 0) {
         bool ok = unsupported(err,
@@ -1146,7 +1120,7 @@ static bool rewrite_dml(sess_t *s, const rls_set_t *r, const char *sql, bool is_
     if (at >= 0) {
         where_at = at;
         static const char *const kret[] = {"RETURNING"};
-        if (top_kw(sql, (size_t)at + 5, kret, 1, NULL) >= 0) {
+        if (lex_find_top_level(sql, (size_t)at + 5, kret, 1, NULL) >= 0) {
             bool ok = unsupported(err, is_update ? "UPDATE … RETURNING" : "DELETE … RETURNING", &v);
             free(v.sql);
             return ok;
@@ -1236,7 +1210,7 @@ static bool rewrite_insert(sess_t *s, const rls_set_t *r, const char *sql, char 
     size_t qstart = l.pos;
     while (qstart < strlen(sql) && isspace((unsigned char)sql[qstart])) qstart++;
     static const char *const tail[] = {"ON", "RETURNING"};
-    long tail_at = top_kw(sql, qstart, tail, 2, NULL);
+    long tail_at = lex_find_top_level(sql, qstart, tail, 2, NULL);
     lex_t q0;
     lex_init(&q0, sql + qstart, strlen(sql + qstart));
     lex_tok_t first = lex_next(&q0);
@@ -1331,29 +1305,15 @@ bool protect_has_row_policies(sess_t *s, const char *schema, const char *table)
 
 static bool cache_get(sess_t *s, const char *key, char **val)
 {
-    struct protect_state *p = ps(s);
-    if (p->cache_version != authz_version()) {
-        cache_clear(p);
-        p->cache_version = authz_version();
-        return false;
-    }
-    for (int i = 0; i < PC_CACHE; i++)
-        if (p->key[i] && !strcmp(p->key[i], key)) {
-            *val = p->val[i][0] ? xstrdup(p->val[i]) : NULL;
-            return true;
-        }
-    return false;
+    const char *v = strcache_get(&ps(s)->rewrites, authz_version(), key);
+    if (!v) return false;
+    *val = v[0] ? xstrdup(v) : NULL;
+    return true;
 }
 
 static void cache_put(sess_t *s, const char *key, const char *val)
 {
-    struct protect_state *p = ps(s);
-    if (strlen(key) > 16384) return;
-    free(p->key[p->next]);
-    free(p->val[p->next]);
-    p->key[p->next] = xstrdup(key);
-    p->val[p->next] = xstrdup(val ? val : "");
-    p->next = (p->next + 1) % PC_CACHE;
+    strcache_put(&ps(s)->rewrites, authz_version(), key, val ? val : "", 16384);
 }
 
 bool protect_rewrite(sess_t *s, gate_stmt_t *st, char **out, gate_err_t *err)

@@ -240,3 +240,38 @@ char *read_file(const char *path, size_t *len_out)
     if (len_out) *len_out = b.len;
     return b.data;
 }
+
+void strcache_clear(strcache_t *c)
+{
+    for (int i = 0; i < STRCACHE_N; i++) {
+        free(c->key[i]);
+        free(c->val[i]);
+        c->key[i] = c->val[i] = NULL;
+    }
+}
+
+const char *strcache_get(strcache_t *c, uint64_t version, const char *key)
+{
+    if (c->version != version) {
+        strcache_clear(c);
+        c->version = version;
+        return NULL;
+    }
+    for (int i = 0; i < STRCACHE_N; i++)
+        if (c->key[i] && !strcmp(c->key[i], key)) return c->val[i];
+    return NULL;
+}
+
+void strcache_put(strcache_t *c, uint64_t version, const char *key, const char *val, size_t max_key)
+{
+    if (c->version != version) {
+        strcache_clear(c);
+        c->version = version;
+    }
+    if (strlen(key) > max_key) return;
+    free(c->key[c->next]);
+    free(c->val[c->next]);
+    c->key[c->next] = xstrdup(key);
+    c->val[c->next] = xstrdup(val);
+    c->next = (c->next + 1) % STRCACHE_N;
+}

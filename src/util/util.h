@@ -61,4 +61,20 @@ bool write_file_atomic(const char *path, const void *data, size_t len, int mode)
 /* Read a whole small file into a NUL-terminated heap string; NULL on error. */
 char *read_file(const char *path, size_t *len_out);
 
+/* A small per-session memo: the last STRCACHE_N (key → value) pairs, all
+ * dropped when `version` moves (grants, policies or the catalog changed). */
+#define STRCACHE_N 64
+typedef struct {
+    uint64_t version;
+    char *key[STRCACHE_N];
+    char *val[STRCACHE_N];
+    int next;
+} strcache_t;
+
+/* The value stored for key at this version (borrowed), or NULL. */
+const char *strcache_get(strcache_t *c, uint64_t version, const char *key);
+/* Stores copies; keys longer than max_key are not kept. */
+void strcache_put(strcache_t *c, uint64_t version, const char *key, const char *val, size_t max_key);
+void strcache_clear(strcache_t *c);
+
 #endif
