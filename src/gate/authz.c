@@ -94,8 +94,41 @@ static void deny(gate_err_t *err, const char *detail_fmt, const char *a, const c
 /* ---- running helper queries on the session's connection ---- */
 
 /* SELECT fn('<sql>') → parsed JSON, or NULL with err. */
+/* The session's snapshot of the catalog's relations (reloaded when the
+ * catalog version changes: every DDL passes the gate), and its most recent
+ * allowed statements (so a statement re-sent or re-parsed is not planned
+ * twice). Both are dropped whenever authz_version() moves. */
+typedef struct {
+    char *db, *schema, *name, *sql;
+    bool view, internal;
+} snap_rel_t;
+
+#define AZ_CACHE 64
+
+struct authz_state {
+    uint64_t snap_version;
+    snap_rel_t *rels;
+    size_t nrels;
+    uint64_t cache_version;
+    char *cache[AZ_CACHE];
+    int cache_next;
+    /* per statement shape, for the audit: what the plan reads and writes, what the query named */
+    strcache_t objects, direct;
+    /* the last plan serialized, shared by the checks, the audit and lineage
+     * until the session's next statement arrives (authz_new_statement) */
+    char *plan_sql;
+    json_t *plan;
+    uint64_t plan_version; /* authz_version() it was made at */
+};
+
+static struct authz_state *az(sess_t *s);
+
 json_t *authz_serialize(sess_t *s, const char *fn, const char *sql, gate_err_t *err)
 {
+    bool plan = !strcmp(fn, "json_serialize_plan");
+    struct authz_state *a = az(s);
+    if (plan && a->plan && a->plan_version == authz_version() && !strcmp(a->plan_sql, sql))
+        return json_incref(a->plan);
     buf_t q;
     buf_init(&q, strlen(sql) + 64);
     buf_printf(&q, "SELECT %s(", fn);
@@ -124,6 +157,12 @@ json_t *authz_serialize(sess_t *s, const char *fn, const char *sql, gate_err_t *
     }
     duckdb_destroy_result(&r);
     buf_free(&q);
+    if (plan && j) {
+        authz_new_statement(s);
+        a->plan_sql = xstrdup(sql);
+        a->plan = json_incref(j);
+        a->plan_version = authz_version();
+    }
     return j;
 }
 
@@ -501,28 +540,6 @@ void authz_collect_named(named_t *n, json_t *o)
     }
 }
 
-/* The session's snapshot of the catalog's relations (reloaded when the
- * catalog version changes: every DDL passes the gate), and its most recent
- * allowed statements (so a statement re-sent or re-parsed is not planned
- * twice). Both are dropped whenever authz_version() moves. */
-typedef struct {
-    char *db, *schema, *name, *sql;
-    bool view, internal;
-} snap_rel_t;
-
-#define AZ_CACHE 64
-
-struct authz_state {
-    uint64_t snap_version;
-    snap_rel_t *rels;
-    size_t nrels;
-    uint64_t cache_version;
-    char *cache[AZ_CACHE];
-    int cache_next;
-    /* per statement shape, for the audit: what the plan reads and writes, what the query named */
-    strcache_t objects, direct;
-};
-
 static struct authz_state *az(sess_t *s)
 {
     if (!s->az) s->az = xcalloc(1, sizeof *s->az);
@@ -556,8 +573,19 @@ static void obj_clear(struct authz_state *a)
     strcache_clear(&a->direct);
 }
 
+void authz_new_statement(sess_t *s)
+{
+    struct authz_state *a = s->az;
+    if (!a || !a->plan) return;
+    json_decref(a->plan);
+    free(a->plan_sql);
+    a->plan = NULL;
+    a->plan_sql = NULL;
+}
+
 void authz_session_free(sess_t *s)
 {
+    authz_new_statement(s);
     if (s->az) obj_clear(s->az);
     if (!s->az) return;
     snap_clear(s->az);

@@ -34,6 +34,10 @@ char *authz_direct_objects(sess_t *s, const char *sql);
 /* The statement's normalized fingerprint (literals and comments dropped), hex. */
 char *authz_fingerprint(const char *sql);
 
+/* A new statement arrived: the plan kept from the last one is dropped (the
+ * checks, the audit and lineage share one plan per statement text until then). */
+void authz_new_statement(sess_t *s);
+
 /* Frees the session's authorization caches. */
 void authz_session_free(sess_t *s);
 

@@ -30,6 +30,7 @@
 #include "gate/grant.h"
 #include "gate/lex.h"
 #include "gate/sysviews.h"
+#include "lineage/lineage.h"
 #include "policy/acl.h"
 #include "pgwire/scram.h"
 
@@ -212,6 +213,7 @@ void gate_stmt_free(gate_stmt_t *st)
     free(st->audit_policies);
     free(st->audit_text);
     grant_free(st->gov);
+    lin_free(st->lineage);
     free(st);
 }
 
@@ -229,8 +231,12 @@ static gate_stmt_t *stmt_new(gate_action_t a, met_kind_t k, const char *tag)
 /* Quote an identifier for the engine. */
 /* ---- engine statements ---- */
 
-static bool type_allowed(duckdb_statement_type t, met_kind_t kind)
+static bool type_allowed(duckdb_statement_type t, met_kind_t kind, const char *tag)
 {
+    /* the C API has no statement type for MERGE INTO (it reports INVALID);
+     * the gate classified the text by its MERGE keyword, and the plan is
+     * authorized action by action */
+    if (!strcmp(tag, "MERGE")) return t == DUCKDB_STATEMENT_TYPE_INVALID;
     switch (kind) {
     case MET_KIND_SELECT:
         return t == DUCKDB_STATEMENT_TYPE_SELECT || t == DUCKDB_STATEMENT_TYPE_EXPLAIN;
@@ -395,7 +401,7 @@ static bool prepare_engine(sess_t *s, gate_stmt_t *st, const char *sql, bool (*t
         }
     }
     duckdb_statement_type t = duckdb_prepared_statement_type(st->ps);
-    if (!type_allowed(t, st->kind)) {
+    if (!type_allowed(t, st->kind, st->tag)) {
         free(rewritten);
         deny(err, "this statement", "madang runs SELECT, INSERT, UPDATE, DELETE and table/view/schema DDL");
         return false;
@@ -1326,6 +1332,7 @@ static bool gate_prepare_inner(sess_t *s, const char *sql, bool (*type_ok)(duckd
 bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_type), gate_stmt_t **out,
                   gate_err_t *err)
 {
+    if (t_prepare_depth == 0) authz_new_statement(s);
     t_prepare_depth++;
     bool ok = gate_prepare_inner(s, sql, type_ok, out, err);
     t_prepare_depth--;
@@ -1392,6 +1399,9 @@ static bool gate_prepare_inner(sess_t *s, const char *sql, bool (*type_ok)(duckd
     } else if (kw(&w, 0, "DELETE")) {
         kind = MET_KIND_DELETE;
         tag = "DELETE";
+    } else if (kw(&w, 0, "MERGE")) {
+        kind = MET_KIND_UPDATE; /* writes rows; authorized action by action on the plan (authz.c) */
+        tag = "MERGE";
     } else if (kw(&w, 0, "TRUNCATE")) {
         kind = MET_KIND_DDL;
         tag = "TRUNCATE TABLE";
@@ -1509,8 +1519,8 @@ static bool gate_prepare_inner(sess_t *s, const char *sql, bool (*type_ok)(duckd
         static const char *known[] = {"ATTACH",  "DETACH",  "EXPORT",   "IMPORT",    "INSTALL",    "LOAD",
                                       "PRAGMA",  "CALL",    "USE",      "SUMMARIZE", "CHECKPOINT", "FORCE",
                                       "PREPARE", "EXECUTE", "DESCRIBE", "LISTEN",    "NOTIFY",     "MOVE",
-                                      "MERGE",   "UPDATE",  "REINDEX",  "CLUSTER",   "LOCK",       "SECURITY",
-                                      "REFRESH", "IMPORT",  "DO",       "REASSIGN"};
+                                      "UPDATE",  "REINDEX", "CLUSTER",  "LOCK",      "SECURITY",   "REFRESH",
+                                      "IMPORT",  "DO",      "REASSIGN"};
         char what[64];
         snprintf(what, sizeof what, "%.*s", t0->len < 40 ? (int)t0->len : 40, t0->p);
         for (char *p = what; *p; p++) *p = (char)toupper((unsigned char)*p);
@@ -1600,6 +1610,7 @@ bool gate_execute(sess_t *s, gate_stmt_t *st, duckdb_result *res, int64_t *rows_
         gate_audit_end(s, st, 0, err);
         return false;
     }
+    lin_before_execute(s, st);
     duckdb_state rc = st->returns_rows ? duckdb_execute_prepared_streaming(st->ps, res)
                                        : duckdb_execute_prepared(st->ps, res);
     if (rc != DuckDBSuccess) {
@@ -1773,6 +1784,7 @@ bool gate_setup_engine(server_t *srv, char *err, size_t errlen)
         return false;
     }
     bool ok = sysviews_install(srv, c, err, errlen) && protect_setup_engine(srv->meta, c, err, errlen) &&
+              lin_setup_engine(srv, c, err, errlen) &&
               compat_install_part(c, "admin", true, 0, 0, err, errlen);
     int neager = 0;
     char **eager = ok ? temp_object_names(c, &neager) : NULL;
@@ -2026,15 +2038,18 @@ static bool run_utility_inner(sess_t *s, gate_stmt_t *st, char *tag, size_t tagl
             ok = run_tx(s, "ROLLBACK", err);
             snprintf(tag, taglen, "ROLLBACK");
             s->tx = SESS_TX_IDLE;
+            lin_tx_end(s, false);
         } else if (s->tx == SESS_TX_BLOCK) {
             ok = run_tx(s, "COMMIT", err);
             s->tx = SESS_TX_IDLE;
+            lin_tx_end(s, ok); /* the block's lineage lands with its effect, or not at all */
         }
         break;
     case GATE_ROLLBACK:
         if (s->tx != SESS_TX_IDLE) {
             ok = run_tx(s, "ROLLBACK", err);
             s->tx = SESS_TX_IDLE;
+            lin_tx_end(s, false);
         }
         break;
     case GATE_CREATE_USER:
@@ -2182,6 +2197,7 @@ void gate_audit_begin(sess_t *s, gate_stmt_t *st, const char *decision, const ga
     audit_t *a = s->srv->audit;
     st->audit_seq = 0;
     st->audit_t0 = now_us();
+    st->lineage_open = true; /* gate_audit_end records the lineage once */
     if (!a || st->action == GATE_EMPTY) return;
     const char *text = st->audit_text ? st->audit_text : st->sql ? st->sql : "";
     char *red = audit_redact(text);
@@ -2251,12 +2267,15 @@ void gate_audit_durable(sess_t *s)
 
 void gate_audit_end(sess_t *s, gate_stmt_t *st, int64_t rows, const gate_err_t *err)
 {
+    if (st->lineage_open) lin_statement_end(s, st, err);
+    st->lineage_open = false;
     audit_t *a = s->srv->audit;
     if (!a || !st->audit_seq) return;
     json_t *f = json_pack("{s:I,s:I,s:s,s:I,s:I}", "statement_seq", (json_int_t)st->audit_seq, "session_id",
                           (json_int_t)s->id, "sqlstate", err && err->sqlstate[0] ? err->sqlstate : "00000",
                           "rows", (json_int_t)rows, "duration_us", (json_int_t)(now_us() - st->audit_t0));
     if (err && err->message[0]) json_object_set_new(f, "error", json_string(err->message));
+    if (st->lineage_us > 0) json_object_set_new(f, "lineage_us", json_integer((json_int_t)st->lineage_us));
     audit_write(a, "completion", f, false);
     st->audit_seq = 0;
 }

@@ -110,6 +110,13 @@ typedef struct gate_stmt {
     char *token_expires;
     /* GRANT/REVOKE/groups (grant.c) */
     struct gate_gov *gov;
+    /* lineage (lineage/lineage.h): the edges this statement writes, derived
+     * at the authz_version() it was executed at */
+    struct lin *lineage;
+    uint64_t lineage_version;
+    bool lineage_done;
+    bool lineage_open;  /* executed, its end not yet recorded */
+    int64_t lineage_us; /* time spent capturing this execution's lineage (audit completion record) */
     gate_copy_opts_t copy;
 } gate_stmt_t;
 

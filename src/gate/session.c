@@ -8,6 +8,7 @@
 
 #include "gate/authz.h"
 #include "gate/protect.h"
+#include "lineage/lineage.h"
 #include "policy/acl.h"
 
 #include <ctype.h>
@@ -232,6 +233,7 @@ void sess_destroy(sess_t *s)
     pol_acl_free(s->acl);
     authz_session_free(s);
     protect_session_free(s);
+    lin_session_free(s);
     for (int i = 0; i < s->nshim_objects; i++) free(s->shim_objects[i]);
     free(s->shim_objects);
     free(s);

@@ -45,6 +45,7 @@ typedef struct sess {
     int nshim_objects;
     struct authz_state *az;     /* authz.c's caches: catalog snapshot, recent decisions */
     struct protect_state *prot; /* protect.c's: the policy set, recent rewrites */
+    struct lin_state *lin;      /* lineage.c's: runs waiting for COMMIT, derived edges */
     int32_t backend_pid;        /* what pg_backend_pid() answers */
     bool shim_lazy_done;        /* the catalog part of the compatibility shim is installed */
     /* Settings changed since the door last reported them (ParameterStatus). */

@@ -21,7 +21,7 @@
 
 static server_t *g_srv;
 
-typedef struct {
+typedef struct sys_rows {
     int ncols;
     char **cells; /* rows * ncols, NULL = SQL NULL */
     size_t nrows;
@@ -48,6 +48,11 @@ static bool add_row(void *ctx, int n, const char **c)
         r->cells[r->nrows * (size_t)r->ncols + (size_t)i] = i < n && c[i] ? xstrdup(c[i]) : NULL;
     r->nrows++;
     return true;
+}
+
+void sys_rows_add(sys_rows_t *r, int n, const char **cells)
+{
+    (void)add_row(r, n, cells);
 }
 
 typedef struct {
@@ -238,23 +243,31 @@ static bool caller(duckdb_bind_info info, char *user, size_t n, bool *su)
     return sess_user_of_connection(id, user, n, su);
 }
 
+/* The calling user, and the function's VARCHAR result columns (rows to fill). */
+static rows_t *bind_start(duckdb_bind_info info, const char *const *cols, char user[64], bool *su)
+{
+    *su = false;
+    if (!caller(info, user, 64, su)) {
+        /* madang's own connections (start-up) see everything */
+        snprintf(user, 64, "admin");
+        *su = true;
+    }
+    duckdb_logical_type vt = duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR);
+    rows_t *r = xcalloc(1, sizeof *r);
+    for (int i = 0; cols[i]; i++) {
+        duckdb_bind_add_result_column(info, cols[i], vt);
+        r->ncols++;
+    }
+    duckdb_destroy_logical_type(&vt);
+    return r;
+}
+
 static void bind(duckdb_bind_info info)
 {
     const sysfn_t *f = duckdb_bind_get_extra_info(info);
     char user[64];
-    bool su = false;
-    if (!caller(info, user, sizeof user, &su)) {
-        /* madang's own connections (start-up) see everything */
-        snprintf(user, sizeof user, "admin");
-        su = true;
-    }
-    duckdb_logical_type vt = duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR);
-    rows_t *r = xcalloc(1, sizeof *r);
-    for (int i = 0; f->cols[i]; i++) {
-        duckdb_bind_add_result_column(info, f->cols[i], vt);
-        r->ncols++;
-    }
-    duckdb_destroy_logical_type(&vt);
+    bool su;
+    rows_t *r = bind_start(info, f->cols, user, &su);
     if (f->nparams == -1) {
         /* madang.sessions: live sessions; others see their own (as user or real user) */
         struct {
@@ -324,6 +337,29 @@ static void bind(duckdb_bind_info info)
     duckdb_bind_set_bind_data(info, r, rows_free);
 }
 
+static void generic_bind(duckdb_bind_info info)
+{
+    const sys_fn_t *f = duckdb_bind_get_extra_info(info);
+    char user[64];
+    bool su;
+    rows_t *r = bind_start(info, f->cols, user, &su);
+    char *args[4] = {0};
+    for (int i = 0; i < f->nargs && i < 4; i++) {
+        duckdb_value v = duckdb_bind_get_parameter(info, (idx_t)i);
+        if (!duckdb_is_null_value(v)) args[i] = duckdb_get_varchar(v);
+        duckdb_destroy_value(&v);
+    }
+    char err[256] = "";
+    bool ok = f->fill(user, su, (const char **)args, r, err, sizeof err);
+    for (int i = 0; i < 4; i++) duckdb_free(args[i]);
+    if (!ok) {
+        duckdb_bind_set_error(info, err);
+        rows_free(r);
+        return;
+    }
+    duckdb_bind_set_bind_data(info, r, rows_free);
+}
+
 static void init(duckdb_init_info info)
 {
     UNUSED(info);
@@ -349,6 +385,24 @@ static void produce(duckdb_function_info info, duckdb_data_chunk out)
         n++;
     }
     duckdb_data_chunk_set_size(out, n);
+}
+
+bool sysviews_register(duckdb_connection c, const sys_fn_t *fn)
+{
+    duckdb_table_function f = duckdb_create_table_function();
+    duckdb_table_function_set_name(f, fn->name);
+    for (int p = 0; p < fn->nargs; p++) {
+        duckdb_logical_type t = duckdb_create_logical_type(fn->arg_types[p]);
+        duckdb_table_function_add_parameter(f, t);
+        duckdb_destroy_logical_type(&t);
+    }
+    duckdb_table_function_set_extra_info(f, (void *)fn, NULL);
+    duckdb_table_function_set_bind(f, generic_bind);
+    duckdb_table_function_set_init(f, init);
+    duckdb_table_function_set_function(f, produce);
+    duckdb_state st = duckdb_register_table_function(c, f);
+    duckdb_destroy_table_function(&f);
+    return st == DuckDBSuccess;
 }
 
 /* ---- session settings as scalar functions: current_setting / set_config ----

@@ -290,8 +290,27 @@ static enum MHD_Result audit_get(http_t *h, struct MHD_Connection *c)
     return r;
 }
 
+/* Runs sql through the gate as the request's user (token, impersonation).
+ * On success *result gets {columns, rows, row_count, truncated, command} of
+ * the last statement and *answered is false; otherwise the request was
+ * answered with the error (*answered true) and the return value is that
+ * response's. */
+static enum MHD_Result run_sql_collect(http_t *h, struct MHD_Connection *c, const char *sql, json_t **result,
+                                       bool *answered);
+
 static enum MHD_Result run_sql(http_t *h, struct MHD_Connection *c, const char *sql)
 {
+    json_t *out = NULL;
+    bool answered = false;
+    enum MHD_Result r = run_sql_collect(h, c, sql, &out, &answered);
+    if (answered) return r;
+    return respond_json(c, 200, out);
+}
+
+static enum MHD_Result run_sql_collect(http_t *h, struct MHD_Connection *c, const char *sql, json_t **result,
+                                       bool *answered)
+{
+    *answered = true;
     const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     const char *tok = auth && !strncasecmp(auth, "Bearer ", 7) ? auth + 7 : NULL;
     if (!tok) tok = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "madang_token");
@@ -406,7 +425,62 @@ static enum MHD_Result run_sql(http_t *h, struct MHD_Connection *c, const char *
         return query_error(c, &ge);
     }
     if (!out) out = json_pack("{s:[],s:[],s:i,s:b}", "columns", "rows", "row_count", 0, "truncated", 0);
-    return respond_json(c, 200, out);
+    *result = out;
+    *answered = false;
+    return MHD_YES;
+}
+
+/* GET /api/v1/lineage/{schema}.{table}[.{column}]?direction=up|down|both&depth=N&columns=true
+ * → {root, direction, depth, nodes:[{id,table,column,depth}], edges:[{source,target,type,subtype}]},
+ * read through the gate (madang_lineage_graph) with the caller's visibility. */
+static enum MHD_Result lineage_get(http_t *h, struct MHD_Connection *c, const char *node)
+{
+    const char *dir = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "direction");
+    const char *dep = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "depth");
+    const char *cols = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "columns");
+    if (!dir) dir = "both";
+    if (strcmp(dir, "up") && strcmp(dir, "down") && strcmp(dir, "both"))
+        return respond_error(c, 400, "22023", "direction must be up, down or both");
+    long depth = dep ? strtol(dep, NULL, 10) : 5;
+    if (depth < 1 || depth > 100) return respond_error(c, 400, "22023", "depth must be between 1 and 100");
+    bool columns = cols && (!strcmp(cols, "true") || !strcmp(cols, "1"));
+    buf_t q;
+    buf_init(&q, 256);
+    buf_append_str(&q, "SELECT kind, id, \"table\", \"column\", depth, source, target, type, subtype FROM "
+                       "madang_lineage_graph(");
+    lex_put_literal(&q, node);
+    buf_append_str(&q, ", ");
+    lex_put_literal(&q, dir);
+    buf_printf(&q, ", %ld, %s)", depth, columns ? "'true'" : "'false'");
+    json_t *out = NULL;
+    bool answered = false;
+    enum MHD_Result r = run_sql_collect(h, c, buf_cstr(&q), &out, &answered);
+    buf_free(&q);
+    if (answered) return r;
+    json_t *nodes = json_array(), *edges = json_array();
+    size_t i;
+    json_t *row;
+    json_array_foreach(json_object_get(out, "rows"), i, row)
+    {
+        const char *kind = json_string_value(json_array_get(row, 0));
+        if (kind && !strcmp(kind, "node")) {
+            json_t *d = json_array_get(row, 4);
+            json_array_append_new(nodes,
+                                  json_pack("{s:O,s:O,s:O,s:I}", "id", json_array_get(row, 1), "table",
+                                            json_array_get(row, 2), "column", json_array_get(row, 3), "depth",
+                                            (json_int_t)(json_is_string(d) ? atoll(json_string_value(d))
+                                                                           : json_integer_value(d))));
+        } else {
+            json_array_append_new(edges,
+                                  json_pack("{s:O,s:O,s:O,s:O}", "source", json_array_get(row, 5), "target",
+                                            json_array_get(row, 6), "type", json_array_get(row, 7), "subtype",
+                                            json_array_get(row, 8)));
+        }
+    }
+    json_decref(out);
+    return respond_json(c, 200,
+                        json_pack("{s:s,s:s,s:i,s:b,s:o,s:o}", "root", node, "direction", dir, "depth",
+                                  (int)depth, "columns", columns, "nodes", nodes, "edges", edges));
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -449,6 +523,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (strcmp(url, "/api/v1/audit") == 0) {
         if (strcmp(method, "GET")) return respond_error(c, 405, "method_not_allowed", "use GET");
         return audit_get(h, c);
+    }
+    if (strncmp(url, "/api/v1/lineage/", 16) == 0) {
+        if (strcmp(method, "GET")) return respond_error(c, 405, "method_not_allowed", "use GET");
+        if (!url[16]) return respond_error(c, 400, "22023", "name a table: /api/v1/lineage/{schema}.{table}");
+        return lineage_get(h, c, url + 16);
     }
     if (strcmp(url, "/api/v1/login") == 0 || strcmp(url, "/api/v1/query") == 0) {
         if (strcmp(method, "POST")) return respond_error(c, 405, "method_not_allowed", "use POST");

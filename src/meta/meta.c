@@ -137,6 +137,37 @@ static const char *migrations[] = {
     "CREATE INDEX audit_index_ts ON audit_index (ts);"
     "CREATE INDEX audit_index_user ON audit_index (user_name, ts);"
     "CREATE INDEX audit_index_completion ON audit_index (statement_seq) WHERE statement_seq IS NOT NULL;",
+    /* 6: lineage — one run per statement that wrote or defined a table, its edges */
+    "CREATE TABLE lineage_runs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_uuid TEXT NOT NULL,"
+    "  statement_seq INTEGER,"
+    "  kind TEXT NOT NULL,"
+    "  target_table TEXT NOT NULL,"
+    "  user_name TEXT,"
+    "  real_user TEXT,"
+    "  statement TEXT,"
+    "  status TEXT NOT NULL,"
+    "  error TEXT,"
+    "  started_at TEXT NOT NULL,"
+    "  ended_at TEXT NOT NULL,"
+    "  current INTEGER NOT NULL,"
+    "  retired_at TEXT,"
+    "  approximate INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX lineage_runs_target ON lineage_runs (target_table, current);"
+    "CREATE INDEX lineage_runs_ended ON lineage_runs (ended_at);"
+    "CREATE TABLE lineage_edges ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER NOT NULL REFERENCES lineage_runs (id),"
+    "  target_table TEXT NOT NULL,"
+    "  target_column TEXT,"
+    "  source_table TEXT NOT NULL,"
+    "  source_column TEXT,"
+    "  type TEXT NOT NULL,"
+    "  subtype TEXT NOT NULL);"
+    "CREATE INDEX lineage_edges_run ON lineage_edges (run_id);"
+    "CREATE INDEX lineage_edges_target ON lineage_edges (target_table);"
+    "CREATE INDEX lineage_edges_source ON lineage_edges (source_table);",
 };
 
 int meta_latest_version(void)

@@ -738,8 +738,8 @@ static void complete_tag(char *out, size_t n, const gate_stmt_t *g, int64_t rows
     if (strcmp(g->tag, "INSERT") == 0)
         snprintf(out, n, "INSERT 0 %lld", (long long)rows);
     else if (strcmp(g->tag, "SELECT") == 0 || strcmp(g->tag, "UPDATE") == 0 ||
-             strcmp(g->tag, "DELETE") == 0 || strcmp(g->tag, "FETCH") == 0 || strcmp(g->tag, "COPY") == 0 ||
-             strcmp(g->tag, "MOVE") == 0)
+             strcmp(g->tag, "DELETE") == 0 || strcmp(g->tag, "MERGE") == 0 || strcmp(g->tag, "FETCH") == 0 ||
+             strcmp(g->tag, "COPY") == 0 || strcmp(g->tag, "MOVE") == 0)
         snprintf(out, n, "%s %lld", g->tag, (long long)rows);
     else if (strcmp(g->tag, "SHOW") == 0)
         snprintf(out, n, "SHOW");
