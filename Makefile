@@ -90,7 +90,18 @@ format:
 format-check:
 	@clang-format --dry-run --Werror $(SRCS) $(shell find src -name '*.h') $(UNIT_SRCS) && echo "format-check: ok"
 
-bench: deps all bench-noaudit
+BENCH_CLIENTS := $(BUILD)/bench/pgfetch $(BUILD)/bench/duckrun
+
+$(BUILD)/bench/pgfetch: bench/clients/pgfetch.c bench/clients/split.h
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra -Werror -I/usr/include/postgresql -o $@ $< -lpq
+
+$(BUILD)/bench/duckrun: bench/clients/duckrun.c bench/clients/split.h | $(DUCKDB)/duckdb.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -I$(DUCKDB) -o $@ $< -L$(DUCKDB) -Wl,-rpath,$(abspath $(DUCKDB)) -lduckdb
+
+# `make bench`: every benchmark (under 15 minutes); QUICK=1: B1-B3 at 1/10 scale (under 2 minutes).
+bench: deps all $(BENCH_CLIENTS) $(if $(QUICK),,bench-noaudit)
 	@QUICK=$(QUICK) bench/run
 
 clean:

@@ -678,7 +678,7 @@ static rel_kind_t resolve_in(sess_t *s, const ref_t *r, rel_t *out, bool persist
     {
         for (size_t i = 0; i < a->nrels; i++) {
             snap_rel_t *e = &a->rels[i];
-            if (strcmp(e->name, r->name) != 0) continue;
+            if (strcasecmp(e->name, r->name) != 0) continue; /* the engine's names are case-insensitive */
             if (persistent_only && (!strcmp(e->db, "temp") || !strcmp(e->db, "system"))) continue;
             const char *db = e->db, *sc = e->schema;
             const char *k = e->view ? "v" : "t";
@@ -706,7 +706,7 @@ static rel_kind_t resolve_in(sess_t *s, const ref_t *r, rel_t *out, bool persist
                 best_rank = rank;
                 snprintf(out->db, sizeof out->db, "%s", db);
                 snprintf(out->schema, sizeof out->schema, "%s", sc);
-                snprintf(out->name, sizeof out->name, "%s", r->name);
+                snprintf(out->name, sizeof out->name, "%s", e->name); /* as the catalog spells it */
                 free(out->sql);
                 out->sql = NULL;
                 if (k[0] == 'v') {
@@ -802,6 +802,41 @@ size_t authz_name_span(const char *sql, size_t loc)
     return end;
 }
 
+static int by_location_desc(const void *a, const void *b)
+{
+    const ref_t *x = *(ref_t *const *)a, *y = *(ref_t *const *)b;
+    return x->location < y->location ? 1 : x->location > y->location ? -1 : 0;
+}
+
+ref_t **authz_refs_last_first(json_t *tree, named_t *n)
+{
+    authz_collect_named(n, tree);
+    json_decref(tree);
+    ref_t **order = xcalloc((size_t)n->nrefs + 1, sizeof *order);
+    for (int i = 0; i < n->nrefs; i++) order[i] = &n->refs[i];
+    qsort(order, (size_t)n->nrefs, sizeof *order, by_location_desc);
+    return order;
+}
+
+bool authz_span_names(const char *text, size_t span, const ref_t *r)
+{
+    /* the last identifier of the span is the name (quoted or not) */
+    lex_t l;
+    lex_init(&l, text, span);
+    char *last = NULL;
+    for (;;) {
+        lex_tok_t t = lex_next(&l);
+        if (t.type == TK_EOF || t.type == TK_ERROR) break;
+        if (t.type == TK_IDENT || t.type == TK_QIDENT) {
+            free(last);
+            last = lex_value(&t);
+        }
+    }
+    bool ok = last && !strcasecmp(last, r->name);
+    free(last);
+    return ok;
+}
+
 bool authz_is_cte(const named_t *n, const char *name)
 {
     for (int i = 0; i < n->nctes; i++)
@@ -839,13 +874,14 @@ static bool check_select(sess_t *s, pol_acl_t *acl, const char *sql, int depth, 
     json_t *tree = authz_serialize(s, "json_serialize_sql", sql, err);
     if (!tree) return false;
     named_t n = {0};
-    authz_collect_named(&n, tree);
-    json_decref(tree);
+    /* seal views, from the last position in the text to the first so offsets
+     * stay valid (the parse tree's order is not the text's: ORDER BY comes
+     * before FROM) */
+    ref_t **order = authz_refs_last_first(tree, &n);
     bool ok = true;
-    /* seal views, from the last position to the first so offsets stay valid */
     char *work = xstrdup(sql);
-    for (int i = n.nrefs - 1; i >= 0 && ok; i--) {
-        ref_t *r = &n.refs[i];
+    for (int i = 0; i < n.nrefs && ok; i++) {
+        ref_t *r = order[i];
         if (authz_is_cte(&n, r->name) && !r->schema[0]) {
             /* a CTE reference; if a relation of the same name exists it is checked
              * unsealed (with the user's rights), which can only deny more */
@@ -892,7 +928,7 @@ static bool check_select(sess_t *s, pol_acl_t *acl, const char *sql, int depth, 
         }
         if (seal && r->location != (size_t)-1) {
             size_t span = authz_name_span(work, r->location);
-            if (span == 0) {
+            if (span == 0 || !authz_span_names(work + r->location, span, r)) {
                 gate_err_set(err, "42501",
                              "madang cannot authorize this statement (view reference not found)");
                 ok = false;
@@ -924,6 +960,7 @@ static bool check_select(sess_t *s, pol_acl_t *acl, const char *sql, int depth, 
     }
     if (ok) ok = check_plan(s, acl, work, true, &n, err);
     free(work);
+    free(order);
     authz_named_free(&n);
     return ok;
 }
@@ -978,7 +1015,18 @@ static bool read_qname(lex_t *l, lex_tok_t *t, qname_t *q)
 }
 
 /* Finds an existing relation for DROP/ALTER/COMMENT: kind 't' table, 'v' view, 0 any. */
+static bool find_existing_named(sess_t *s, const qname_t *q, char *schema_out, size_t n, char *name_out,
+                                size_t nn, bool *is_temp);
+
+/* Where an existing relation named q is: its schema, and (name_out, may be
+ * NULL) its name as the catalog spells it. */
 static bool find_existing(sess_t *s, const qname_t *q, char *schema_out, size_t n, bool *is_temp)
+{
+    return find_existing_named(s, q, schema_out, n, NULL, 0, is_temp);
+}
+
+static bool find_existing_named(sess_t *s, const qname_t *q, char *schema_out, size_t n, char *name_out,
+                                size_t nn, bool *is_temp)
 {
     ref_t r = {.catalog = "",
                .schema = (char *)(q->qualified && !q->temp ? q->schema : ""),
@@ -989,6 +1037,7 @@ static bool find_existing(sess_t *s, const qname_t *q, char *schema_out, size_t 
     free(v.sql);
     if (k == REL_NONE) return false;
     snprintf(schema_out, n, "%s", v.schema);
+    if (name_out) snprintf(name_out, nn, "%s", v.name);
     *is_temp = !strcmp(v.db, "temp");
     if (k == REL_SHIM) *is_temp = true;
     return true;
@@ -1147,10 +1196,10 @@ static bool check_ddl(sess_t *s, gate_stmt_t *st, gate_err_t *err)
             qname_t q;
             if (!read_qname(&l, &t, &q)) break;
             if (!must_own(s, &q, "drop", err)) return false;
-            char schema[128];
+            char schema[128], name[128];
             bool temp = false;
-            if (find_existing(s, &q, schema, sizeof schema, &temp) && !temp)
-                set_ddl(st, 'D', kind, schema, q.name, NULL);
+            if (find_existing_named(s, &q, schema, sizeof schema, name, sizeof name, &temp) && !temp)
+                set_ddl(st, 'D', kind, schema, name, NULL);
             if (t.type != TK_COMMA) break;
             t = lex_next(&l);
         }
@@ -1164,14 +1213,15 @@ static bool check_ddl(sess_t *s, gate_stmt_t *st, gate_err_t *err)
         if (!read_qname(&l, &t, &q)) return true;
         if (!must_own(s, &q, "alter", err)) return false;
         /* RENAME TO new: grants and ownership follow */
-        char schema[128];
+        char schema[128], name[128];
         bool temp = false;
-        if (lex_is(&t, "RENAME") && find_existing(s, &q, schema, sizeof schema, &temp) && !temp) {
+        if (lex_is(&t, "RENAME") &&
+            find_existing_named(s, &q, schema, sizeof schema, name, sizeof name, &temp) && !temp) {
             lex_tok_t u = lex_next(&l);
             if (lex_is(&u, "TO")) {
                 u = lex_next(&l);
                 char *nn = lex_value(&u);
-                set_ddl(st, 'R', "table", schema, q.name, nn);
+                set_ddl(st, 'R', "table", schema, name, nn);
                 free(nn);
             }
         }

@@ -92,6 +92,12 @@ rel_kind_t authz_resolve(sess_t *s, const ref_t *r, rel_t *out);
 rel_kind_t authz_resolve_persistent(sess_t *s, const ref_t *r, rel_t *out);
 /* Length of the name written at loc: ident(.ident)* */
 size_t authz_name_span(const char *sql, size_t loc);
+/* Whether the span of text at a reference's location names it (its last part). */
+bool authz_span_names(const char *text, size_t span, const ref_t *r);
+/* What a parse tree names (tree consumed into n), its relations ordered from
+ * the last in the text to the first, so replacing one by other text never
+ * moves the offsets of those still to do. Free the array (not the refs). */
+ref_t **authz_refs_last_first(json_t *tree, named_t *n);
 /* The query of "CREATE VIEW v AS <query>" (heap), or NULL. */
 char *authz_view_body(const char *sql);
 /* Every user view of the catalog snapshot (names, for a cheap pre-check). */

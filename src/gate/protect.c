@@ -23,7 +23,6 @@ struct protect_state {
 
 static void note_applied(const char *schema, const char *table, const char *row_policies, json_t *masks);
 static void splice(char **work, size_t at, size_t len, const char *with);
-static ref_t **refs_last_first(json_t *tree, named_t *n);
 
 /* ---- engine functions ---- */
 
@@ -405,7 +404,7 @@ static char *qualify(sess_t *s, const char *expr, gate_err_t *err)
         return NULL;
     }
     named_t n = {0};
-    ref_t **order = refs_last_first(tree, &n);
+    ref_t **order = authz_refs_last_first(tree, &n);
     bool ok = true;
     for (int i = 0; i < n.nrefs && ok; i++) {
         ref_t *r = order[i];
@@ -414,7 +413,7 @@ static char *qualify(sess_t *s, const char *expr, gate_err_t *err)
         rel_kind_t k = authz_resolve_persistent(s, r, &v);
         free(v.sql);
         size_t span = r->location != (size_t)-1 ? authz_name_span(sql, r->location) : 0;
-        if ((k != REL_TABLE && k != REL_VIEW) || span == 0) {
+        if ((k != REL_TABLE && k != REL_VIEW) || span == 0 || !authz_span_names(sql + r->location, span, r)) {
             gate_err_set(err, "42P17", "a row or masking policy reads %s%s%s, which does not exist",
                          r->schema[0] ? r->schema : "", r->schema[0] ? "." : "", r->name);
             ok = false;
@@ -733,25 +732,6 @@ static size_t prev_table_kw(const char *sql, size_t loc)
     return lex_is(&last, "TABLE") ? last.offset : (size_t)-1;
 }
 
-static int by_location_desc(const void *a, const void *b)
-{
-    const ref_t *x = *(ref_t *const *)a, *y = *(ref_t *const *)b;
-    return x->location < y->location ? 1 : x->location > y->location ? -1 : 0;
-}
-
-/* What a parse tree names (consumed), its relations ordered from the last
- * in the text to the first, so splicing one never moves the offsets of the
- * ones still to do. */
-static ref_t **refs_last_first(json_t *tree, named_t *n)
-{
-    authz_collect_named(n, tree);
-    json_decref(tree);
-    ref_t **order = xcalloc((size_t)n->nrefs + 1, sizeof *order);
-    for (int i = 0; i < n->nrefs; i++) order[i] = &n->refs[i];
-    qsort(order, (size_t)n->nrefs, sizeof *order, by_location_desc);
-    return order;
-}
-
 /* Rewrites every protected table (and every view reaching one) in a SELECT-like
  * query. target_loc: the byte offset of the DML target's name (its relation
  * also exposes rowid), or (size_t)-1. Heap result; *changed says whether
@@ -767,7 +747,7 @@ static char *rewrite_query(sess_t *s, const rls_set_t *r, const char *sql, int d
     json_t *tree = authz_serialize(s, "json_serialize_sql", sql, err);
     if (!tree) return NULL;
     named_t n = {0};
-    ref_t **order = refs_last_first(tree, &n);
+    ref_t **order = authz_refs_last_first(tree, &n);
     char *work = xstrdup(sql);
     bool ok = true;
     for (int i = 0; i < n.nrefs && ok; i++) {
@@ -831,7 +811,7 @@ static char *rewrite_query(sess_t *s, const rls_set_t *r, const char *sql, int d
         }
         if (with) {
             size_t span = ref->location != (size_t)-1 ? authz_name_span(work, ref->location) : 0;
-            if (span == 0) {
+            if (span == 0 || !authz_span_names(work + ref->location, span, ref)) {
                 gate_err_set(err, "42501",
                              "madang cannot apply the row and masking policies of %s.%s in this statement",
                              v.schema, v.name);

@@ -21,19 +21,36 @@
 
 static server_t *g_srv;
 
+/* A function's rows, made at bind (so errors reach the caller's statement)
+ * and made again at every later execution of the same prepared statement
+ * (init), from what the bind saved: who called, and the arguments. */
 typedef struct sys_rows {
     int ncols;
     char **cells; /* rows * ncols, NULL = SQL NULL */
     size_t nrows;
     size_t cap;
     size_t pos;
+    bool fresh; /* made by the bind, not yet read by an execution */
+    const void *fn;
+    bool generic; /* fn is a sys_fn_t (else a sysfn_t) */
+    char user[64];
+    bool su;
+    char *args[4];
 } rows_t;
+
+static void rows_clear(rows_t *r)
+{
+    for (size_t i = 0; i < r->nrows * (size_t)r->ncols; i++) free(r->cells[i]);
+    r->nrows = 0;
+    r->pos = 0;
+}
 
 static void rows_free(void *p)
 {
     rows_t *r = p;
-    for (size_t i = 0; i < r->nrows * (size_t)r->ncols; i++) free(r->cells[i]);
+    rows_clear(r);
     free(r->cells);
+    for (int i = 0; i < 4; i++) free(r->args[i]);
     free(r);
 }
 
@@ -243,31 +260,11 @@ static bool caller(duckdb_bind_info info, char *user, size_t n, bool *su)
     return sess_user_of_connection(id, user, n, su);
 }
 
-/* The calling user, and the function's VARCHAR result columns (rows to fill). */
-static rows_t *bind_start(duckdb_bind_info info, const char *const *cols, char user[64], bool *su)
+static bool fill_sysfn(rows_t *r, char *err, size_t errlen)
 {
-    *su = false;
-    if (!caller(info, user, 64, su)) {
-        /* madang's own connections (start-up) see everything */
-        snprintf(user, 64, "admin");
-        *su = true;
-    }
-    duckdb_logical_type vt = duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR);
-    rows_t *r = xcalloc(1, sizeof *r);
-    for (int i = 0; cols[i]; i++) {
-        duckdb_bind_add_result_column(info, cols[i], vt);
-        r->ncols++;
-    }
-    duckdb_destroy_logical_type(&vt);
-    return r;
-}
-
-static void bind(duckdb_bind_info info)
-{
-    const sysfn_t *f = duckdb_bind_get_extra_info(info);
-    char user[64];
-    bool su;
-    rows_t *r = bind_start(info, f->cols, user, &su);
+    const sysfn_t *f = r->fn;
+    const char *user = r->user;
+    bool su = r->su;
     if (f->nparams == -1) {
         /* madang.sessions: live sessions; others see their own (as user or real user) */
         struct {
@@ -277,17 +274,10 @@ static void bind(duckdb_bind_info info)
         } ctx = {r, user, su};
         sess_foreach(add_session_row, &ctx);
     } else if (f->nparams == 2) {
-        duckdb_value a = duckdb_bind_get_parameter(info, 0), b = duckdb_bind_get_parameter(info, 1);
-        char *who = duckdb_get_varchar(a), *tbl = duckdb_get_varchar(b);
-        duckdb_destroy_value(&a);
-        duckdb_destroy_value(&b);
+        const char *who = r->args[0] ? r->args[0] : "", *tbl = r->args[1] ? r->args[1] : "";
         if (!su && strcmp(who, user) != 0) {
-            duckdb_bind_set_error(info,
-                                  "permission denied: only superusers may explain another user's access");
-            duckdb_free(who);
-            duckdb_free(tbl);
-            rows_free(r);
-            return;
+            snprintf(err, errlen, "permission denied: only superusers may explain another user's access");
+            return false;
         }
         char schema[128] = "main", table[128];
         const char *dot = strchr(tbl, '.');
@@ -312,8 +302,6 @@ static void bind(duckdb_bind_info info)
                 eng_disconnect(&ec);
             }
         }
-        duckdb_free(who);
-        duckdb_free(tbl);
     } else if (g_srv && g_srv->meta) {
         if (!strcmp(f->name, "madang_audit_log")) {
             audit_index_catch_up(g_srv->audit_index);
@@ -329,40 +317,81 @@ static void bind(duckdb_bind_info info)
         }
         const char *args[] = {user};
         if (!meta_query(g_srv->meta, su ? f->sql_all : f->sql_self, su ? 0 : 1, args, add_row, r)) {
-            duckdb_bind_set_error(info, "could not read madang's metadata");
-            rows_free(r);
-            return;
+            snprintf(err, errlen, "could not read madang's metadata");
+            return false;
         }
     }
+    return true;
+}
+
+static bool fill(rows_t *r, char *err, size_t errlen)
+{
+    if (!r->generic) return fill_sysfn(r, err, errlen);
+    const sys_fn_t *f = r->fn;
+    return f->fill(r->user, r->su, (const char **)r->args, r, err, errlen);
+}
+
+/* Both kinds of function: the caller, the arguments, the rows. */
+static void bind_common(duckdb_bind_info info, const void *fn, bool generic, const char *const *cols,
+                        int nargs)
+{
+    rows_t *r = xcalloc(1, sizeof *r);
+    r->fn = fn;
+    r->generic = generic;
+    if (!caller(info, r->user, sizeof r->user, &r->su)) {
+        /* madang's own connections (start-up) see everything */
+        snprintf(r->user, sizeof r->user, "admin");
+        r->su = true;
+    }
+    duckdb_logical_type vt = duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR);
+    for (int i = 0; cols[i]; i++) {
+        duckdb_bind_add_result_column(info, cols[i], vt);
+        r->ncols++;
+    }
+    duckdb_destroy_logical_type(&vt);
+    for (int i = 0; i < nargs && i < 4; i++) {
+        duckdb_value v = duckdb_bind_get_parameter(info, (idx_t)i);
+        if (!duckdb_is_null_value(v)) {
+            char *a = duckdb_get_varchar(v);
+            r->args[i] = xstrdup(a);
+            duckdb_free(a);
+        }
+        duckdb_destroy_value(&v);
+    }
+    char err[256] = "";
+    if (!fill(r, err, sizeof err)) {
+        duckdb_bind_set_error(info, err);
+        rows_free(r);
+        return;
+    }
+    r->fresh = true;
     duckdb_bind_set_bind_data(info, r, rows_free);
+}
+
+static void bind(duckdb_bind_info info)
+{
+    const sysfn_t *f = duckdb_bind_get_extra_info(info);
+    bind_common(info, f, false, f->cols, f->nparams > 0 ? f->nparams : 0);
 }
 
 static void generic_bind(duckdb_bind_info info)
 {
     const sys_fn_t *f = duckdb_bind_get_extra_info(info);
-    char user[64];
-    bool su;
-    rows_t *r = bind_start(info, f->cols, user, &su);
-    char *args[4] = {0};
-    for (int i = 0; i < f->nargs && i < 4; i++) {
-        duckdb_value v = duckdb_bind_get_parameter(info, (idx_t)i);
-        if (!duckdb_is_null_value(v)) args[i] = duckdb_get_varchar(v);
-        duckdb_destroy_value(&v);
-    }
-    char err[256] = "";
-    bool ok = f->fill(user, su, (const char **)args, r, err, sizeof err);
-    for (int i = 0; i < 4; i++) duckdb_free(args[i]);
-    if (!ok) {
-        duckdb_bind_set_error(info, err);
-        rows_free(r);
-        return;
-    }
-    duckdb_bind_set_bind_data(info, r, rows_free);
+    bind_common(info, f, true, f->cols, f->nargs);
 }
 
+/* A prepared statement runs again: the rows are made again, as of now. */
 static void init(duckdb_init_info info)
 {
-    UNUSED(info);
+    rows_t *r = duckdb_init_get_bind_data(info);
+    if (!r) return;
+    if (r->fresh) {
+        r->fresh = false;
+        return;
+    }
+    rows_clear(r);
+    char err[256] = "";
+    if (!fill(r, err, sizeof err)) duckdb_init_set_error(info, err);
 }
 
 static void produce(duckdb_function_info info, duckdb_data_chunk out)

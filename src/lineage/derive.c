@@ -1065,6 +1065,10 @@ static json_t *first_plan(json_t *plan)
 lin_t *lin_from_plan(json_t *plan, const char *sql)
 {
     json_t *root = first_plan(plan);
+    /* ... RETURNING: a projection over the write */
+    while (!strcmp(js(root, "type"), "LOGICAL_PROJECTION") &&
+           json_array_size(json_object_get(root, "children")) == 1)
+        root = json_array_get(json_object_get(root, "children"), 0);
     const char *type = js(root, "type");
     bool ctas = !strcmp(type, "LOGICAL_CREATE_TABLE"), insert = !strcmp(type, "LOGICAL_INSERT"),
          update = !strcmp(type, "LOGICAL_UPDATE"), del = !strcmp(type, "LOGICAL_DELETE"),

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "audit/audit.h"
+#include "engine/engine.h"
 #include "gate/authz.h"
 #include "gate/lex.h"
 
@@ -121,6 +122,7 @@ static pthread_mutex_t g_views_mu = PTHREAD_MUTEX_INITIALIZER;
 static view_t *g_views;
 static int g_nviews;
 static bool g_views_stale = true;
+static uint64_t g_views_gen; /* moves at every reload */
 
 static void views_changed(void)
 {
@@ -129,59 +131,86 @@ static void views_changed(void)
     pthread_mutex_unlock(&g_views_mu);
 }
 
-/* Call with g_views_mu held. */
-static void views_load(sess_t *s)
+static void views_free(view_t *v, int n)
 {
-    if (!g_views_stale) return;
-    for (int i = 0; i < g_nviews; i++) {
-        free(g_views[i].db);
-        free(g_views[i].schema);
-        free(g_views[i].name);
-        free(g_views[i].standin);
+    for (int i = 0; i < n; i++) {
+        free(v[i].db);
+        free(v[i].schema);
+        free(v[i].name);
+        free(v[i].standin);
     }
-    free(g_views);
-    g_views = NULL;
-    g_nviews = 0;
+    free(v);
+}
+
+/* Reloads the list if stale, on madang's own connection (committed views
+ * only, whatever the caller's transaction sees), outside the lock. */
+static void views_refresh(sess_t *s)
+{
+    pthread_mutex_lock(&g_views_mu);
+    bool stale = g_views_stale;
+    pthread_mutex_unlock(&g_views_mu);
+    if (!stale || !s->srv->eng) return;
+    duckdb_connection c = eng_connect(s->srv->eng);
+    if (!c) return;
+    view_t *list = NULL;
+    int n = 0;
     duckdb_result r;
-    if (duckdb_query(
-            s->conn,
-            "SELECT database_name, schema_name, view_name FROM duckdb_views() WHERE NOT internal AND "
-            "database_name NOT IN ('temp', 'system') AND schema_name <> 'madang'",
-            &r) == DuckDBSuccess) {
-        idx_t n = duckdb_row_count(&r);
-        g_views = xcalloc(n + 1, sizeof *g_views);
-        for (idx_t i = 0; i < n; i++) {
-            view_t *v = &g_views[g_nviews++];
+    bool ok = duckdb_query(
+                  c,
+                  "SELECT database_name, schema_name, view_name FROM duckdb_views() WHERE NOT internal AND "
+                  "database_name NOT IN ('temp', 'system') AND schema_name <> 'madang'",
+                  &r) == DuckDBSuccess;
+    if (ok) {
+        idx_t rows = duckdb_row_count(&r);
+        list = xcalloc(rows + 1, sizeof *list);
+        for (idx_t i = 0; i < rows; i++) {
+            view_t *v = &list[n++];
             char *a = duckdb_value_varchar(&r, 0, i), *b = duckdb_value_varchar(&r, 1, i),
-                 *c = duckdb_value_varchar(&r, 2, i);
+                 *d = duckdb_value_varchar(&r, 2, i);
             v->db = xstrdup(a);
             v->schema = xstrdup(b);
-            v->name = xstrdup(c);
+            v->name = xstrdup(d);
             duckdb_free(a);
             duckdb_free(b);
-            duckdb_free(c);
+            duckdb_free(d);
         }
-        g_views_stale = false;
     }
     duckdb_destroy_result(&r);
+    eng_disconnect(&c);
+    if (!ok) return;
+    pthread_mutex_lock(&g_views_mu);
+    views_free(g_views, g_nviews);
+    g_views = list;
+    g_nviews = n;
+    g_views_stale = false;
+    g_views_gen++;
+    pthread_mutex_unlock(&g_views_mu);
 }
 
 static bool is_view_name(sess_t *s, const char *name)
 {
+    views_refresh(s);
     pthread_mutex_lock(&g_views_mu);
-    views_load(s);
     bool hit = false;
     for (int i = 0; i < g_nviews && !hit; i++) hit = !strcasecmp(g_views[i].name, name);
     pthread_mutex_unlock(&g_views_mu);
     return hit;
 }
 
-/* Whether the session has a TEMP relation of this name (it would shadow a view). */
-static bool temp_relation(sess_t *s, const char *name)
+/* Whether a relation of this name is found at [catalog.]schema on the
+ * session's connection (a TEMP one, or one in the session's own schema,
+ * shadows a view of main). */
+static bool relation_at(sess_t *s, const char *catalog, const char *schema, const char *name)
 {
     buf_t q;
     buf_init(&q, 64);
-    buf_append_str(&q, "SELECT * FROM temp.main.");
+    buf_append_str(&q, "SELECT * FROM ");
+    if (catalog) {
+        lex_put_ident(&q, catalog);
+        buf_putc(&q, '.');
+    }
+    lex_put_ident(&q, schema);
+    buf_putc(&q, '.');
     lex_put_ident(&q, name);
     duckdb_prepared_statement ps;
     bool found = duckdb_prepare(s->conn, buf_cstr(&q), &ps) == DuckDBSuccess;
@@ -190,26 +219,29 @@ static bool temp_relation(sess_t *s, const char *name)
     return found;
 }
 
-/* The stand-in call for view v: DESCRIBE gives its columns and types. */
-static char *make_standin(sess_t *s, const view_t *v)
+/* The stand-in call for view db.schema.name: DESCRIBE (on madang's own
+ * connection) gives its columns and types. */
+static char *make_standin(sess_t *s, const char *db, const char *schema, const char *name)
 {
+    duckdb_connection c = eng_connect(s->srv->eng);
+    if (!c) return NULL;
     buf_t q;
     buf_init(&q, 128);
     buf_append_str(&q, "DESCRIBE SELECT * FROM ");
-    lex_put_ident(&q, v->db);
+    lex_put_ident(&q, db);
     buf_putc(&q, '.');
-    lex_put_ident(&q, v->schema);
+    lex_put_ident(&q, schema);
     buf_putc(&q, '.');
-    lex_put_ident(&q, v->name);
+    lex_put_ident(&q, name);
     duckdb_result res;
     char *out = NULL;
-    if (duckdb_query(s->conn, buf_cstr(&q), &res) == DuckDBSuccess && duckdb_row_count(&res) > 0) {
+    if (duckdb_query(c, buf_cstr(&q), &res) == DuckDBSuccess && duckdb_row_count(&res) > 0) {
         buf_t b;
         buf_init(&b, 256);
-        char *name = xasprintf("%s.%s", v->schema, v->name);
+        char *qn = xasprintf("%s.%s", schema, name);
         buf_append_str(&b, LIN_VIEW_FN "(");
-        lex_put_literal(&b, name);
-        free(name);
+        lex_put_literal(&b, qn);
+        free(qn);
         buf_append_str(&b, ", {");
         for (idx_t i = 0; i < duckdb_row_count(&res); i++) {
             char *n = duckdb_value_varchar(&res, 0, i), *t = duckdb_value_varchar(&res, 1, i);
@@ -225,6 +257,7 @@ static char *make_standin(sess_t *s, const view_t *v)
     }
     duckdb_destroy_result(&res);
     buf_free(&q);
+    eng_disconnect(&c);
     return out;
 }
 
@@ -234,9 +267,11 @@ static char *make_standin(sess_t *s, const view_t *v)
  * the session's schema, then main. */
 static char *standin_for(sess_t *s, const ref_t *r)
 {
-    if (!r->schema[0] && temp_relation(s, r->name)) return NULL;
+    if (!r->schema[0] && relation_at(s, "temp", "main", r->name)) return NULL;
+    views_refresh(s);
+    char db[128] = "", schema[128] = "", *cached = NULL;
     pthread_mutex_lock(&g_views_mu);
-    views_load(s);
+    uint64_t gen = g_views_gen;
     int best = -1, best_rank = 1000;
     for (int i = 0; i < g_nviews; i++) {
         view_t *v = &g_views[i];
@@ -251,24 +286,42 @@ static char *standin_for(sess_t *s, const ref_t *r)
             best = i;
         }
     }
-    char *out = NULL;
     if (best >= 0) {
-        view_t *v = &g_views[best];
-        if (!v->standin) v->standin = make_standin(s, v);
-        if (v->standin) {
-            buf_t b;
-            buf_init(&b, strlen(v->standin) + 64);
-            buf_append_str(&b, v->standin);
-            if (!r->alias[0]) {
-                buf_append_str(&b, " AS ");
-                lex_put_ident(&b, r->name);
-            }
-            buf_cstr(&b);
-            out = b.data;
-        }
+        snprintf(db, sizeof db, "%s", g_views[best].db);
+        snprintf(schema, sizeof schema, "%s", g_views[best].schema);
+        if (g_views[best].standin) cached = xstrdup(g_views[best].standin);
     }
     pthread_mutex_unlock(&g_views_mu);
-    return out;
+    if (best < 0 || best_rank == 1000) {
+        free(cached);
+        return NULL;
+    }
+    /* a relation of that name in the session's own schema comes first */
+    if (best_rank == 3 && strcasecmp(s->default_schema, "main") != 0 &&
+        relation_at(s, NULL, s->default_schema, r->name)) {
+        free(cached);
+        return NULL;
+    }
+    if (!cached) {
+        cached = make_standin(s, db, schema, r->name);
+        if (!cached) return NULL;
+        pthread_mutex_lock(&g_views_mu);
+        for (int i = 0; g_views_gen == gen && i < g_nviews; i++)
+            if (!g_views[i].standin && !strcmp(g_views[i].db, db) && !strcmp(g_views[i].schema, schema) &&
+                !strcasecmp(g_views[i].name, r->name))
+                g_views[i].standin = xstrdup(cached);
+        pthread_mutex_unlock(&g_views_mu);
+    }
+    buf_t b;
+    buf_init(&b, strlen(cached) + 64);
+    buf_append_str(&b, cached);
+    free(cached);
+    if (!r->alias[0]) {
+        buf_append_str(&b, " AS ");
+        lex_put_ident(&b, r->name);
+    }
+    buf_cstr(&b);
+    return b.data;
 }
 
 /* Whether the text names any view at all (a cheap test before parsing). */
@@ -377,17 +430,16 @@ static char *with_standins(sess_t *s, const char *sql)
     free(q);
     if (!tree) return NULL;
     named_t n = {0};
-    authz_collect_named(&n, tree);
-    json_decref(tree);
+    ref_t **order = authz_refs_last_first(tree, &n); /* last first: earlier offsets stay valid */
     char *work = xstrdup(sql);
     bool changed = false;
-    for (int i = n.nrefs - 1; i >= 0; i--) { /* last first: earlier offsets stay valid */
-        ref_t *r = &n.refs[i];
+    for (int i = 0; i < n.nrefs; i++) {
+        ref_t *r = order[i];
         if (r->location == (size_t)-1) continue;
         if (authz_is_cte(&n, r->name) && !r->schema[0]) continue;
         size_t at = from + r->location;
         size_t span = authz_name_span(work, at);
-        char *text = span ? standin_for(s, r) : NULL;
+        char *text = span && authz_span_names(work + at, span, r) ? standin_for(s, r) : NULL;
         if (text) {
             char *next = xasprintf("%.*s%s%s", (int)at, work, text, work + at + span);
             free(work);
@@ -396,6 +448,7 @@ static char *with_standins(sess_t *s, const char *sql)
             changed = true;
         }
     }
+    free(order);
     authz_named_free(&n);
     if (!changed) {
         free(work);
@@ -498,8 +551,11 @@ static void derive_for(sess_t *s, gate_stmt_t *st)
     if (st->kind != MET_KIND_DDL && st->audit_objects && !strstr(st->audit_objects, "\"read\"")) return;
     const char *sql = st->orig_sql ? st->orig_sql : st->sql;
     struct lin_state *ls = state(s);
-    const char *memo = strcache_get(&ls->derived, ver, sql);
+    /* names resolve by the session's schema: part of the memo's key */
+    char *key = xasprintf("%s\x1f%s\x1f%s", s->default_schema, s->user, sql);
+    const char *memo = strcache_get(&ls->derived, ver, key);
     if (memo) {
+        free(key);
         st->lineage = lin_load(memo);
         return;
     }
@@ -509,8 +565,9 @@ static void derive_for(sess_t *s, gate_stmt_t *st)
     if (!st->lineage && err.sqlstate[0])
         log_event(LOG_WARN, "lineage_unplanned", "sqlstate=%s reason=\"%.200s\"", err.sqlstate, err.message);
     char *text = lin_dump(st->lineage);
-    strcache_put(&ls->derived, ver, sql, text, 16384);
+    strcache_put(&ls->derived, ver, key, text, 16384);
     free(text);
+    free(key);
 }
 
 /* ---- storage ---- */
@@ -612,6 +669,21 @@ static void store_run(meta_t *m, const op_t *o, const char *status, const char *
     }
 }
 
+/* Runs the statements of one change in one meta transaction. */
+static void exec_all(meta_t *m, const char *const *sqls, int n, int nargs, const char **args,
+                     const char *what)
+{
+    if (!meta_begin(m)) return;
+    bool ok = true;
+    for (int i = 0; i < n && ok; i++) ok = exec1(m, sqls[i], nargs, args);
+    if (!ok) {
+        meta_rollback(m);
+    } else if (!meta_commit(m)) {
+        log_event(LOG_WARN, "lineage_store_failed", "change=\"%s\"", what);
+    }
+}
+
+/* Names compare as the engine's do: without regard to case. */
 static void apply(meta_t *m, op_t *o)
 {
     char now[40];
@@ -621,54 +693,40 @@ static void apply(meta_t *m, op_t *o)
         store_run(m, o, "COMPLETE", NULL);
         break;
     case OP_RETIRE: {
+        static const char *const q[] = {
+            "UPDATE lineage_runs SET current = 0, retired_at = ?2 WHERE target_table "
+            "= ?1 COLLATE NOCASE AND current = 1"};
         const char *a[] = {o->a, now};
-        (void)exec1(
-            m, "UPDATE lineage_runs SET current = 0, retired_at = ?2 WHERE target_table = ?1 AND current = 1",
-            2, a);
+        exec_all(m, q, 1, 2, a, o->a);
         break;
     }
     case OP_RETIRE_SCHEMA: {
-        char *like = xasprintf("%s.%%", o->a);
-        const char *a[] = {like, now};
-        (void)exec1(
-            m,
-            "UPDATE lineage_runs SET current = 0, retired_at = ?2 WHERE target_table LIKE ?1 ESCAPE '\\' "
-            "AND current = 1",
-            2, a);
-        free(like);
+        static const char *const q[] = {
+            "UPDATE lineage_runs SET current = 0, retired_at = ?2 WHERE "
+            "substr(target_table, 1, length(?1)) = ?1 COLLATE NOCASE AND current = 1"};
+        char *prefix = xasprintf("%s.", o->a);
+        const char *a[] = {prefix, now};
+        exec_all(m, q, 1, 2, a, o->a);
+        free(prefix);
         break;
     }
     case OP_RENAME: {
         /* the object keeps its history under its new name */
+        static const char *const q[] = {
+            "UPDATE lineage_runs SET target_table = ?2 WHERE target_table = ?1 COLLATE NOCASE",
+            "UPDATE lineage_edges SET target_table = ?2 WHERE target_table = ?1 COLLATE NOCASE",
+            "UPDATE lineage_edges SET source_table = ?2 WHERE source_table = ?1 COLLATE NOCASE"};
         const char *a[] = {o->a, o->b};
-        if (!meta_begin(m)) break;
-        bool ok = exec1(m, "UPDATE lineage_runs SET target_table = ?2 WHERE target_table = ?1", 2, a) &&
-                  exec1(m, "UPDATE lineage_edges SET target_table = ?2 WHERE target_table = ?1", 2, a) &&
-                  exec1(m, "UPDATE lineage_edges SET source_table = ?2 WHERE source_table = ?1", 2, a);
-        if (ok) {
-            if (!meta_commit(m)) log_event(LOG_WARN, "lineage_store_failed", "rename=\"%s\"", o->a);
-        } else {
-            meta_rollback(m);
-        }
+        exec_all(m, q, 3, 2, a, o->a);
         break;
     }
     case OP_RENAME_COLUMN: {
+        static const char *const q[] = {"UPDATE lineage_edges SET target_column = ?3 WHERE target_table = ?1 "
+                                        "COLLATE NOCASE AND target_column = ?2 COLLATE NOCASE",
+                                        "UPDATE lineage_edges SET source_column = ?3 WHERE source_table = ?1 "
+                                        "COLLATE NOCASE AND source_column = ?2 COLLATE NOCASE"};
         const char *a[] = {o->a, o->b, o->c};
-        if (!meta_begin(m)) break;
-        bool ok =
-            exec1(
-                m,
-                "UPDATE lineage_edges SET target_column = ?3 WHERE target_table = ?1 AND target_column = ?2",
-                3, a) &&
-            exec1(
-                m,
-                "UPDATE lineage_edges SET source_column = ?3 WHERE source_table = ?1 AND source_column = ?2",
-                3, a);
-        if (ok) {
-            if (!meta_commit(m)) log_event(LOG_WARN, "lineage_store_failed", "rename=\"%s\"", o->a);
-        } else {
-            meta_rollback(m);
-        }
+        exec_all(m, q, 2, 3, a, o->a);
         break;
     }
     }
@@ -722,8 +780,10 @@ static char *read_table_name(sess_t *s, lex_t *l, lex_tok_t *t)
     }
     *t = lex_next(l);
     char *out = NULL;
-    if (n == 1) out = qualified(s->default_schema, parts[0]);
-    if (n >= 2) out = qualified(parts[n - 2], parts[n - 1]);
+    /* a session's TEMP table is not in lineage (and must not rename what is) */
+    bool temp = n >= 2 ? !strcasecmp(parts[0], "temp") : n == 1 && relation_at(s, "temp", "main", parts[0]);
+    if (!temp && n == 1) out = qualified(s->default_schema, parts[0]);
+    if (!temp && n >= 2) out = qualified(parts[n - 2], parts[n - 1]);
     for (int i = 0; i < n; i++) free(parts[i]);
     return out;
 }
@@ -789,6 +849,11 @@ static lin_t *view_lineage(sess_t *s, gate_stmt_t *st)
     char *planned = with_standins(s, body);
     gate_err_t err;
     json_t *plan = authz_serialize(s, "json_serialize_plan", planned ? planned : body, &err);
+    if (!plan && planned) { /* as lin_derive: the plain plan, views expanded */
+        free(planned);
+        planned = NULL;
+        plan = authz_serialize(s, "json_serialize_plan", body, &err);
+    }
     char *target = qualified(st->ddl_schema, st->ddl_name);
     lin_t *l = plan ? lin_from_query_plan(plan, planned ? planned : body, target, "VIEW", cols, ncols) : NULL;
     if (!plan) log_event(LOG_WARN, "lineage_unplanned", "view=\"%s\" reason=\"%.200s\"", target, err.message);
@@ -802,6 +867,10 @@ static lin_t *view_lineage(sess_t *s, gate_stmt_t *st)
 
 static lin_t *copy_lineage(sess_t *s, gate_stmt_t *st)
 {
+    /* a session's TEMP table is not in lineage */
+    if (st->copy_schema ? !strcasecmp(st->copy_schema, "temp")
+                        : relation_at(s, "temp", "main", st->copy_name))
+        return NULL;
     const char *schema = st->copy_schema ? st->copy_schema : s->default_schema;
     char *target = qualified(schema, st->copy_name);
     lin_t *l = lin_new("COPY", target);
@@ -826,7 +895,11 @@ static void fill_op(sess_t *s, gate_stmt_t *st, op_t *o)
     fmt_iso_time(now, o->ended);
     const char *text = st->audit_text ? st->audit_text : st->orig_sql ? st->orig_sql : st->sql ? st->sql : "";
     char *red = audit_redact(text);
-    if (strlen(red) > STATEMENT_CAP) red[STATEMENT_CAP] = '\0';
+    if (strlen(red) > STATEMENT_CAP) {
+        size_t keep = STATEMENT_CAP;
+        while (keep > 0 && ((unsigned char)red[keep] & 0xC0) == 0x80) keep--; /* whole UTF-8 characters */
+        red[keep] = '\0';
+    }
     o->statement = red;
 }
 

@@ -414,3 +414,104 @@ def test_drop_then_create_again(conn):
     cur.execute("CREATE TABLE dl_one AS SELECT a * 2 AS b FROM dl_src")  # a new table of that name
     assert q(cur, "SELECT target_column, current FROM madang.lineage_edges WHERE target_table = 'main.dl_one' "
                   "ORDER BY current") == [("a", False), ("b", True)]
+
+
+# ---- found by review ----
+
+def test_view_sealing_follows_text_order(srv, conn):
+    """ORDER BY comes before FROM in the parse tree: sealing a view must not
+    land on another name (it once let a secret table through)."""
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE rv_secret (c VARCHAR)")
+    cur.execute("INSERT INTO rv_secret VALUES ('TOPSECRET')")
+    cur.execute("CREATE TABLE rv_pub (c INTEGER)")
+    cur.execute("CREATE VIEW rv_v1 AS SELECT c FROM rv_pub")
+    cur.execute("CREATE VIEW rv_v2 AS SELECT c FROM rv_pub")
+    cur.execute("CREATE USER rv_eve PASSWORD 'eve-pw-123'")
+    cur.execute("GRANT SELECT ON rv_v1, rv_v2, rv_pub TO rv_eve")
+    e = psycopg2.connect(srv.dsn(user="rv_eve", password="eve-pw-123"))
+    e.autocommit = True
+    ec = e.cursor()
+    for pad in (1, 12, 40):
+        with pytest.raises(psycopg2.Error) as err:
+            ec.execute("SELECT x.* FROM rv_v1, (SELECT * FROM rv_secret) x ORDER BY" + " " * pad +
+                       "(SELECT max(c) FROM rv_v2)")
+        assert err.value.pgcode == "42501"
+    assert q(ec, "SELECT count(*) FROM rv_v1 ORDER BY (SELECT max(c) FROM rv_v2)") == [(0,)]
+    # nobody names lineage's stand-in (it would forge edges)
+    with pytest.raises(psycopg2.Error) as err:
+        ec.execute("SELECT * FROM madang_lineage_view('main.rv_secret', {'c': NULL::VARCHAR})")
+    assert err.value.pgcode == "42501"
+    with pytest.raises(psycopg2.Error) as err:
+        cur.execute("CREATE TABLE rv_forged AS SELECT * FROM \"madang_lineage_view\"('main.rv_secret', {'c': 1})")
+    assert err.value.pgcode == "42501"
+    e.close()
+
+
+def test_temp_tables_never_touch_lineage(srv, conn):
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE tt_real (id INTEGER, ssn VARCHAR)")
+    cur.execute("CREATE TABLE tt_down AS SELECT id, ssn FROM tt_real")
+    cur.execute("CREATE USER tt_eve PASSWORD 'eve-pw-456'")
+    e = psycopg2.connect(srv.dsn(user="tt_eve", password="eve-pw-456"))
+    e.autocommit = True
+    ec = e.cursor()
+    ec.execute("CREATE TEMP TABLE tt_real (id INTEGER, ssn VARCHAR)")
+    ec.execute("ALTER TABLE tt_real RENAME COLUMN ssn TO pwned")
+    ec.execute("CREATE TEMP TABLE tt_down (id INTEGER, ssn VARCHAR)")
+    import io
+    ec.copy_expert("COPY tt_down FROM STDIN", io.StringIO("1\tx\n"))
+    e.close()
+    rows = set(q(cur, "SELECT target_column, source_table, source_column FROM madang.lineage_edges "
+                      "WHERE target_table = 'main.tt_down'"))
+    assert rows == {("id", "main.tt_real", "id"), ("ssn", "main.tt_real", "ssn")}
+
+
+def test_returning_writes_have_lineage(conn):
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE rt_src (id INTEGER, v VARCHAR)")
+    cur.execute("INSERT INTO rt_src VALUES (1, 'a')")
+    cur.execute("CREATE TABLE rt_dst (id INTEGER, v VARCHAR)")
+    assert q(cur, "INSERT INTO rt_dst SELECT id, upper(v) FROM rt_src RETURNING id") == [(1,)]
+    assert q(cur, "UPDATE rt_dst SET v = s.v FROM rt_src s WHERE s.id = rt_dst.id RETURNING rt_dst.v") == [("a",)]
+    rows = set(q(cur, "SELECT target_column, source_column, subtype FROM madang.lineage_edges "
+                      "WHERE target_table = 'main.rt_dst'"))
+    assert ("v", "v", "TRANSFORMATION") in rows and ("v", "v", "IDENTITY") in rows and ("id", "id", "IDENTITY") in rows
+
+
+def test_prepared_system_views_answer_every_execution(srv, conn):
+    import psycopg
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE pv_a (k INTEGER)")
+    cur.execute("CREATE TABLE pv_b AS SELECT k FROM pv_a")
+    with psycopg.connect(srv.dsn(), autocommit=True) as c:
+        for sql in ("SELECT count(*) FROM madang.lineage_edges WHERE target_table = 'main.pv_b'",
+                    "SELECT count(*) FROM madang.lineage_upstream('main.pv_b', 5)",
+                    "SELECT count(*) FROM madang.users"):
+            counts = [c.execute(sql, prepare=True).fetchone()[0] for _ in range(3)]
+            assert counts[0] > 0 and counts == [counts[0]] * 3, (sql, counts)
+        # and a later execution sees what changed since the statement was prepared
+        before = c.execute("SELECT count(*) FROM madang.lineage_edges", prepare=True).fetchone()[0]
+        cur.execute("CREATE TABLE pv_c AS SELECT k FROM pv_b")
+        after = c.execute("SELECT count(*) FROM madang.lineage_edges", prepare=True).fetchone()[0]
+        assert after == before + 1
+
+
+def test_search_path_and_case(conn):
+    cur = conn.cursor()
+    cur.execute("CREATE SCHEMA sp2")
+    cur.execute("CREATE TABLE sp_src (a INTEGER)")
+    cur.execute("CREATE TABLE sp2.sp_src (a INTEGER)")
+    cur.execute("CREATE TABLE sp_dst (a INTEGER)")
+    sql = "INSERT INTO main.sp_dst SELECT a FROM sp_src"
+    cur.execute(sql)
+    cur.execute("SET search_path = sp2")
+    cur.execute(sql)
+    cur.execute("SET search_path = main")
+    rows = q(cur, "SELECT source_table FROM madang.lineage_edges WHERE target_table = 'main.sp_dst' "
+                  "ORDER BY statement_seq")
+    assert rows == [("main.sp_src",), ("sp2.sp_src",)]
+    cur.execute('CREATE TABLE "MixT" AS SELECT a FROM sp_src')
+    cur.execute("DROP TABLE mixt")
+    assert q(cur, "SELECT count(*) FROM madang.lineage_edges WHERE lower(target_table) = 'main.mixt' AND current") \
+        == [(0,)]
