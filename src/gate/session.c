@@ -98,6 +98,7 @@ static atomic_long g_next_id = 1;
 
 static void put_setting(sess_t *s, const char *name, const char *value, bool also_reset)
 {
+    s->epoch++; /* what names resolve to may change (search_path): statements kept by the door are stale */
     char lname[128];
     snprintf(lname, sizeof lname, "%s", name);
     for (char *p = lname; *p; p++) *p = (char)tolower((unsigned char)*p);
@@ -152,6 +153,7 @@ sess_t *sess_create(server_t *srv, const char *user, bool superuser, const char 
 
 void sess_set_identity(sess_t *s, const char *user, bool superuser)
 {
+    s->epoch++;
     put_setting(s, "is_superuser", superuser ? "on" : "off", true);
     put_setting(s, "session_authorization", user, true);
 }

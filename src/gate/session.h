@@ -48,6 +48,9 @@ typedef struct sess {
     struct lin_state *lin;      /* lineage.c's: runs waiting for COMMIT, derived edges */
     int32_t backend_pid;        /* what pg_backend_pid() answers */
     bool shim_lazy_done;        /* the catalog part of the compatibility shim is installed */
+    /* Moves whenever a setting or the effective user changes: a door may keep
+     * a prepared statement only within one epoch (and one authz_version()). */
+    uint64_t epoch;
     /* Settings changed since the door last reported them (ParameterStatus). */
     char **changed;
     int nchanged;

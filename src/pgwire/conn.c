@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "gate/authz.h"
 #include "gate/gate.h"
 #include "gate/lex.h"
 #include "pgwire/codec.h"
@@ -48,6 +49,8 @@ typedef struct pstmt {
     int refs;
     int ndeclared;
     uint32_t *declared; /* parameter OIDs from Parse (0 = unspecified) */
+    char *text;         /* the query as parsed (the unnamed statement is kept for a repeat) */
+    uint64_t epoch;     /* the session's epoch it was prepared in */
 } pstmt_t;
 
 typedef struct portal {
@@ -552,6 +555,7 @@ static void pstmt_unref(pstmt_t *p)
     gate_stmt_free(p->g);
     free(p->name);
     free(p->declared);
+    free(p->text);
     free(p);
 }
 
@@ -1208,14 +1212,35 @@ static bool handle_parse(conn_t *c, const char *body, size_t len, gate_err_t *er
     size_t ql = strlen(sql);
     while (ql > 0 && (sql[ql - 1] == ';' || sql[ql - 1] == ' ' || sql[ql - 1] == '\n' || sql[ql - 1] == '\t'))
         sql[--ql] = '\0';
+    /* The same unnamed statement again (pgbench -M extended, psycopg 3,
+     * node-postgres send Parse before every execution): keep the one
+     * prepared, as long as nothing it was decided on has changed since —
+     * grants, policies, catalog (authz_version), settings and user (epoch).
+     * Bind re-checks the version as for any prepared statement. */
+    pstmt_t *prev = m.name[0] ? NULL : find_stmt(c, "");
+    if (prev && prev->text && !strcmp(prev->text, sql) && prev->epoch == c->sess->epoch &&
+        prev->g->action == GATE_ENGINE && prev->g->authz_version == authz_version() &&
+        prev->ndeclared == m.nparams) {
+        bool same = true;
+        for (int i = 0; i < m.nparams && same; i++) same = prev->declared[i] == pgw_parse_param_oid(&m, i);
+        if (same) {
+            free(sql);
+            pgw_simple(&c->wbuf, '1');
+            return true;
+        }
+    }
     const char **hints = xcalloc((size_t)m.nparams + 1, sizeof *hints);
     for (int i = 0; i < m.nparams; i++) hints[i] = pgw_duckdb_type_for_oid(pgw_parse_param_oid(&m, i));
     bool ok = gate_prepare_typed(c->sess, sql, type_ok, hints, m.nparams, &g, err);
     free(hints);
-    free(sql);
-    if (!ok) return false;
+    if (!ok) {
+        free(sql);
+        return false;
+    }
     if (!m.name[0]) remove_stmt(c, "");
     pstmt_t *ps = pstmt_wrap(m.name, g);
+    ps->text = sql;
+    ps->epoch = c->sess->epoch;
     ps->ndeclared = m.nparams;
     ps->declared = xcalloc((size_t)m.nparams + 1, sizeof *ps->declared);
     for (int i = 0; i < m.nparams; i++) ps->declared[i] = pgw_parse_param_oid(&m, i);

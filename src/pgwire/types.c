@@ -414,8 +414,43 @@ static void fmt_shortest(buf_t *b, double d, int maxprec, int explimit, bool is_
         return;
     }
     char tmp[48];
-    int prec;
-    for (prec = 1; prec < maxprec; prec++) {
+    int prec = 1;
+    if (!is_float) {
+        /* Fast path, plain notation: the fewest decimals k such that an
+         * integer r < 2^53 gives r / 10^k == d. Both the division and a
+         * reader's strtod round correctly for such r and k <= 22, so the
+         * text reads back as d; the first k is the shortest. */
+        double a = fabs(d);
+        if (a >= 1e-4 && a < 1e14) {
+            static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                         1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                         1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+            for (int k = 0; k < (int)ARRAY_LEN(p10); k++) {
+                double m = a * p10[k];
+                if (m >= 9007199254740992.0) break;
+                double r = nearbyint(m);
+                if (r / p10[k] != a) continue;
+                uint64_t u = (uint64_t)r;
+                char *end = tmp + sizeof tmp, *q = end;
+                int digits = 0;
+                do {
+                    *--q = (char)('0' + (int)(u % 10));
+                    u /= 10;
+                    digits++;
+                } while (u || digits <= k);
+                if (d < 0) buf_putc(b, '-');
+                int intlen = digits - k;
+                buf_append(b, q, (size_t)intlen);
+                if (k) {
+                    buf_putc(b, '.');
+                    buf_append(b, q + intlen, (size_t)k);
+                }
+                return;
+            }
+            prec = 15; /* no shorter text exists: 15 to 17 digits */
+        }
+    }
+    for (; prec < maxprec; prec++) {
         snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
         if (is_float ? strtof(tmp, NULL) == (float)d : strtod(tmp, NULL) == d) break;
     }
@@ -472,9 +507,15 @@ static void put_ymd(buf_t *b, int64_t days, bool *bc)
     civil_from_days(days, &y, &m, &d);
     *bc = y <= 0;
     if (*bc) y = 1 - y; /* there is no year 0: 0 is 1 BC */
-    char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%04lld-", (long long)y);
-    buf_append(b, tmp, (size_t)n);
+    if (y < 10000) {
+        put2(b, (unsigned)(y / 100));
+        put2(b, (unsigned)(y % 100));
+        buf_putc(b, '-');
+    } else {
+        char tmp[24];
+        int n = snprintf(tmp, sizeof tmp, "%04lld-", (long long)y);
+        buf_append(b, tmp, (size_t)n);
+    }
     put2(b, m);
     buf_putc(b, '-');
     put2(b, d);
@@ -515,8 +556,8 @@ static void put_time_of_day(buf_t *b, int64_t us)
     buf_putc(b, ':');
     put2(b, s);
     if (frac) {
-        char tmp[16];
-        snprintf(tmp, sizeof tmp, ".%06u", frac % 1000000);
+        char tmp[8] = ".";
+        for (int i = 6; i >= 1; i--, frac /= 10) tmp[i] = (char)('0' + frac % 10);
         int n = 7;
         while (tmp[n - 1] == '0') n--;
         buf_append(b, tmp, (size_t)n);
@@ -690,11 +731,17 @@ static void numeric_binary_from_i128(buf_t *b, __int128 v, int scale)
     char tmp[64];
     char *end = tmp + sizeof tmp, *s = end;
     int digits = 0;
-    do {
+    while (u > UINT64_MAX) { /* 128-bit division only for the digits that need it */
         *--s = (char)('0' + (int)(u % 10));
         u /= 10;
         digits++;
-    } while (u || digits <= scale);
+    }
+    uint64_t w = (uint64_t)u;
+    do {
+        *--s = (char)('0' + (int)(w % 10));
+        w /= 10;
+        digits++;
+    } while (w || digits <= scale);
     put_numeric_binary(b, s, (size_t)(end - s), scale, neg);
 }
 

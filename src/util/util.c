@@ -107,7 +107,7 @@ void buf_free(buf_t *b)
     b->len = b->cap = 0;
 }
 
-void buf_reserve(buf_t *b, size_t extra)
+void buf_grow(buf_t *b, size_t extra)
 {
     if (b->len + extra <= b->cap) return;
     size_t cap = b->cap ? b->cap : 256;
@@ -116,22 +116,9 @@ void buf_reserve(buf_t *b, size_t extra)
     b->cap = cap;
 }
 
-void buf_append(buf_t *b, const void *p, size_t n)
-{
-    buf_reserve(b, n);
-    if (n) memcpy(b->data + b->len, p, n);
-    b->len += n;
-}
-
 void buf_append_str(buf_t *b, const char *s)
 {
     buf_append(b, s, strlen(s));
-}
-
-void buf_putc(buf_t *b, char c)
-{
-    buf_reserve(b, 1);
-    b->data[b->len++] = c;
 }
 
 void buf_printf(buf_t *b, const char *fmt, ...)

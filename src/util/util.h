@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define MUST_CHECK   __attribute__((warn_unused_result))
 #define UNUSED(x)    ((void)(x))
@@ -38,10 +39,25 @@ typedef struct {
 
 void buf_init(buf_t *b, size_t cap);
 void buf_free(buf_t *b);
-void buf_reserve(buf_t *b, size_t extra);
-void buf_append(buf_t *b, const void *p, size_t n);
+/* Makes room for extra more bytes (the slow path of buf_reserve). */
+void buf_grow(buf_t *b, size_t extra);
+/* Inline: the wire encoders append a few bytes per field, millions of times. */
+static inline void buf_reserve(buf_t *b, size_t extra)
+{
+    if (b->len + extra > b->cap) buf_grow(b, extra);
+}
+static inline void buf_append(buf_t *b, const void *p, size_t n)
+{
+    buf_reserve(b, n);
+    if (n) memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+static inline void buf_putc(buf_t *b, char c)
+{
+    buf_reserve(b, 1);
+    b->data[b->len++] = c;
+}
 void buf_append_str(buf_t *b, const char *s);
-void buf_putc(buf_t *b, char c);
 void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Remove the first n bytes. */
 void buf_consume(buf_t *b, size_t n);

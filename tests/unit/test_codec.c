@@ -1105,6 +1105,66 @@ static void test_fmt_double(void)
     CHECK(OUT_IS("1.0000000000000005e+15"));
 }
 
+/* The fast path for short decimals against the exhaustive search it
+ * shortcuts: the same text for a million values of every magnitude, and the
+ * text always reads back as the value. */
+static void ref_shortest(char *dst, size_t n, double d)
+{
+    char tmp[48];
+    int prec;
+    for (prec = 1; prec < 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
+        if (strtod(tmp, NULL) == d) break;
+    }
+    snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
+    int exp10 = atoi(strchr(tmp, 'e') + 1);
+    if (exp10 < -4 || exp10 >= 15) {
+        *strchr(tmp, 'e') = '\0';
+        snprintf(dst, n, "%se%c%02d", tmp, exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
+        return;
+    }
+    int decimals = prec - 1 - exp10;
+    snprintf(dst, n, "%.*f", decimals < 0 ? 0 : decimals, d);
+}
+
+static void test_fmt_double_fast_path(void)
+{
+    uint64_t x = 88172645463325252ULL;
+    int bad = 0;
+    for (int i = 0; i < 1000000 && bad < 5; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double d;
+        switch (i % 4) {
+        case 0:
+            d = (double)(x % 100000) * 0.01;
+            break; /* prices */
+        case 1:
+            d = (double)(int64_t)(x % 2000000001) / 1000.0 - 1e6;
+            break; /* signed, 3 decimals */
+        case 2:
+            d = ldexp((double)(x >> 11), (int)(x % 80) - 100);
+            break; /* any mantissa, 1e-18 .. 1e7 */
+        default:
+            memcpy(&d, &x, sizeof d);
+            if (!isfinite(d)) continue;
+            break; /* any bit pattern */
+        }
+        char want[64];
+        ref_shortest(want, sizeof want, d);
+        reset();
+        pgw_fmt_double(&out, d);
+        char *got = (char *)buf_cstr(&out);
+        if (d == 0) continue;
+        if (strcmp(got, want) != 0 || strtod(got, NULL) != d) {
+            fprintf(stderr, "fmt_double(%.17g): got %s want %s\n", d, got, want);
+            bad++;
+        }
+    }
+    CHECK(bad == 0);
+}
+
 int main(void)
 {
     buf_init(&out, 256);
@@ -1126,6 +1186,7 @@ int main(void)
     test_fmt_timestamp();
     test_fmt_interval();
     test_fmt_double();
+    test_fmt_double_fast_path();
     buf_free(&out);
     if (known_failing || known_passing)
         printf("known bugs: %d still failing, %d now passing\n", known_failing, known_passing);
