@@ -22,6 +22,7 @@ GEN_OBJS := $(BUILD)/obj/gen/compat_sql.o
 LIB_OBJS += $(GEN_OBJS)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+BENCH_CLIENTS := $(BUILD)/bench/pgfetch $(BUILD)/bench/duckrun
 
 .PHONY: all deps run test unit integration asan asan-test fuzz format format-check clean bench bench-noaudit
 
@@ -61,7 +62,9 @@ run: deps $(BUILD)/madang
 
 # Unit tests run inside pytest (tests/integration/test_unit.py) so that the
 # output ends with one runner summary.
-test: deps all
+# The comparison build without the audit (bench/) is built here too, so that
+# `make bench` after `make test` spends its time measuring.
+test: deps all bench-noaudit $(BENCH_CLIENTS)
 	MADANG_BIN=$(abspath $(BUILD)/madang) MADANG_UNIT_DIR=$(abspath $(BUILD)/tests) \
 	  $(PYTHON) -m pytest tests/integration -q -p no:cacheprovider $(PYTEST_ARGS)
 
@@ -89,8 +92,6 @@ format:
 
 format-check:
 	@clang-format --dry-run --Werror $(SRCS) $(shell find src -name '*.h') $(UNIT_SRCS) && echo "format-check: ok"
-
-BENCH_CLIENTS := $(BUILD)/bench/pgfetch $(BUILD)/bench/duckrun
 
 $(BUILD)/bench/pgfetch: bench/clients/pgfetch.c bench/clients/split.h
 	@mkdir -p $(dir $@)

@@ -3,6 +3,7 @@
 A psycopg 3 client streams `SELECT ... FROM range(10_000_000)` (row by row,
 no client-side buffering) through the simple and the extended protocol; the
 server's RSS is sampled every 50 ms. Prints peak growth per protocol."""
+import os
 import tempfile
 import threading
 import time
@@ -11,7 +12,7 @@ import psycopg
 
 from common import rss_mb, start
 
-ROWS = 10_000_000
+ROWS = int(os.environ.get("BENCH_STREAM_ROWS", "10000000"))  # make bench: 1 M (the client is Python)
 SQL = ("SELECT i AS id, i * 1.5 AS x, (i %% 1000)::DECIMAL(12,2) AS d, 'row number ' || i AS s, "
        "TIMESTAMP '2024-01-01' + to_seconds(i) AS ts FROM range(%d) t(i)" % ROWS)
 
