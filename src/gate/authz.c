@@ -1014,19 +1014,10 @@ static bool read_qname(lex_t *l, lex_tok_t *t, qname_t *q)
     return true;
 }
 
-/* Finds an existing relation for DROP/ALTER/COMMENT: kind 't' table, 'v' view, 0 any. */
-static bool find_existing_named(sess_t *s, const qname_t *q, char *schema_out, size_t n, char *name_out,
-                                size_t nn, bool *is_temp);
-
-/* Where an existing relation named q is: its schema, and (name_out, may be
- * NULL) its name as the catalog spells it. */
-static bool find_existing(sess_t *s, const qname_t *q, char *schema_out, size_t n, bool *is_temp)
-{
-    return find_existing_named(s, q, schema_out, n, NULL, 0, is_temp);
-}
-
-static bool find_existing_named(sess_t *s, const qname_t *q, char *schema_out, size_t n, char *name_out,
-                                size_t nn, bool *is_temp)
+/* Where an existing relation named q (DROP/ALTER/COMMENT) is: its schema,
+ * and (name_out, may be NULL) its name as the catalog spells it. */
+static bool find_existing(sess_t *s, const qname_t *q, char *schema_out, size_t n, char *name_out, size_t nn,
+                          bool *is_temp)
 {
     ref_t r = {.catalog = "",
                .schema = (char *)(q->qualified && !q->temp ? q->schema : ""),
@@ -1047,7 +1038,8 @@ static bool must_own(sess_t *s, const qname_t *q, const char *what, gate_err_t *
 {
     char schema[128];
     bool temp = false;
-    if (!find_existing(s, q, schema, sizeof schema, &temp)) return true; /* the engine reports it missing */
+    if (!find_existing(s, q, schema, sizeof schema, NULL, 0, &temp))
+        return true; /* the engine reports it missing */
     if (temp) {
         if (is_shim_object(s, q->name)) {
             deny(err, NULL, NULL, NULL, "permission denied for system relation %s", q->name);
@@ -1083,6 +1075,8 @@ static void set_ddl(gate_stmt_t *st, char op, const char *kind, const char *sche
     st->ddl_schema = xstrdup(schema);
     st->ddl_name = xstrdup(name);
     st->ddl_new_name = new_name ? xstrdup(new_name) : NULL;
+    free(st->ddl_column);
+    st->ddl_column = NULL;
 }
 
 /* Reads the object kind word (TABLE, VIEW, ...) into kind, lower case, and
@@ -1198,7 +1192,7 @@ static bool check_ddl(sess_t *s, gate_stmt_t *st, gate_err_t *err)
             if (!must_own(s, &q, "drop", err)) return false;
             char schema[128], name[128];
             bool temp = false;
-            if (find_existing_named(s, &q, schema, sizeof schema, name, sizeof name, &temp) && !temp)
+            if (find_existing(s, &q, schema, sizeof schema, name, sizeof name, &temp) && !temp)
                 set_ddl(st, 'D', kind, schema, name, NULL);
             if (t.type != TK_COMMA) break;
             t = lex_next(&l);
@@ -1215,14 +1209,25 @@ static bool check_ddl(sess_t *s, gate_stmt_t *st, gate_err_t *err)
         /* RENAME TO new: grants and ownership follow */
         char schema[128], name[128];
         bool temp = false;
-        if (lex_is(&t, "RENAME") &&
-            find_existing_named(s, &q, schema, sizeof schema, name, sizeof name, &temp) && !temp) {
+        if (lex_is(&t, "RENAME") && find_existing(s, &q, schema, sizeof schema, name, sizeof name, &temp) &&
+            !temp) {
             lex_tok_t u = lex_next(&l);
             if (lex_is(&u, "TO")) {
                 u = lex_next(&l);
                 char *nn = lex_value(&u);
                 set_ddl(st, 'R', "table", schema, name, nn);
                 free(nn);
+            } else {
+                /* RENAME [COLUMN] a TO b: lineage follows (ddl_column is a) */
+                if (lex_is(&u, "COLUMN")) u = lex_next(&l);
+                lex_tok_t to = lex_next(&l), nt = lex_next(&l);
+                if ((u.type == TK_IDENT || u.type == TK_QIDENT) && lex_is(&to, "TO") &&
+                    (nt.type == TK_IDENT || nt.type == TK_QIDENT)) {
+                    char *from = lex_value(&u), *nn = lex_value(&nt);
+                    set_ddl(st, 'K', "column", schema, name, nn);
+                    st->ddl_column = from;
+                    free(nn);
+                }
             }
         }
         return true;
@@ -1257,7 +1262,7 @@ static bool check_ddl(sess_t *s, gate_stmt_t *st, gate_err_t *err)
         if (!read_qname(&l, &t, &q)) return true;
         char schema[128];
         bool temp = false;
-        if (!find_existing(s, &q, schema, sizeof schema, &temp) || temp) return true;
+        if (!find_existing(s, &q, schema, sizeof schema, NULL, 0, &temp) || temp) return true;
         if (!pol_allows(s->acl, POL_DELETE, schema, q.name, NULL, NULL, 0)) {
             deny(err, "%s lacks DELETE on %s", s->acl->user, q.name, "permission denied for table %s.%s",
                  schema, q.name);

@@ -201,6 +201,7 @@ void gate_stmt_free(gate_stmt_t *st)
     free(st->ddl_schema);
     free(st->ddl_name);
     free(st->ddl_new_name);
+    free(st->ddl_column);
     free(st->copy_table);
     free(st->copy_schema);
     free(st->copy_name);

@@ -96,6 +96,7 @@ typedef struct gate_stmt {
     char *ddl_schema;
     char *ddl_name;
     char *ddl_new_name; /* RENAME TO */
+    char *ddl_column;   /* RENAME COLUMN: the old column name (ddl_op 'K', ddl_new_name the new) */
     char **copy_cols;
     int ncopy_cols;
     /* audit: the current execution's statement record, when it started, what
@@ -111,10 +112,9 @@ typedef struct gate_stmt {
     /* GRANT/REVOKE/groups (grant.c) */
     struct gate_gov *gov;
     /* lineage (lineage/lineage.h): the edges this statement writes, derived
-     * at the authz_version() it was executed at */
+     * at the authz_version() it was executed at (0: not yet) */
     struct lin *lineage;
     uint64_t lineage_version;
-    bool lineage_done;
     bool lineage_open;  /* executed, its end not yet recorded */
     int64_t lineage_us; /* time spent capturing this execution's lineage (audit completion record) */
     gate_copy_opts_t copy;

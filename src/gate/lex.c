@@ -338,6 +338,17 @@ int lex_split(const char *sql, lex_range_t **out)
     return count;
 }
 
+void lex_put_qname(buf_t *b, const char *catalog, const char *schema, const char *name)
+{
+    if (catalog && catalog[0]) {
+        lex_put_ident(b, catalog);
+        buf_putc(b, '.');
+    }
+    lex_put_ident(b, schema);
+    buf_putc(b, '.');
+    lex_put_ident(b, name);
+}
+
 void lex_put_ident(buf_t *b, const char *s)
 {
     buf_putc(b, '"');

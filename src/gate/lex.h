@@ -58,6 +58,8 @@ long lex_find_top_level(const char *sql, size_t from, const char *const *kws, si
 /* Appends s as a quoted identifier ("a""b") or a string literal ('it''s'). */
 void lex_put_ident(buf_t *b, const char *s);
 void lex_put_literal(buf_t *b, const char *s);
+/* "catalog"."schema"."name" (catalog left out when NULL or empty). */
+void lex_put_qname(buf_t *b, const char *catalog, const char *schema, const char *name);
 
 /* Splits SQL into statements on top-level semicolons. Each range excludes the
  * semicolon; empty statements (only blanks and comments) are kept with

@@ -301,13 +301,6 @@ static bool any_policy(const rls_set_t *r)
 
 /* ---- policy expressions for one user ---- */
 
-static bool is_member(const pol_acl_t *a, const char *g)
-{
-    for (int i = 0; i < a->ngroups; i++)
-        if (!strcmp(a->groups[i], g)) return true;
-    return false;
-}
-
 static bool is_mask_name(const lex_tok_t *t)
 {
     for (size_t i = 0; i < ARRAY_LEN(mask_names); i++)
@@ -379,7 +372,7 @@ char *protect_subst(const char *expr, const pol_acl_t *a, const char *real_user,
         if (lit)
             lex_put_literal(&b, lit);
         else
-            buf_append_str(&b, is_member(a, memb) ? "true" : "false");
+            buf_append_str(&b, pol_in_group(a, memb) ? "true" : "false");
         free(memb);
         copied = end;
         prev.type = TK_RPAREN;
@@ -421,11 +414,7 @@ static char *qualify(sess_t *s, const char *expr, gate_err_t *err)
         }
         buf_t q;
         buf_init(&q, 128);
-        lex_put_ident(&q, v.db);
-        buf_putc(&q, '.');
-        lex_put_ident(&q, v.schema);
-        buf_putc(&q, '.');
-        lex_put_ident(&q, v.name);
+        lex_put_qname(&q, v.db, v.schema, v.name);
         if (!r->alias[0]) {
             buf_append_str(&q, " AS ");
             lex_put_ident(&q, r->name);
@@ -642,13 +631,7 @@ static char *protected_relation(sess_t *s, const rls_set_t *r, const char *db, c
         buf_free(&col);
     }
     buf_append_str(&b, " FROM ");
-    if (db && db[0]) { /* with its catalog: a TEMP table of the same name is never what is read */
-        lex_put_ident(&b, db);
-        buf_putc(&b, '.');
-    }
-    lex_put_ident(&b, schema);
-    buf_putc(&b, '.');
-    lex_put_ident(&b, table);
+    lex_put_qname(&b, db, schema, table); /* with its catalog: a TEMP table of the same name is never read */
     buf_append_str(&b, " WHERE madang_fence()");
     if (filter) buf_printf(&b, " AND (%s)", filter);
     buf_append_str(&b, ")");

@@ -970,6 +970,17 @@ void lin_add_edge(lin_t *l, const char *target_column, const char *source_table,
     e->sub = sub;
 }
 
+lin_t *lin_copy(const lin_t *l)
+{
+    lin_t *c = lin_new(l->kind, l->target);
+    c->redefines = l->redefines;
+    c->approximate = l->approximate;
+    for (int i = 0; i < l->nedges; i++)
+        lin_add_edge(c, l->edges[i].target_column, l->edges[i].source_table, l->edges[i].source_column,
+                     l->edges[i].sub);
+    return c;
+}
+
 void lin_free(lin_t *l)
 {
     if (!l) return;

@@ -69,6 +69,7 @@ lin_t *lin_from_query_plan(json_t *plan, const char *sql, const char *target, co
 lin_t *lin_new(const char *kind, const char *target);
 void lin_add_edge(lin_t *l, const char *target_column, const char *source_table, const char *source_column,
                   lin_sub_t sub);
+lin_t *lin_copy(const lin_t *l);
 void lin_free(lin_t *l);
 
 /* The stand-in table function that keeps a view a node of its own in the

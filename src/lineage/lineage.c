@@ -83,8 +83,6 @@ static void standin_fn(duckdb_function_info info, duckdb_data_chunk out)
     duckdb_data_chunk_set_size(out, 0);
 }
 
-bool lin_query_setup(server_t *srv, duckdb_connection c, char *err, size_t errlen);
-
 bool lin_setup_engine(server_t *srv, duckdb_connection c, char *err, size_t errlen)
 {
     duckdb_table_function f = duckdb_create_table_function();
@@ -205,13 +203,7 @@ static bool relation_at(sess_t *s, const char *catalog, const char *schema, cons
     buf_t q;
     buf_init(&q, 64);
     buf_append_str(&q, "SELECT * FROM ");
-    if (catalog) {
-        lex_put_ident(&q, catalog);
-        buf_putc(&q, '.');
-    }
-    lex_put_ident(&q, schema);
-    buf_putc(&q, '.');
-    lex_put_ident(&q, name);
+    lex_put_qname(&q, catalog, schema, name);
     duckdb_prepared_statement ps;
     bool found = duckdb_prepare(s->conn, buf_cstr(&q), &ps) == DuckDBSuccess;
     duckdb_destroy_prepare(&ps);
@@ -228,11 +220,7 @@ static char *make_standin(sess_t *s, const char *db, const char *schema, const c
     buf_t q;
     buf_init(&q, 128);
     buf_append_str(&q, "DESCRIBE SELECT * FROM ");
-    lex_put_ident(&q, db);
-    buf_putc(&q, '.');
-    lex_put_ident(&q, schema);
-    buf_putc(&q, '.');
-    lex_put_ident(&q, name);
+    lex_put_qname(&q, db, schema, name);
     duckdb_result res;
     char *out = NULL;
     if (duckdb_query(c, buf_cstr(&q), &res) == DuckDBSuccess && duckdb_row_count(&res) > 0) {
@@ -457,18 +445,28 @@ static char *with_standins(sess_t *s, const char *sql)
     return work;
 }
 
-lin_t *lin_derive(sess_t *s, const char *sql, gate_err_t *err)
+/* The plan of sql with its views as stand-ins; *planned gets the text that
+ * was planned (the positions in the plan point into it; free it). When the
+ * stand-ins do not plan (a name that was not the view after all) it is the
+ * plain plan, views expanded to what they read. */
+static json_t *lineage_plan(sess_t *s, const char *sql, char **planned, gate_err_t *err)
 {
-    char *planned = with_standins(s, sql);
-    json_t *plan = authz_serialize(s, "json_serialize_plan", planned ? planned : sql, err);
-    if (!plan && planned) {
-        /* the stand-ins did not plan (a name that was not the view after
-         * all): the plain plan, views expanded to what they read */
-        free(planned);
-        planned = NULL;
+    char *with = with_standins(s, sql);
+    json_t *plan = with ? authz_serialize(s, "json_serialize_plan", with, err) : NULL;
+    if (!plan) {
+        free(with);
+        with = NULL;
         plan = authz_serialize(s, "json_serialize_plan", sql, err);
     }
-    lin_t *l = plan ? lin_from_plan(plan, planned ? planned : sql) : NULL;
+    *planned = with ? with : xstrdup(sql);
+    return plan;
+}
+
+static lin_t *lin_derive(sess_t *s, const char *sql, gate_err_t *err)
+{
+    char *planned;
+    json_t *plan = lineage_plan(s, sql, &planned, err);
+    lin_t *l = plan ? lin_from_plan(plan, planned) : NULL;
     json_decref(plan);
     free(planned);
     return l;
@@ -541,10 +539,9 @@ void lin_before_execute(sess_t *s, gate_stmt_t *st)
 static void derive_for(sess_t *s, gate_stmt_t *st)
 {
     uint64_t ver = authz_version();
-    if (st->lineage_done && st->lineage_version == ver) return;
+    if (st->lineage_version == ver) return; /* authz_version() is never 0 */
     lin_free(st->lineage);
     st->lineage = NULL;
-    st->lineage_done = true;
     st->lineage_version = ver;
     /* a write that reads nothing (INSERT ... VALUES) has no lineage: the
      * audit already knows what the plan reads (cached per statement shape) */
@@ -739,71 +736,6 @@ static char *qualified(const char *schema, const char *name)
     return xasprintf("%s.%s", schema && schema[0] ? schema : "main", name);
 }
 
-/* ALTER TABLE t RENAME [COLUMN] a TO b → a, b (heap) */
-static bool column_rename(const char *sql, char **from, char **to)
-{
-    lex_t l;
-    lex_init(&l, sql, strlen(sql));
-    lex_tok_t t = lex_next(&l);
-    if (!lex_is(&t, "ALTER")) return false;
-    while (t.type != TK_EOF && !lex_is(&t, "RENAME")) t = lex_next(&l);
-    if (t.type == TK_EOF) return false;
-    t = lex_next(&l);
-    if (lex_is(&t, "TO")) return false; /* the table itself */
-    if (lex_is(&t, "COLUMN")) t = lex_next(&l);
-    if (t.type != TK_IDENT && t.type != TK_QIDENT) return false;
-    lex_tok_t u = lex_next(&l);
-    if (!lex_is(&u, "TO")) return false;
-    lex_tok_t v = lex_next(&l);
-    if (v.type != TK_IDENT && v.type != TK_QIDENT) return false;
-    *from = lex_value(&t);
-    *to = lex_value(&v);
-    return true;
-}
-
-/* Reads [catalog.][schema.]name at the lexer into "schema.name" (the
- * session's schema when unqualified), or NULL. */
-static char *read_table_name(sess_t *s, lex_t *l, lex_tok_t *t)
-{
-    char *parts[3] = {0};
-    int n = 0;
-    for (;;) {
-        if ((t->type != TK_IDENT && t->type != TK_QIDENT) || n == 3) break;
-        parts[n++] = lex_value(t);
-        lex_t save = *l;
-        lex_tok_t d = lex_next(l);
-        if (d.type != TK_DOT) {
-            *l = save;
-            break;
-        }
-        *t = lex_next(l);
-    }
-    *t = lex_next(l);
-    char *out = NULL;
-    /* a session's TEMP table is not in lineage (and must not rename what is) */
-    bool temp = n >= 2 ? !strcasecmp(parts[0], "temp") : n == 1 && relation_at(s, "temp", "main", parts[0]);
-    if (!temp && n == 1) out = qualified(s->default_schema, parts[0]);
-    if (!temp && n >= 2) out = qualified(parts[n - 2], parts[n - 1]);
-    for (int i = 0; i < n; i++) free(parts[i]);
-    return out;
-}
-
-/* ALTER TABLE [IF EXISTS] [schema.]t ... → "schema.t" */
-static char *altered_table(sess_t *s, const char *sql)
-{
-    lex_t l;
-    lex_init(&l, sql, strlen(sql));
-    lex_tok_t t = lex_next(&l); /* ALTER */
-    t = lex_next(&l);
-    if (!lex_is(&t, "TABLE")) return NULL;
-    t = lex_next(&l);
-    if (lex_is(&t, "IF")) {
-        lex_next(&l);
-        t = lex_next(&l);
-    }
-    return read_table_name(s, &l, &t);
-}
-
 /* The columns of a persistent relation, in order. */
 static char **relation_columns(sess_t *s, const char *schema, const char *name, int *n)
 {
@@ -846,16 +778,11 @@ static lin_t *view_lineage(sess_t *s, gate_stmt_t *st)
     if (!body) return NULL;
     int ncols;
     char **cols = relation_columns(s, st->ddl_schema, st->ddl_name, &ncols);
-    char *planned = with_standins(s, body);
+    char *planned;
     gate_err_t err;
-    json_t *plan = authz_serialize(s, "json_serialize_plan", planned ? planned : body, &err);
-    if (!plan && planned) { /* as lin_derive: the plain plan, views expanded */
-        free(planned);
-        planned = NULL;
-        plan = authz_serialize(s, "json_serialize_plan", body, &err);
-    }
+    json_t *plan = lineage_plan(s, body, &planned, &err);
     char *target = qualified(st->ddl_schema, st->ddl_name);
-    lin_t *l = plan ? lin_from_query_plan(plan, planned ? planned : body, target, "VIEW", cols, ncols) : NULL;
+    lin_t *l = plan ? lin_from_query_plan(plan, planned, target, "VIEW", cols, ncols) : NULL;
     if (!plan) log_event(LOG_WARN, "lineage_unplanned", "view=\"%s\" reason=\"%.200s\"", target, err.message);
     free(target);
     json_decref(plan);
@@ -950,9 +877,7 @@ static bool statement_end(sess_t *s, gate_stmt_t *st, const gate_err_t *err)
         o.l = copy_lineage(s, st);
     } else if (st->lineage) {
         o.kind = OP_RUN;
-        char *text = lin_dump(st->lineage);
-        o.l = lin_load(text); /* the run owns a copy: the statement may run again */
-        free(text);
+        o.l = lin_copy(st->lineage); /* the run owns a copy: the statement may run again */
     } else if (st->kind == MET_KIND_DDL && st->ddl_op == 'C' && !strcmp(st->ddl_kind, "view")) {
         o.kind = OP_RUN;
         o.l = view_lineage(s, st);
@@ -967,17 +892,11 @@ static bool statement_end(sess_t *s, gate_stmt_t *st, const gate_err_t *err)
         o.kind = OP_RENAME;
         o.a = qualified(st->ddl_schema, st->ddl_name);
         o.b = qualified(st->ddl_schema, st->ddl_new_name);
-    } else if (st->kind == MET_KIND_DDL && st->sql && str_has_prefix_ci(st->sql, "ALTER")) {
-        char *from, *to;
-        if (!column_rename(st->sql, &from, &to)) return false;
-        o.kind = OP_RENAME_COLUMN;
-        o.a = altered_table(s, st->sql);
-        o.b = from;
-        o.c = to;
-        if (!o.a) {
-            op_clear(&o);
-            return false;
-        }
+    } else if (st->kind == MET_KIND_DDL && st->ddl_op == 'K' && st->ddl_column) {
+        o.kind = OP_RENAME_COLUMN; /* the gate resolved the table (never a TEMP one) */
+        o.a = qualified(st->ddl_schema, st->ddl_name);
+        o.b = xstrdup(st->ddl_column);
+        o.c = xstrdup(st->ddl_new_name);
     } else {
         return false;
     }

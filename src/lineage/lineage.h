@@ -30,11 +30,10 @@ void lin_statement_end(sess_t *s, gate_stmt_t *st, const gate_err_t *err);
 void lin_tx_end(sess_t *s, bool committed);
 void lin_session_free(sess_t *s);
 
-/* The edges a statement's plan gives (for tests and the benchmark): NULL when
- * it writes nothing tracked; err set when the engine cannot plan it. */
-lin_t *lin_derive(sess_t *s, const char *sql, gate_err_t *err);
-
 /* ---- reading (query.c) ---- */
+
+/* The lineage views' functions and views (called by lin_setup_engine). */
+bool lin_query_setup(server_t *srv, duckdb_connection c, char *err, size_t errlen) MUST_CHECK;
 
 /* Whether user may see a table's lineage: superusers and the auditors group
  * see all; others the tables they own or hold any privilege on. */

@@ -20,26 +20,11 @@ struct lin_viewer {
     bool all;
 };
 
-static bool first_row(void *ctx, int n, const char **c)
-{
-    UNUSED(n);
-    UNUSED(c);
-    *(bool *)ctx = true;
-    return false;
-}
-
 lin_viewer_t *lin_viewer_open(meta_t *m, const char *user)
 {
     lin_viewer_t *v = xcalloc(1, sizeof *v);
     v->acl = pol_acl_load(m, user);
-    if (v->acl && v->acl->superuser) v->all = true;
-    const char *a[] = {user};
-    bool auditor = false;
-    if (!v->all &&
-        meta_query(m, "SELECT 1 FROM group_members WHERE user_name = ?1 AND group_name = 'auditors'", 1, a,
-                   first_row, &auditor) &&
-        auditor)
-        v->all = true;
+    v->all = v->acl && (v->acl->superuser || pol_in_group(v->acl, "auditors"));
     return v;
 }
 
@@ -169,10 +154,6 @@ static bool eq(const char *a, const char *b)
 {
     return a ? b && !strcmp(a, b) : !b;
 }
-
-typedef struct {
-    lin_graph_t *g;
-} walk_t;
 
 static int find_node(const lin_graph_t *g, const char *table, const char *column)
 {
@@ -418,8 +399,6 @@ static const char *views_sql[] = {
     WALK_MACRO("lineage_upstream", "up"),
     WALK_MACRO("lineage_downstream", "down"),
 };
-
-bool lin_query_setup(server_t *srv, duckdb_connection c, char *err, size_t errlen);
 
 bool lin_query_setup(server_t *srv, duckdb_connection c, char *err, size_t errlen)
 {

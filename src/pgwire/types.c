@@ -374,21 +374,32 @@ static __int128 hugeint_val(duckdb_hugeint h)
     return (__int128)(((unsigned __int128)(uint64_t)h.upper << 64) | (unsigned __int128)h.lower);
 }
 
+/* The decimal digits of |v|, at least scale + 1 of them, written backwards
+ * ending at end; returns the first. 128-bit division only for the digits
+ * that need it. */
+static char *decimal_digits(__int128 v, int scale, char *end)
+{
+    unsigned __int128 u = v < 0 ? (unsigned __int128)(-(v + 1)) + 1 : (unsigned __int128)v;
+    char *s = end;
+    while (u > UINT64_MAX) {
+        *--s = (char)('0' + (int)(u % 10));
+        u /= 10;
+    }
+    uint64_t w = (uint64_t)u;
+    do {
+        *--s = (char)('0' + (int)(w % 10));
+        w /= 10;
+    } while (w || end - s <= scale);
+    return s;
+}
+
 /* A decimal with `scale` fractional digits, from its unscaled integer value. */
 static void put_decimal(buf_t *b, __int128 v, int scale)
 {
-    bool neg = v < 0;
-    unsigned __int128 u = neg ? (unsigned __int128)(-(v + 1)) + 1 : (unsigned __int128)v;
     char tmp[64];
-    char *end = tmp + sizeof tmp, *s = end;
-    int digits = 0;
-    do {
-        *--s = (char)('0' + (int)(u % 10));
-        u /= 10;
-        digits++;
-    } while (u || digits <= scale);
-    if (neg) buf_putc(b, '-');
-    int intlen = digits - scale;
+    char *end = tmp + sizeof tmp, *s = decimal_digits(v, scale, end);
+    if (v < 0) buf_putc(b, '-');
+    int intlen = (int)(end - s) - scale;
     buf_append(b, s, (size_t)intlen);
     if (scale > 0) {
         buf_putc(b, '.');
@@ -430,21 +441,7 @@ static void fmt_shortest(buf_t *b, double d, int maxprec, int explimit, bool is_
                 if (m >= 9007199254740992.0) break;
                 double r = nearbyint(m);
                 if (r / p10[k] != a) continue;
-                uint64_t u = (uint64_t)r;
-                char *end = tmp + sizeof tmp, *q = end;
-                int digits = 0;
-                do {
-                    *--q = (char)('0' + (int)(u % 10));
-                    u /= 10;
-                    digits++;
-                } while (u || digits <= k);
-                if (d < 0) buf_putc(b, '-');
-                int intlen = digits - k;
-                buf_append(b, q, (size_t)intlen);
-                if (k) {
-                    buf_putc(b, '.');
-                    buf_append(b, q + intlen, (size_t)k);
-                }
+                put_decimal(b, d < 0 ? -(__int128)r : (__int128)r, k);
                 return;
             }
             prec = 15; /* no shorter text exists: 15 to 17 digits */
@@ -726,23 +723,9 @@ static void put_numeric_binary(buf_t *b, const char *digits, size_t ndig, int sc
 
 static void numeric_binary_from_i128(buf_t *b, __int128 v, int scale)
 {
-    bool neg = v < 0;
-    unsigned __int128 u = neg ? (unsigned __int128)(-(v + 1)) + 1 : (unsigned __int128)v;
     char tmp[64];
-    char *end = tmp + sizeof tmp, *s = end;
-    int digits = 0;
-    while (u > UINT64_MAX) { /* 128-bit division only for the digits that need it */
-        *--s = (char)('0' + (int)(u % 10));
-        u /= 10;
-        digits++;
-    }
-    uint64_t w = (uint64_t)u;
-    do {
-        *--s = (char)('0' + (int)(w % 10));
-        w /= 10;
-        digits++;
-    } while (w || digits <= scale);
-    put_numeric_binary(b, s, (size_t)(end - s), scale, neg);
+    char *end = tmp + sizeof tmp, *s = decimal_digits(v, scale, end);
+    put_numeric_binary(b, s, (size_t)(end - s), scale, v < 0);
 }
 
 /* ---- the field encoder ---- */

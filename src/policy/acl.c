@@ -160,6 +160,13 @@ void pol_acl_free(pol_acl_t *a)
     free(a);
 }
 
+bool pol_in_group(const pol_acl_t *a, const char *group)
+{
+    for (int i = 0; i < a->ngroups; i++)
+        if (!strcmp(a->groups[i], group)) return true;
+    return false;
+}
+
 bool pol_owns(const pol_acl_t *a, const char *schema, const char *name)
 {
     for (int i = 0; i < a->nowned; i++)

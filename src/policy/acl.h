@@ -56,6 +56,8 @@ bool pol_allows(const pol_acl_t *a, pol_priv_t priv, const char *schema, const c
 /* Whether priv is granted on at least one column of the table. */
 bool pol_allows_any(const pol_acl_t *a, pol_priv_t priv, const char *schema, const char *table);
 bool pol_owns(const pol_acl_t *a, const char *schema, const char *name);
+/* Whether the acl's user is a member of group. */
+bool pol_in_group(const pol_acl_t *a, const char *group);
 
 /* The owner of an object ("" schema-level), or NULL when unrecorded (created
  * before madang tracked owners, or by bootstrap: treated as owned by admin). */
