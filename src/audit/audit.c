@@ -258,19 +258,18 @@ static uint64_t append_locked(audit_t *a, const char *type, json_t *fields)
     json_object_set_new(rec, "type", json_string(type));
     json_object_set_new(rec, "prev_hash", json_string(a->last_hash));
     free(ts);
-    /* the record has no hash or mac yet: its dump is its canonical form */
+    /* the record has no hash or mac yet: its dump is its canonical form; the
+     * line is that dump with the two appended (verify re-canonicalizes, so
+     * their place in the line does not matter) */
     char *c = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
-    char h[65], m[65];
-    sha256_hex(c, strlen(c), h);
-    free(c);
-    mac_hex(a->mac_key, h, m);
-    json_object_set_new(rec, "hash", json_string(h));
-    json_object_set_new(rec, "mac", json_string(m));
-    char *line = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(rec);
-    size_t n = strlen(line);
-    line = xrealloc(line, n + 2);
-    line[n++] = '\n';
+    size_t cn = strlen(c);
+    char h[65], m[65];
+    sha256_hex(c, cn, h);
+    mac_hex(a->mac_key, h, m);
+    char *line = xrealloc(c, cn + 160);
+    size_t n = cn - 1; /* over the closing brace */
+    n += (size_t)snprintf(line + n, 160, ",\"hash\":\"%s\",\"mac\":\"%s\"}\n", h, m);
     bool ok = write_all(a->fd, line, n);
     free(line);
     if (!ok) {

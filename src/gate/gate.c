@@ -213,6 +213,7 @@ void gate_stmt_free(gate_stmt_t *st)
     free(st->audit_objects);
     free(st->audit_policies);
     free(st->audit_text);
+    json_decref(st->audit_static);
     grant_free(st->gov);
     lin_free(st->lineage);
     free(st);
@@ -2215,23 +2216,15 @@ static const char *setting_or(sess_t *s, const char *name)
     return v ? v : "";
 }
 
-void gate_audit_begin(sess_t *s, gate_stmt_t *st, const char *decision, const gate_err_t *err)
+/* The fields of a statement record that depend only on the statement: what it
+ * says (redacted, capped), its fingerprint, what it reads and writes, the
+ * policies applied. */
+static json_t *audit_statement_fields(sess_t *s, gate_stmt_t *st, bool allowed)
 {
-    audit_t *a = s->srv->audit;
-    st->audit_seq = 0;
-    st->audit_t0 = now_us();
-    st->lineage_open = true; /* gate_audit_end records the lineage once */
-    if (!a || st->action == GATE_EMPTY) return;
     const char *text = st->audit_text ? st->audit_text : st->sql ? st->sql : "";
     char *red = audit_redact(text);
     size_t n = strlen(red);
     json_t *f = json_object();
-    json_object_set_new(f, "session_id", json_integer(s->id));
-    json_object_set_new(f, "real_user", json_string(s->real_user));
-    json_object_set_new(f, "user", json_string(s->user));
-    json_object_set_new(f, "client_addr", json_string(s->client_addr));
-    json_object_set_new(f, "application_name", json_string(setting_or(s, "application_name")));
-    json_object_set_new(f, "door", json_string(s->door ? s->door : ""));
     size_t cap =
         s->srv->cfg.audit_statement_max > 0 ? (size_t)s->srv->cfg.audit_statement_max : AUDIT_TEXT_CAP;
     if (n > cap) {
@@ -2256,12 +2249,12 @@ void gate_audit_begin(sess_t *s, gate_stmt_t *st, const char *decision, const ga
     json_object_set_new(f, "kind", json_string(met_kind_name(st->kind)));
     json_object_set_new(f, "tag", json_string(st->tag));
     json_error_t je;
-    if (!st->audit_objects && st->ps && st->sql && !strcmp(decision, "allowed"))
+    if (!st->audit_objects && st->ps && st->sql && allowed)
         st->audit_objects = authz_objects(s, st->orig_sql ? st->orig_sql : st->sql);
     json_t *o = st->audit_objects ? json_loads(st->audit_objects, 0, &je) : NULL;
     json_object_set_new(f, "objects", o ? o : json_array());
     /* what the statement named (views as views), beside what the plan reads (base tables) */
-    char *direct = st->ps && st->sql && !strcmp(decision, "allowed") && st->kind == MET_KIND_SELECT
+    char *direct = st->ps && st->sql && allowed && st->kind == MET_KIND_SELECT
                        ? authz_direct_objects(s, st->orig_sql ? st->orig_sql : st->sql)
                        : NULL;
     json_t *d = direct ? json_loads(direct, 0, &je) : NULL;
@@ -2269,6 +2262,39 @@ void gate_audit_begin(sess_t *s, gate_stmt_t *st, const char *decision, const ga
     json_object_set_new(f, "direct_objects", d ? d : json_array());
     json_t *p = st->audit_policies ? json_loads(st->audit_policies, 0, &je) : NULL;
     json_object_set_new(f, "policies", p ? p : json_array());
+    return f;
+}
+
+void gate_audit_begin(sess_t *s, gate_stmt_t *st, const char *decision, const gate_err_t *err)
+{
+    audit_t *a = s->srv->audit;
+    st->audit_seq = 0;
+    st->audit_t0 = now_us();
+    st->lineage_open = true; /* gate_audit_end records the lineage once */
+    if (!a || st->action == GATE_EMPTY) return;
+    bool allowed = !strcmp(decision, "allowed");
+    json_t *f = json_object();
+    json_object_set_new(f, "session_id", json_integer(s->id));
+    json_object_set_new(f, "real_user", json_string(s->real_user));
+    json_object_set_new(f, "user", json_string(s->user));
+    json_object_set_new(f, "client_addr", json_string(s->client_addr));
+    json_object_set_new(f, "application_name", json_string(setting_or(s, "application_name")));
+    json_object_set_new(f, "door", json_string(s->door ? s->door : ""));
+    if (allowed && st->ps) {
+        /* a prepared statement run again (pgbench, a pooled application) records
+         * what the first run worked out */
+        if (!st->audit_static || st->audit_static_epoch != s->epoch || st->audit_static_authz != authz_version()) {
+            json_decref(st->audit_static);
+            st->audit_static = audit_statement_fields(s, st, true);
+            st->audit_static_epoch = s->epoch;
+            st->audit_static_authz = authz_version();
+        }
+        json_object_update(f, st->audit_static);
+    } else {
+        json_t *sf = audit_statement_fields(s, st, allowed);
+        json_object_update(f, sf);
+        json_decref(sf);
+    }
     json_object_set_new(f, "decision", json_string(decision));
     if (err && err->sqlstate[0]) {
         json_object_set_new(f, "sqlstate", json_string(err->sqlstate));

@@ -106,6 +106,11 @@ typedef struct gate_stmt {
     char *audit_objects;  /* JSON array */
     char *audit_policies; /* JSON array */
     char *audit_text;     /* what the client sent (NULL: sql) */
+    /* the record's fields that are the same at every execution of an allowed
+     * statement (text, fingerprint, objects, policies), made once per session
+     * epoch and authz_version() */
+    struct json_t *audit_static;
+    uint64_t audit_static_epoch, audit_static_authz;
     /* CREATE TOKEN (identity_sql.c): created when executed */
     char *token_user;
     char *token_expires;

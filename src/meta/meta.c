@@ -7,9 +7,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Prepared statements kept across calls, keyed by their text: the audit index
+ * and lineage run the same few statements thousands of times a second, and
+ * compiling one costs more than running it. A statement in use (a meta_query
+ * callback that calls back into meta) is not shared: the nested call compiles
+ * its own. */
+#define META_CACHE 48
+
+typedef struct {
+    char *sql;
+    sqlite3_stmt *st;
+    bool busy;
+} meta_cached_t;
+
 struct meta {
     sqlite3 *db;
     pthread_mutex_t mu;
+    meta_cached_t cache[META_CACHE];
+    int ncache;
+    int next_evict;
 };
 
 /* Migrations: index i brings the schema from version i to i+1. Never edit a
@@ -240,6 +256,10 @@ fail:
 void meta_close(meta_t *m)
 {
     if (!m) return;
+    for (int i = 0; i < m->ncache; i++) {
+        sqlite3_finalize(m->cache[i].st);
+        free(m->cache[i].sql);
+    }
     sqlite3_close(m->db);
     pthread_mutex_destroy(&m->mu);
     free(m);
@@ -342,19 +362,71 @@ static void bind_args(sqlite3_stmt *st, int nargs, const char **args)
     }
 }
 
+/* A prepared statement for sql, from the cache when it is there and free;
+ * under m->mu. *slot is the cache entry to give back with stmt_done, or -1
+ * for a statement of its own. */
+static sqlite3_stmt *stmt_get(meta_t *m, const char *sql, int *slot)
+{
+    *slot = -1;
+    int free_slot = -1;
+    for (int i = 0; i < m->ncache; i++) {
+        if (strcmp(m->cache[i].sql, sql) != 0) continue;
+        if (m->cache[i].busy) {
+            free_slot = -2; /* in use by an outer call: compile a private one */
+            break;
+        }
+        m->cache[i].busy = true;
+        *slot = i;
+        return m->cache[i].st;
+    }
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v3(m->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) return NULL;
+    if (free_slot == -2 || !st) return st;
+    if (m->ncache < META_CACHE) {
+        free_slot = m->ncache++;
+    } else {
+        /* evict one that is not in use, round robin */
+        for (int k = 0; k < META_CACHE; k++) {
+            int i = (m->next_evict + k) % META_CACHE;
+            if (!m->cache[i].busy) {
+                free_slot = i;
+                break;
+            }
+        }
+        if (free_slot < 0) return st;
+        m->next_evict = (free_slot + 1) % META_CACHE;
+        sqlite3_finalize(m->cache[free_slot].st);
+        free(m->cache[free_slot].sql);
+    }
+    m->cache[free_slot] = (meta_cached_t){.sql = xstrdup(sql), .st = st, .busy = true};
+    *slot = free_slot;
+    return st;
+}
+
+static void stmt_done(meta_t *m, sqlite3_stmt *st, int slot)
+{
+    if (slot < 0) {
+        sqlite3_finalize(st);
+        return;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    m->cache[slot].busy = false;
+}
+
 int meta_exec(meta_t *m, const char *sql, int nargs, const char **args, char *err, size_t errlen)
 {
-    int changed = -1;
-    sqlite3_stmt *st;
+    int changed = -1, slot;
     pthread_mutex_lock(&m->mu);
-    if (sqlite3_prepare_v2(m->db, sql, -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_stmt *st = stmt_get(m, sql, &slot);
+    if (st) {
         bind_args(st, nargs, args);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_DONE || rc == SQLITE_ROW)
             changed = sqlite3_changes(m->db);
         else if (err)
             snprintf(err, errlen, "%s", sqlite3_errmsg(m->db));
-        sqlite3_finalize(st);
+        stmt_done(m, st, slot);
     } else if (err) {
         snprintf(err, errlen, "%s", sqlite3_errmsg(m->db));
     }
@@ -364,10 +436,11 @@ int meta_exec(meta_t *m, const char *sql, int nargs, const char **args, char *er
 
 bool meta_query(meta_t *m, const char *sql, int nargs, const char **args, meta_row_fn fn, void *ctx)
 {
-    sqlite3_stmt *st;
     bool ok = false;
+    int slot;
     pthread_mutex_lock(&m->mu);
-    if (sqlite3_prepare_v2(m->db, sql, -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_stmt *st = stmt_get(m, sql, &slot);
+    if (st) {
         bind_args(st, nargs, args);
         int n = sqlite3_column_count(st);
         const char *cols[32];
@@ -378,7 +451,7 @@ bool meta_query(meta_t *m, const char *sql, int nargs, const char **args, meta_r
             if (!fn(ctx, n, cols)) break;
         }
         ok = rc == SQLITE_DONE || rc == SQLITE_ROW;
-        sqlite3_finalize(st);
+        stmt_done(m, st, slot);
     }
     pthread_mutex_unlock(&m->mu);
     return ok;
