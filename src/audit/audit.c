@@ -247,6 +247,62 @@ static bool verify_b64(EVP_PKEY *k, const char *msg, const char *b64)
 
 /* ---- writing ---- */
 
+/* Where key would go among the members of the compact object c (len bytes):
+ * the offset of the first member whose key sorts after it, or of the closing
+ * brace. Keys are plain ASCII here (the writer's own), compared as bytes the
+ * way JSON_SORT_KEYS sorts them. */
+static size_t member_slot(const char *c, size_t len, const char *key)
+{
+    size_t i = 1, klen = strlen(key);
+    while (i < len - 1) {
+        /* c[i] is the opening quote of a member's key */
+        size_t k = i + 1, e = k;
+        while (e < len && c[e] != '"') e += c[e] == '\\' ? 2 : 1;
+        size_t n = e - k;
+        int cmp = memcmp(c + k, key, n < klen ? n : klen);
+        if (cmp > 0 || (cmp == 0 && n > klen)) return i;
+        /* skip the value: to the comma at depth 0 outside strings */
+        int depth = 0;
+        bool str = false;
+        for (e++; e < len - 1; e++) {
+            char ch = c[e];
+            if (str) {
+                if (ch == '\\')
+                    e++;
+                else if (ch == '"')
+                    str = false;
+            } else if (ch == '"') {
+                str = true;
+            } else if (ch == '{' || ch == '[') {
+                depth++;
+            } else if (ch == '}' || ch == ']') {
+                depth--;
+            } else if (ch == ',' && depth == 0) {
+                break;
+            }
+        }
+        i = e + 1;
+    }
+    return len - 1;
+}
+
+/* The line of a record: its canonical form c with "hash" and "mac" added in
+ * key order, byte for byte what one sorted dump of the whole record gives. */
+static void with_hash_and_mac(buf_t *b, const char *c, size_t len, const char *h, const char *m)
+{
+    const char *key[2] = {"hash", "mac"}, *val[2] = {h, m};
+    size_t at[2] = {member_slot(c, len, "hash"), member_slot(c, len, "mac")}, pos = 0;
+    for (int j = 0; j < 2; j++) {
+        buf_append(b, c + pos, at[j] - pos);
+        pos = at[j];
+        bool last = c[pos] == '}';
+        if (last && c[pos - 1] != '{' && b->data[b->len - 1] != ',') buf_putc(b, ',');
+        buf_printf(b, "\"%s\":\"%s\"", key[j], val[j]);
+        if (!last) buf_putc(b, ',');
+    }
+    buf_append(b, c + pos, len - pos);
+}
+
 /* Appends a record under a->mu; returns its seq. */
 static uint64_t append_locked(audit_t *a, const char *type, json_t *fields)
 {
@@ -259,17 +315,19 @@ static uint64_t append_locked(audit_t *a, const char *type, json_t *fields)
     json_object_set_new(rec, "prev_hash", json_string(a->last_hash));
     free(ts);
     /* the record has no hash or mac yet: its dump is its canonical form; the
-     * line is that dump with the two appended (verify re-canonicalizes, so
-     * their place in the line does not matter) */
+     * line is that dump with the two spliced in at their sorted places */
     char *c = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(rec);
-    size_t cn = strlen(c);
     char h[65], m[65];
+    size_t cn = strlen(c);
     sha256_hex(c, cn, h);
     mac_hex(a->mac_key, h, m);
-    char *line = xrealloc(c, cn + 160);
-    size_t n = cn - 1; /* over the closing brace */
-    n += (size_t)snprintf(line + n, 160, ",\"hash\":\"%s\",\"mac\":\"%s\"}\n", h, m);
+    buf_t b = {0};
+    with_hash_and_mac(&b, c, cn, h, m);
+    free(c);
+    buf_putc(&b, '\n');
+    char *line = b.data;
+    size_t n = b.len;
     bool ok = write_all(a->fd, line, n);
     free(line);
     if (!ok) {
