@@ -23,6 +23,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SCRIPT = "\\set id random(1, 100000)\nSELECT id, price FROM trades WHERE id = :id;\n"
+TRIVIAL = "SELECT 1;\n"
 
 
 def tps(srv, script):
@@ -38,11 +39,11 @@ def tps(srv, script):
     return statistics.median(out)
 
 
-def run(binary, tmp, script):
+def run(binary, tmp, scripts):
     conftest.MADANG = binary
     srv = start(tmp, demo=True)
     try:
-        return tps(srv, script)
+        return [tps(srv, script) for script in scripts]
     finally:
         srv.stop()
 
@@ -54,20 +55,24 @@ def main():
         print("build-noaudit/madang is missing: run `make bench-noaudit`")
         return 1
     with tempfile.TemporaryDirectory() as tmp:
-        script = os.path.join(tmp, "lookup.sql")
-        with open(script, "w") as f:
-            f.write(SCRIPT)
+        scripts = []
+        for name, text in (("lookup.sql", SCRIPT), ("one.sql", TRIVIAL)):
+            scripts.append(os.path.join(tmp, name))
+            with open(scripts[-1], "w") as f:
+                f.write(text)
         os.makedirs(os.path.join(tmp, "a"))
         os.makedirs(os.path.join(tmp, "b"))
-        plain = run(plain_bin, os.path.join(tmp, "b"), script)
-        audited = run(audited_bin, os.path.join(tmp, "a"), script)
+        plain, plain_one = run(plain_bin, os.path.join(tmp, "b"), scripts)
+        audited, audited_one = run(audited_bin, os.path.join(tmp, "a"), scripts)
     cost = 1 - audited / plain
     print("| figure | audited | not audited | target |")
     print("|---|---|---|---|")
     print("| PK lookups, pgbench -M extended -c 8 -j 2, %d s, median of %d | %.0f statements/s | %.0f statements/s "
           "| >= 5000/s — %s |" % (SECONDS, RUNS, audited, plain, "met" if audited >= 5000 else "**missed**"))
-    print("| throughput cost of the audit | %.1f %% | | <= 10 %% — %s |" % (cost * 100,
-                                                                          "met" if cost <= 0.10 else "**missed**"))
+    print("| throughput cost of the audit on PK lookups | %.1f %% | | <= 10 %% — %s |" % (
+        cost * 100, "met" if cost <= 0.10 else "**missed**"))
+    print("| `SELECT 1`, same pgbench (the engine's share smallest) | %.0f statements/s | %.0f statements/s "
+          "| reported (cost %.1f %%) |" % (audited_one, plain_one, (1 - audited_one / plain_one) * 100))
     return 0 if audited >= 5000 and cost <= 0.10 else 1
 
 

@@ -83,7 +83,9 @@ def star_sql(dialect, tmp):
 
 
 def madang_dsn(srv, user="admin", password=None):
-    return srv.dsn(user=user, password=password)
+    # the same transport as the PostgreSQL anchor, which has no TLS configured:
+    # plain TCP on loopback (TLS costs madang about 20 % of B1; docs/benchmarks.md)
+    return srv.dsn(user=user, password=password, sslmode="disable")
 
 
 def start_madang(binary, tmp, name):
@@ -127,7 +129,7 @@ def pgbench(host_port, user, password, tmp, label):
         f.write(LOOKUP % (CUST - 1))
     logdir = os.path.join(tmp, "pgbench-" + label)
     os.makedirs(logdir, exist_ok=True)
-    env = dict(os.environ, PGPASSWORD=password or "")
+    env = dict(os.environ, PGPASSWORD=password or "", PGSSLMODE="disable")  # as madang_dsn
     r = subprocess.run(["pgbench", "-n", "-M", "extended", "-c", "8", "-j", "2", "-T", str(PGBENCH_SECONDS),
                         "-f", script, "-l", "--log-prefix", os.path.join(logdir, "tx"), "-h", "127.0.0.1", "-p",
                         str(host_port[1]), "-U", user, host_port[2]],
