@@ -2283,7 +2283,8 @@ void gate_audit_begin(sess_t *s, gate_stmt_t *st, const char *decision, const ga
     if (allowed && st->ps) {
         /* a prepared statement run again (pgbench, a pooled application) records
          * what the first run worked out */
-        if (!st->audit_static || st->audit_static_epoch != s->epoch || st->audit_static_authz != authz_version()) {
+        if (!st->audit_static || st->audit_static_epoch != s->epoch ||
+            st->audit_static_authz != authz_version()) {
             json_decref(st->audit_static);
             st->audit_static = audit_statement_fields(s, st, true);
             st->audit_static_epoch = s->epoch;
