@@ -742,35 +742,72 @@ bool authz_is_view_name(sess_t *s, const char *name)
     return false;
 }
 
+void authz_cols_free(authz_cols_t *c)
+{
+    for (int i = 0; i < c->n; i++) {
+        free(c->name[i]);
+        free(c->type[i]);
+    }
+    free(c->name);
+    free(c->type);
+    memset(c, 0, sizeof *c);
+}
+
+bool authz_columns(duckdb_connection c, const char *db, const char *schema, const char *table,
+                   authz_cols_t *out)
+{
+    memset(out, 0, sizeof *out);
+    buf_t q;
+    buf_init(&q, 256);
+    buf_append_str(&q, "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ");
+    lex_put_literal(&q, schema);
+    buf_append_str(&q, " AND table_name = ");
+    lex_put_literal(&q, table);
+    if (db && db[0]) {
+        buf_append_str(&q, " AND database_name = ");
+        lex_put_literal(&q, db);
+    } else {
+        buf_append_str(&q, " AND database_name NOT IN ('temp', 'system')");
+    }
+    buf_append_str(&q, " ORDER BY column_index");
+    duckdb_result r;
+    bool ok = duckdb_query(c, buf_cstr(&q), &r) == DuckDBSuccess;
+    buf_free(&q);
+    if (ok) {
+        idx_t n = duckdb_row_count(&r);
+        out->name = xcalloc((size_t)n + 1, sizeof(char *));
+        out->type = xcalloc((size_t)n + 1, sizeof(char *));
+        for (idx_t i = 0; i < n; i++) {
+            char *a = duckdb_value_varchar(&r, 0, i), *t = duckdb_value_varchar(&r, 1, i);
+            out->name[out->n] = xstrdup(a ? a : "");
+            out->type[out->n] = xstrdup(t ? t : "VARCHAR");
+            out->n++;
+            duckdb_free(a);
+            duckdb_free(t);
+        }
+        ok = n > 0;
+    }
+    duckdb_destroy_result(&r);
+    return ok;
+}
+
 /* An empty relation with the view's columns and types. */
 static char *sealed_relation(sess_t *s, const rel_t *v, const ref_t *r)
 {
-    buf_t q;
-    buf_init(&q, 256);
-    buf_append_str(&q, "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ");
-    lex_put_literal(&q, v->db);
-    buf_append_str(&q, " AND schema_name = ");
-    lex_put_literal(&q, v->schema);
-    buf_append_str(&q, " AND table_name = ");
-    lex_put_literal(&q, v->name);
-    buf_append_str(&q, " ORDER BY column_index");
-    duckdb_result res;
     buf_t out;
     buf_init(&out, 256);
     buf_append_str(&out, "(SELECT ");
-    if (duckdb_query(s->conn, buf_cstr(&q), &res) == DuckDBSuccess) {
-        for (idx_t i = 0; i < duckdb_row_count(&res); i++) {
-            char *n = duckdb_value_varchar(&res, 0, i), *t = duckdb_value_varchar(&res, 1, i);
+    authz_cols_t c;
+    if (authz_columns(s->conn, v->db, v->schema, v->name, &c)) {
+        for (int i = 0; i < c.n; i++) {
             if (i) buf_append_str(&out, ", ");
-            buf_printf(&out, "CAST(NULL AS %s) AS ", t);
-            lex_put_ident(&out, n);
-            duckdb_free(n);
-            duckdb_free(t);
+            buf_printf(&out, "CAST(NULL AS %s) AS ", c.type[i]);
+            lex_put_ident(&out, c.name[i]);
         }
-        if (duckdb_row_count(&res) == 0) buf_append_str(&out, "NULL AS madang_sealed");
+        authz_cols_free(&c);
+    } else {
+        buf_append_str(&out, "NULL AS madang_sealed");
     }
-    duckdb_destroy_result(&res);
-    buf_free(&q);
     buf_append_str(&out, " WHERE false)");
     if (!r->alias[0]) {
         buf_append_str(&out, " AS ");

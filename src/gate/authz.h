@@ -23,6 +23,17 @@ bool authz_refresh(sess_t *s, gate_err_t *err) MUST_CHECK;
 bool authz_check(sess_t *s, gate_stmt_t *st, gate_err_t *err) MUST_CHECK;
 /* Bookkeeping after a DDL statement succeeded (owners, grants of dropped objects). */
 void authz_after_success(sess_t *s, gate_stmt_t *st);
+/* The columns of a relation, in order, with their types, from the engine's
+ * catalog. db NULL or "": any catalog but the session's TEMP one and the
+ * system ones. False when the relation has none (or cannot be read). */
+typedef struct {
+    int n;
+    char **name, **type;
+} authz_cols_t;
+bool authz_columns(duckdb_connection c, const char *db, const char *schema, const char *table,
+                   authz_cols_t *out);
+void authz_cols_free(authz_cols_t *c);
+
 /* What the statement reads and writes, from its bound plan, as a JSON array of
  * {"object": "schema.table", "access": "read|insert|update|delete|merge",
  * "columns": [...]} (heap); cached per statement shape. */

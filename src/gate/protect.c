@@ -482,63 +482,6 @@ static char *row_filter(sess_t *s, const rls_set_t *r, const char *schema, const
 
 /* ---- tables ---- */
 
-typedef struct {
-    int n;
-    char **name, **type;
-} cols_t;
-
-static void cols_free(cols_t *c)
-{
-    for (int i = 0; i < c->n; i++) {
-        free(c->name[i]);
-        free(c->type[i]);
-    }
-    free(c->name);
-    free(c->type);
-    memset(c, 0, sizeof *c);
-}
-
-static bool columns_on(duckdb_connection conn, const char *db, const char *schema, const char *table,
-                       cols_t *out)
-{
-    memset(out, 0, sizeof *out);
-    buf_t q;
-    buf_init(&q, 256);
-    buf_append_str(&q, "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ");
-    lex_put_literal(&q, schema);
-    buf_append_str(&q, " AND table_name = ");
-    lex_put_literal(&q, table);
-    if (db && db[0]) {
-        buf_append_str(&q, " AND database_name = ");
-        lex_put_literal(&q, db);
-    }
-    buf_append_str(&q, " ORDER BY column_index");
-    duckdb_result r;
-    bool ok = duckdb_query(conn, buf_cstr(&q), &r) == DuckDBSuccess;
-    buf_free(&q);
-    if (ok) {
-        idx_t n = duckdb_row_count(&r);
-        out->name = xcalloc((size_t)n + 1, sizeof(char *));
-        out->type = xcalloc((size_t)n + 1, sizeof(char *));
-        for (idx_t i = 0; i < n; i++) {
-            char *a = duckdb_value_varchar(&r, 0, i), *t = duckdb_value_varchar(&r, 1, i);
-            out->name[out->n] = xstrdup(a ? a : "");
-            out->type[out->n] = xstrdup(t ? t : "VARCHAR");
-            out->n++;
-            duckdb_free(a);
-            duckdb_free(t);
-        }
-        ok = n > 0;
-    }
-    duckdb_destroy_result(&r);
-    return ok;
-}
-
-static bool table_columns(sess_t *s, const char *db, const char *schema, const char *table, cols_t *out)
-{
-    return columns_on(s->conn, db, schema, table, out);
-}
-
 static bool is_protected(const rls_set_t *r, const char *schema, const char *table)
 {
     return rls_has_row_policies(r, schema, table) || rls_may_mask(r, schema, table);
@@ -546,7 +489,7 @@ static bool is_protected(const rls_set_t *r, const char *schema, const char *tab
 
 /* The masked expression of column i for this user, or NULL. */
 static char *column_mask(sess_t *s, const rls_set_t *r, const char *schema, const char *table,
-                         const cols_t *c, int i, gate_err_t *err, bool *failed)
+                         const authz_cols_t *c, int i, gate_err_t *err, bool *failed)
 {
     char via[160];
     const rls_mask_t *m = rls_column_mask(r, schema, table, c->name[i], c->type[i], via, sizeof via);
@@ -589,8 +532,8 @@ static char *protected_relation(sess_t *s, const rls_set_t *r, const char *db, c
 {
     *failed = false;
     if (!is_protected(r, schema, table)) return NULL;
-    cols_t c;
-    if (!table_columns(s, db, schema, table, &c)) {
+    authz_cols_t c;
+    if (!authz_columns(s->conn, db, schema, table, &c)) {
         gate_err_set(err, "42P01", "cannot read the columns of %s.%s", schema, table);
         *failed = true;
         return NULL;
@@ -637,7 +580,7 @@ static char *protected_relation(sess_t *s, const rls_set_t *r, const char *db, c
     buf_append_str(&b, ")");
     bool had_filter = filter != NULL;
     free(filter);
-    cols_free(&c);
+    authz_cols_free(&c);
     if (*failed) {
         json_decref(masks);
         buf_free(&b);
@@ -767,8 +710,8 @@ static char *rewrite_query(sess_t *s, const rls_set_t *r, const char *sql, int d
                 ok = false;
             } else if (ch) {
                 /* the view's own column names over its rewritten body */
-                cols_t c;
-                if (!table_columns(s, v.db, v.schema, v.name, &c)) {
+                authz_cols_t c;
+                if (!authz_columns(s->conn, v.db, v.schema, v.name, &c)) {
                     gate_err_set(err, "XX000", "cannot read the columns of view %s.%s", v.schema, v.name);
                     ok = false;
                 } else {
@@ -786,7 +729,7 @@ static char *rewrite_query(sess_t *s, const rls_set_t *r, const char *sql, int d
                     }
                     with = xstrdup(buf_cstr(&b));
                     buf_free(&b);
-                    cols_free(&c);
+                    authz_cols_free(&c);
                 }
             }
             free(rb);
@@ -1203,8 +1146,8 @@ static bool rewrite_insert(sess_t *s, const rls_set_t *r, const char *sql, char 
         if (!checked) {
             buf_append_str(&o, rq);
         } else {
-            cols_t c;
-            if (!table_columns(s, v.db, v.schema, v.name, &c)) {
+            authz_cols_t c;
+            if (!authz_columns(s->conn, v.db, v.schema, v.name, &c)) {
                 gate_err_set(err, "42P01", "cannot read the columns of %s.%s", v.schema, v.name);
                 free(rq);
                 buf_free(&o);
@@ -1216,7 +1159,7 @@ static bool rewrite_insert(sess_t *s, const rls_set_t *r, const char *sql, char 
             if (cfailed) {
                 free(rq);
                 buf_free(&o);
-                cols_free(&c);
+                authz_cols_free(&c);
                 ok = false;
                 goto done;
             }
@@ -1246,7 +1189,7 @@ static bool rewrite_insert(sess_t *s, const rls_set_t *r, const char *sql, char 
             buf_append_str(&o, ") END");
             free(check);
             buf_free(&names);
-            cols_free(&c);
+            authz_cols_free(&c);
         }
         free(rq);
         *out = xstrdup(buf_cstr(&o));
@@ -1418,8 +1361,8 @@ void protect_explain(meta_t *m, duckdb_connection c, const char *user, const cha
         free(f);
     }
     /* masks: the table's columns from the engine */
-    cols_t cols;
-    if (columns_on(c, NULL, schema, table, &cols)) {
+    authz_cols_t cols;
+    if (authz_columns(c, NULL, schema, table, &cols)) {
         for (int i = 0; i < cols.n; i++) {
             char via[160];
             const rls_mask_t *mk =
@@ -1431,7 +1374,7 @@ void protect_explain(meta_t *m, duckdb_connection c, const char *user, const cha
             free(what);
             free(why);
         }
-        cols_free(&cols);
+        authz_cols_free(&cols);
     }
 out:
     rls_free(r);

@@ -736,59 +736,24 @@ static char *qualified(const char *schema, const char *name)
     return xasprintf("%s.%s", schema && schema[0] ? schema : "main", name);
 }
 
-/* The columns of a persistent relation, in order. */
-static char **relation_columns(sess_t *s, const char *schema, const char *name, int *n)
-{
-    buf_t q;
-    buf_init(&q, 256);
-    buf_append_str(&q,
-                   "SELECT column_name FROM duckdb_columns() WHERE database_name NOT IN ('temp', 'system') "
-                   "AND schema_name = ");
-    lex_put_literal(&q, schema);
-    buf_append_str(&q, " AND table_name = ");
-    lex_put_literal(&q, name);
-    buf_append_str(&q, " ORDER BY column_index");
-    duckdb_result r;
-    char **cols = NULL;
-    *n = 0;
-    if (duckdb_query(s->conn, buf_cstr(&q), &r) == DuckDBSuccess) {
-        idx_t rows = duckdb_row_count(&r);
-        cols = xcalloc(rows ? rows : 1, sizeof *cols);
-        for (idx_t i = 0; i < rows; i++) {
-            char *v = duckdb_value_varchar(&r, 0, i);
-            cols[(*n)++] = xstrdup(v);
-            duckdb_free(v);
-        }
-    }
-    duckdb_destroy_result(&r);
-    buf_free(&q);
-    return cols;
-}
-
-static void free_list(char **l, int n)
-{
-    for (int i = 0; i < n; i++) free(l[i]);
-    free(l);
-}
-
 static lin_t *view_lineage(sess_t *s, gate_stmt_t *st)
 {
     const char *sql = st->orig_sql ? st->orig_sql : st->sql;
     char *body = authz_view_body(sql);
     if (!body) return NULL;
-    int ncols;
-    char **cols = relation_columns(s, st->ddl_schema, st->ddl_name, &ncols);
+    authz_cols_t cols;
+    (void)authz_columns(s->conn, NULL, st->ddl_schema, st->ddl_name, &cols);
     char *planned;
     gate_err_t err;
     json_t *plan = lineage_plan(s, body, &planned, &err);
     char *target = qualified(st->ddl_schema, st->ddl_name);
-    lin_t *l = plan ? lin_from_query_plan(plan, planned, target, "VIEW", cols, ncols) : NULL;
+    lin_t *l = plan ? lin_from_query_plan(plan, planned, target, "VIEW", cols.name, cols.n) : NULL;
     if (!plan) log_event(LOG_WARN, "lineage_unplanned", "view=\"%s\" reason=\"%.200s\"", target, err.message);
     free(target);
     json_decref(plan);
     free(planned);
     free(body);
-    free_list(cols, ncols);
+    authz_cols_free(&cols);
     return l;
 }
 
@@ -802,12 +767,12 @@ static lin_t *copy_lineage(sess_t *s, gate_stmt_t *st)
     char *target = qualified(schema, st->copy_name);
     lin_t *l = lin_new("COPY", target);
     free(target);
-    int n = st->ncopy_cols;
-    char **cols = st->copy_cols;
-    char **all = NULL;
-    if (!n) cols = all = relation_columns(s, schema, st->copy_name, &n);
+    authz_cols_t all = {0};
+    if (!st->ncopy_cols) (void)authz_columns(s->conn, NULL, schema, st->copy_name, &all);
+    int n = st->ncopy_cols ? st->ncopy_cols : all.n;
+    char **cols = st->ncopy_cols ? st->copy_cols : all.name;
     for (int i = 0; i < n; i++) lin_add_edge(l, cols[i], "stdin", cols[i], LIN_IDENTITY);
-    free_list(all, all ? n : 0);
+    authz_cols_free(&all);
     return l;
 }
 
