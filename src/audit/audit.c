@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -31,9 +31,11 @@ struct audit {
     size_t seg_bytes;
     uint64_t seq;    /* last written */
     uint64_t synced; /* last on disk */
+    uint64_t wanted; /* the last record someone waits for or will soon (audit_sync_start) */
     bool syncing;
     char last_hash[65];
     unsigned char mac_key[32];
+    EVP_MAC_CTX *mac; /* HMAC-SHA256 keyed with mac_key, reset for each record */
     EVP_PKEY *sign_key;
     uint64_t since_checkpoint;
     time_t seg_opened;
@@ -41,7 +43,6 @@ struct audit {
     size_t max_bytes;
     pthread_t syncer; /* syncs when a session waits: one fdatasync for every record written by then */
     pthread_cond_t work_cv;
-    int waiters;
     bool stop;
 };
 
@@ -57,19 +58,55 @@ static void hex(const unsigned char *d, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+/* The digest and MAC algorithms, fetched once: OpenSSL 3 looks them up in
+ * its provider tables on every call that names them by EVP_sha256() or
+ * HMAC(), which cost more than hashing a record. */
+static EVP_MD *g_sha256;
+static EVP_MAC *g_hmac;
+static pthread_once_t g_algs_once = PTHREAD_ONCE_INIT;
+
+static void crypto_failed(const char *what)
+{
+    fprintf(stderr, "madang: %s\n", what);
+    abort();
+}
+
+static void fetch_algs(void)
+{
+    g_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    g_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (!g_sha256 || !g_hmac) crypto_failed("OpenSSL has no SHA256 or HMAC");
+}
+
 static void sha256_hex(const char *s, size_t n, char out[65])
 {
+    pthread_once(&g_algs_once, fetch_algs);
     unsigned char d[32];
     unsigned int len = 0;
-    EVP_Digest(s, n, d, &len, EVP_sha256(), NULL);
+    EVP_Digest(s, n, d, &len, g_sha256, NULL);
     hex(d, 32, out);
 }
 
-static void mac_hex(const unsigned char key[32], const char *hash, char out[65])
+/* An HMAC-SHA256 context keyed with key; free with EVP_MAC_CTX_free. */
+static EVP_MAC_CTX *mac_new(const unsigned char key[32])
+{
+    pthread_once(&g_algs_once, fetch_algs);
+    EVP_MAC_CTX *c = EVP_MAC_CTX_new(g_hmac);
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                           OSSL_PARAM_construct_end()};
+    if (!c || !EVP_MAC_init(c, key, 32, params)) crypto_failed("cannot set up HMAC-SHA256");
+    return c;
+}
+
+/* The MAC of a record's hash; the context keeps its key from one to the next. */
+static void mac_hex(EVP_MAC_CTX *c, const char *hash, char out[65])
 {
     unsigned char d[32];
-    unsigned int len = 0;
-    HMAC(EVP_sha256(), key, 32, (const unsigned char *)hash, strlen(hash), d, &len);
+    size_t len = 0;
+    if (!EVP_MAC_init(c, NULL, 0, NULL) || !EVP_MAC_update(c, (const unsigned char *)hash, strlen(hash)) ||
+        !EVP_MAC_final(c, d, &len, sizeof d) || len != 32)
+        crypto_failed("HMAC-SHA256 failed");
     hex(d, 32, out);
 }
 
@@ -321,8 +358,9 @@ static uint64_t append_locked(audit_t *a, const char *type, json_t *fields)
     char h[65], m[65];
     size_t cn = strlen(c);
     sha256_hex(c, cn, h);
-    mac_hex(a->mac_key, h, m);
-    buf_t b = {0};
+    mac_hex(a->mac, h, m);
+    buf_t b;
+    buf_init(&b, cn + 160); /* the line: the dump, hash, mac and newline */
     with_hash_and_mac(&b, c, cn, h, m);
     free(c);
     buf_putc(&b, '\n');
@@ -368,15 +406,15 @@ static bool open_segment(audit_t *a, int n)
     return true;
 }
 
-/* The syncer: when a session waits for its record, one fdatasync covers every
- * record written so far (group commit: sessions that wait meanwhile share the
- * next one). Appends never wake it, so writing costs no context switch. */
+/* The syncer: when a session waits for its record, or will soon
+ * (audit_sync_start), one fdatasync covers every record written so far (group
+ * commit: sessions that wait meanwhile share the next one). */
 static void *syncer_main(void *arg)
 {
     audit_t *a = arg;
     pthread_mutex_lock(&a->mu);
     while (!a->stop) {
-        if (!a->waiters || a->synced >= a->seq) {
+        if (a->synced >= a->wanted) {
             pthread_cond_wait(&a->work_cv, &a->mu);
             continue;
         }
@@ -394,17 +432,28 @@ static void *syncer_main(void *arg)
     return NULL;
 }
 
-/* Waits until record seq is on disk. */
+/* Asks for record seq on disk (under a->mu). */
+static void want_locked(audit_t *a, uint64_t seq)
+{
+    if (a->synced >= seq || a->wanted >= seq) return;
+    a->wanted = seq;
+    if (!a->syncing) pthread_cond_signal(&a->work_cv);
+}
+
+void audit_sync_start(audit_t *a, uint64_t seq)
+{
+    if (!a || !seq) return;
+    pthread_mutex_lock(&a->mu);
+    want_locked(a, seq);
+    pthread_mutex_unlock(&a->mu);
+}
+
 void audit_sync(audit_t *a, uint64_t seq)
 {
     if (!a) return;
     pthread_mutex_lock(&a->mu);
-    if (a->synced < seq) {
-        a->waiters++;
-        pthread_cond_signal(&a->work_cv);
-        while (a->synced < seq) pthread_cond_wait(&a->cv, &a->mu);
-        a->waiters--;
-    }
+    want_locked(a, seq);
+    while (a->synced < seq) pthread_cond_wait(&a->cv, &a->mu);
     pthread_mutex_unlock(&a->mu);
 }
 
@@ -512,7 +561,9 @@ audit_t *audit_open(const char *data_dir, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create %s: %s", a->dir, strerror(errno));
         goto fail;
     }
-    if (!load_keys(a, err, errlen) || !recover(a, err, errlen)) goto fail;
+    if (!load_keys(a, err, errlen)) goto fail;
+    a->mac = mac_new(a->mac_key);
+    if (!recover(a, err, errlen)) goto fail;
     if (pthread_create(&a->syncer, NULL, syncer_main, a) != 0) {
         snprintf(err, errlen, "cannot start the audit syncer");
         goto fail;
@@ -520,6 +571,7 @@ audit_t *audit_open(const char *data_dir, char *err, size_t errlen)
     return a;
 fail:
     if (a->sign_key) EVP_PKEY_free(a->sign_key);
+    EVP_MAC_CTX_free(a->mac);
     free(a->dir);
     free(a);
     return NULL;
@@ -613,6 +665,7 @@ void audit_close(audit_t *a)
     close(a->fd);
     pthread_mutex_unlock(&a->mu);
     EVP_PKEY_free(a->sign_key);
+    EVP_MAC_CTX_free(a->mac);
     explicit_bzero(a->mac_key, sizeof a->mac_key);
     free(a->dir);
     free(a);
@@ -706,6 +759,7 @@ static int verify(const char *data, const char *anchor)
         k.mac_key[i] = (unsigned char)v;
     }
     free(m);
+    k.mac = mac_new(k.mac_key);
     UNUSED(err);
     int n;
     int *segs = list_segments(dir, &n);
@@ -790,7 +844,7 @@ static int verify(const char *data, const char *anchor)
                 char hh[65], mm[65];
                 sha256_hex(c, strlen(c), hh);
                 free(c);
-                mac_hex(k.mac_key, h, mm);
+                mac_hex(k.mac, h, mm);
                 if (strcmp(hh, h) != 0)
                     snprintf(what, sizeof what, "hash does not match its content (the record was edited)");
                 else if (strcmp(mm, mc) != 0)
@@ -841,6 +895,7 @@ static int verify(const char *data, const char *anchor)
     if (rc == 0) printf("audit: %llu records verified, last hash %s\n", (unsigned long long)total, prev);
     free(segs);
     EVP_PKEY_free(pub);
+    EVP_MAC_CTX_free(k.mac);
     free(dir);
     return rc;
 }

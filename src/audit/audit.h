@@ -48,6 +48,11 @@ uint64_t audit_write(audit_t *a, const char *type, json_t *fields, bool durable)
 /* Waits until record seq is on disk (group commit). */
 void audit_sync(audit_t *a, uint64_t seq);
 
+/* Starts putting record seq on disk without waiting: the gate calls it when
+ * it writes a statement's record, so the sync runs while the engine works,
+ * and audit_sync just before the first result waits only for what is left. */
+void audit_sync_start(audit_t *a, uint64_t seq);
+
 /* The statement text with secrets replaced: PASSWORD '…' literals and mdt_
  * token secrets. Heap string. */
 char *audit_redact(const char *sql);
