@@ -1721,8 +1721,9 @@ static void *conn_thread(void *arg)
     bool last = g_threads == 0;
     pthread_cond_broadcast(&g_reg_cv);
     pthread_mutex_unlock(&g_reg_mu);
-    /* the last connection gone: hand the per-thread malloc arenas' free memory
-     * back to the OS, so RSS returns to its idle level after a burst */
+    /* the last connection gone: hand the malloc arenas' free pages back to
+     * the OS (memory still in use, such as the engine's buffer bookkeeping,
+     * stays) */
     if (last) malloc_trim(0);
     return NULL;
 }

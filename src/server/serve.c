@@ -272,8 +272,10 @@ int serve_main(int argc, char **argv)
     }
     if (srv.opts.max_connections < 1) srv.opts.max_connections = 1;
 
-    /* One malloc arena per thread would keep freed memory of every past
-     * connection thread; a few shared arenas keep RSS near its idle level. */
+    /* A few shared malloc arenas instead of up to eight per core for the
+     * connection threads: fewer heaps holding free memory between bursts.
+     * (What RSS keeps after a burst is mostly live memory in the engine; see
+     * the README's mem_concurrency row.) */
     mallopt(M_ARENA_MAX, 4);
 
     char err[512];
