@@ -19,6 +19,7 @@ struct protect_state {
     uint64_t set_version;
     rls_set_t *set;
     strcache_t rewrites; /* statement → its rewrite ("" = none), at authz_version() */
+    strcache_t applied;  /* statement → the policies its rewrite applied (JSON), for the audit */
 };
 
 static void note_applied(const char *schema, const char *table, const char *row_policies, json_t *masks);
@@ -375,6 +376,7 @@ void protect_session_free(sess_t *s)
 {
     if (!s->prot) return;
     strcache_clear(&s->prot->rewrites);
+    strcache_clear(&s->prot->applied);
     rls_free(s->prot->set);
     free(s->prot);
     s->prot = NULL;
@@ -619,13 +621,249 @@ static char *column_mask(sess_t *s, const rls_set_t *r, const char *schema, cons
     return e;
 }
 
+/* ---- leakproof predicates ----
+ * A conjunct of a query's WHERE that compares a column of a row-filtered table
+ * with a constant or a parameter ("id = 5", "d >= $1", "region IN ('KR',
+ * 'JP')", "x BETWEEN 1 AND 9", "c IS NULL") calls nothing of the user's and
+ * can raise no error, so applying it before the policy shows nothing the
+ * policy hides. It is copied into the protected relation's own WHERE, where
+ * the engine can use it to skip whole row groups instead of scanning the
+ * table: PostgreSQL pushes its leakproof quals below a security barrier the
+ * same way. The user's WHERE keeps it as well. Only for a FROM of base tables
+ * joined by inner or cross joins (an outer join's WHERE is not its tables'
+ * own filter), on unmasked columns. */
+
+typedef struct {
+    size_t location;  /* of the BASE_TABLE in the statement */
+    const char *qual; /* how its columns are qualified: its alias, or its name */
+    bool sole;        /* the only relation of its FROM: unqualified columns are its own */
+    json_t *conj;     /* the conjuncts of its SELECT's WHERE */
+} pushcand_t;
+
+typedef struct {
+    pushcand_t *v;
+    int n;
+    json_t *lists; /* owns the conjunct arrays */
+    bool dollar;   /* the statement numbers its parameters $1, $2, … */
+} pushset_t;
+
+static const char *jtype(json_t *e, const char *k)
+{
+    const char *v = json_string_value(json_object_get(e, k));
+    return v ? v : "";
+}
+
+static void flatten_and(json_t *e, json_t *out)
+{
+    if (!strcmp(jtype(e, "class"), "CONJUNCTION") && !strcmp(jtype(e, "type"), "CONJUNCTION_AND")) {
+        size_t i;
+        json_t *ch;
+        json_array_foreach(json_object_get(e, "children"), i, ch) flatten_and(ch, out);
+    } else {
+        json_array_append(out, e);
+    }
+}
+
+/* The base tables of a FROM made of base tables and inner or cross joins. */
+static bool from_tables(json_t *f, json_t *out)
+{
+    const char *t = jtype(f, "type");
+    if (!strcmp(t, "BASE_TABLE")) return json_array_append(out, f) == 0;
+    if (strcmp(t, "JOIN") || strcmp(jtype(f, "join_type"), "INNER") ||
+        (strcmp(jtype(f, "ref_type"), "REGULAR") && strcmp(jtype(f, "ref_type"), "CROSS")))
+        return false;
+    return from_tables(json_object_get(f, "left"), out) && from_tables(json_object_get(f, "right"), out);
+}
+
+static void push_walk(json_t *o, pushset_t *ps)
+{
+    if (json_is_array(o)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(o, i, v) push_walk(v, ps);
+        return;
+    }
+    if (!json_is_object(o)) return;
+    json_t *where = json_object_get(o, "where_clause");
+    if (!strcmp(jtype(o, "type"), "SELECT_NODE") && json_is_object(where)) {
+        json_t *tabs = json_array();
+        if (from_tables(json_object_get(o, "from_table"), tabs)) {
+            json_t *conj = json_array();
+            flatten_and(where, conj);
+            json_array_append_new(ps->lists, conj);
+            size_t i;
+            json_t *t;
+            json_array_foreach(tabs, i, t)
+            {
+                json_t *lv =
+                    json_object_get(t, "query_location"); /* numbers come as reals (authz_serialize) */
+                double loc = json_number_value(lv);
+                if (!json_is_number(lv) || loc < 0 || loc >= 1e15) continue;
+                ps->v = xrealloc(ps->v, sizeof *ps->v * (size_t)(ps->n + 1));
+                const char *alias = jtype(t, "alias");
+                ps->v[ps->n++] = (pushcand_t){(size_t)loc, alias[0] ? alias : jtype(t, "table_name"),
+                                              json_array_size(tabs) == 1, conj};
+            }
+        }
+        json_decref(tabs);
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) push_walk(v, ps);
+}
+
+static void pushset_free(pushset_t *ps)
+{
+    free(ps->v);
+    json_decref(ps->lists);
+}
+
+/* The column of the table a column reference names, or -1. */
+static int push_column(json_t *e, const pushcand_t *pc, const authz_cols_t *c, const bool *masked)
+{
+    if (strcmp(jtype(e, "class"), "COLUMN_REF")) return -1;
+    json_t *names = json_object_get(e, "column_names");
+    size_t n = json_array_size(names);
+    const char *name = NULL;
+    if (n == 1 && pc->sole)
+        name = json_string_value(json_array_get(names, 0));
+    else if (n == 2 && !strcasecmp(json_string_value(json_array_get(names, 0)) ?: "", pc->qual))
+        name = json_string_value(json_array_get(names, 1));
+    if (!name) return -1;
+    for (int i = 0; i < c->n; i++)
+        if (!strcasecmp(c->name[i], name)) return masked[i] ? -1 : i;
+    return -1;
+}
+
+static bool numeric_type(const char *t)
+{
+    static const char *const nums[] = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT",
+                                       "HUGEINT", "FLOAT",    "DOUBLE"};
+    for (size_t i = 0; i < ARRAY_LEN(nums); i++)
+        if (!strcasecmp(t, nums[i])) return true;
+    return !strncasecmp(t, "DECIMAL", 7);
+}
+
+/* A constant the column can be compared with and no cast of the column's
+ * values can fail on: an integer with a numeric column, a string with a
+ * VARCHAR one; or a $n parameter (converted once, before any row is read). */
+static bool push_value(buf_t *b, json_t *e, const char *coltype, bool dollar)
+{
+    const char *cls = jtype(e, "class");
+    if (!strcmp(cls, "PARAMETER")) {
+        const char *id = jtype(e, "identifier");
+        if (!dollar || !id[0] || strspn(id, "0123456789") != strlen(id)) return false;
+        buf_printf(b, "$%s", id);
+        return true;
+    }
+    if (strcmp(cls, "CONSTANT")) return false;
+    json_t *v = json_object_get(e, "value");
+    if (json_is_true(json_object_get(v, "is_null"))) return false;
+    const char *tid = jtype(json_object_get(v, "type"), "id");
+    json_t *x = json_object_get(v, "value");
+    /* the tree's numbers are reals: integers only while a double holds them exactly */
+    double d = json_number_value(x);
+    if (json_is_number(x) && d == (double)(long long)d && d > -9007199254740992.0 && d < 9007199254740992.0 &&
+        numeric_type(coltype) &&
+        (!strcmp(tid, "INTEGER") || !strcmp(tid, "BIGINT") || !strcmp(tid, "SMALLINT") ||
+         !strcmp(tid, "TINYINT"))) {
+        buf_printf(b, "%lld", (long long)d);
+        return true;
+    }
+    if (json_is_string(x) && !strcmp(tid, "VARCHAR") && !strcasecmp(coltype, "VARCHAR")) {
+        lex_put_literal(b, json_string_value(x));
+        return true;
+    }
+    return false;
+}
+
+static const char *push_op(const char *type)
+{
+    static const char *const ops[][2] = {{"COMPARE_EQUAL", "="},
+                                         {"COMPARE_NOTEQUAL", "<>"},
+                                         {"COMPARE_LESSTHAN", "<"},
+                                         {"COMPARE_GREATERTHAN", ">"},
+                                         {"COMPARE_LESSTHANOREQUALTO", "<="},
+                                         {"COMPARE_GREATERTHANOREQUALTO", ">="}};
+    for (size_t i = 0; i < ARRAY_LEN(ops); i++)
+        if (!strcmp(type, ops[i][0])) return ops[i][1];
+    return NULL;
+}
+
+/* One conjunct as SQL over the table's own columns, or false. */
+static bool push_conjunct(buf_t *b, json_t *e, const pushcand_t *pc, const authz_cols_t *c,
+                          const bool *masked, bool dollar)
+{
+    const char *cls = jtype(e, "class"), *type = jtype(e, "type");
+    int i;
+    if (!strcmp(cls, "COMPARISON") && push_op(type)) {
+        json_t *l = json_object_get(e, "left"), *r = json_object_get(e, "right");
+        bool flip = (i = push_column(l, pc, c, masked)) < 0;
+        if (flip && (i = push_column(r, pc, c, masked)) < 0) return false;
+        if (flip) {
+            if (!push_value(b, l, c->type[i], dollar)) return false;
+            buf_printf(b, " %s ", push_op(type));
+            lex_put_ident(b, c->name[i]);
+        } else {
+            lex_put_ident(b, c->name[i]);
+            buf_printf(b, " %s ", push_op(type));
+            if (!push_value(b, r, c->type[i], dollar)) return false;
+        }
+        return true;
+    }
+    if (!strcmp(cls, "BETWEEN")) {
+        if ((i = push_column(json_object_get(e, "input"), pc, c, masked)) < 0) return false;
+        lex_put_ident(b, c->name[i]);
+        buf_append_str(b, " BETWEEN ");
+        if (!push_value(b, json_object_get(e, "lower"), c->type[i], dollar)) return false;
+        buf_append_str(b, " AND ");
+        return push_value(b, json_object_get(e, "upper"), c->type[i], dollar);
+    }
+    if (strcmp(cls, "OPERATOR")) return false;
+    json_t *ch = json_object_get(e, "children");
+    if ((i = push_column(json_array_get(ch, 0), pc, c, masked)) < 0) return false;
+    if (!strcmp(type, "OPERATOR_IS_NULL") || !strcmp(type, "OPERATOR_IS_NOT_NULL")) {
+        lex_put_ident(b, c->name[i]);
+        buf_append_str(b, strcmp(type, "OPERATOR_IS_NULL") ? " IS NOT NULL" : " IS NULL");
+        return json_array_size(ch) == 1;
+    }
+    if (strcmp(type, "COMPARE_IN") || json_array_size(ch) < 2) return false;
+    lex_put_ident(b, c->name[i]);
+    buf_append_str(b, " IN (");
+    for (size_t k = 1; k < json_array_size(ch); k++) {
+        if (k > 1) buf_append_str(b, ", ");
+        if (!push_value(b, json_array_get(ch, k), c->type[i], dollar)) return false;
+    }
+    buf_putc(b, ')');
+    return true;
+}
+
+/* " AND (p1) AND (p2)…" for the table at location, into b. */
+static void push_predicates(buf_t *b, const pushset_t *ps, size_t location, const authz_cols_t *c,
+                            const bool *masked)
+{
+    for (int k = 0; ps && k < ps->n; k++) {
+        const pushcand_t *pc = &ps->v[k];
+        if (pc->location != location) continue;
+        size_t i;
+        json_t *e;
+        json_array_foreach(pc->conj, i, e)
+        {
+            buf_t one;
+            buf_init(&one, 64);
+            if (push_conjunct(&one, e, pc, c, masked, ps->dollar)) buf_printf(b, " AND (%s)", buf_cstr(&one));
+            buf_free(&one);
+        }
+    }
+}
+
 /* "(SELECT … FROM s.t WHERE madang_fence() AND (filter))" for a protected
  * table, or NULL with *failed=false when the table is not protected for the
  * user. with_rowid adds the row id (the target of UPDATE/DELETE). masked, if
  * given, gets a comma-separated list of the masked columns. */
 static char *protected_relation(sess_t *s, const rls_set_t *r, const char *db, const char *schema,
-                                const char *table, bool with_rowid, char **masked, gate_err_t *err,
-                                bool *failed)
+                                const char *table, bool with_rowid, char **masked, const pushset_t *ps,
+                                size_t location, gate_err_t *err, bool *failed)
 {
     *failed = false;
     if (!is_protected(r, schema, table)) return NULL;
@@ -645,9 +883,11 @@ static char *protected_relation(sess_t *s, const rls_set_t *r, const char *db, c
     buf_append_str(&b, "(SELECT ");
     if (with_rowid) buf_append_str(&b, "rowid AS \"rowid\", ");
     bool any_mask = false;
+    bool *is_masked = xcalloc((size_t)c.n + 1, sizeof(bool));
     for (int i = 0; i < c.n && !*failed; i++) {
         char *m = column_mask(s, r, schema, table, &c, i, err, failed);
         if (*failed) break;
+        is_masked[i] = m != NULL;
         buf_t col;
         buf_init(&col, 64);
         lex_put_ident(&col, c.name[i]);
@@ -673,7 +913,11 @@ static char *protected_relation(sess_t *s, const rls_set_t *r, const char *db, c
     buf_append_str(&b, " FROM ");
     lex_put_qname(&b, db, schema, table); /* with its catalog: a TEMP table of the same name is never read */
     buf_append_str(&b, " WHERE madang_fence()");
-    if (filter) buf_printf(&b, " AND (%s)", filter);
+    if (filter) {
+        buf_printf(&b, " AND (%s)", filter);
+        if (!*failed) push_predicates(&b, ps, location, &c, is_masked);
+    }
+    free(is_masked);
     buf_append_str(&b, ")");
     bool had_filter = filter != NULL;
     free(filter);
@@ -769,6 +1013,10 @@ static char *rewrite_query(sess_t *s, const rls_set_t *r, const char *sql, int d
     }
     json_t *tree = authz_serialize(s, "json_serialize_sql", sql, err);
     if (!tree) return NULL;
+    pushset_t ps = {.lists = json_array(), .dollar = !strchr(sql, '?')};
+    json_incref(tree); /* the candidates point into it */
+    push_walk(tree, &ps);
+    json_t *held = tree;
     named_t n = {0};
     ref_t **order = authz_refs_last_first(tree, &n);
     char *work = xstrdup(sql);
@@ -782,7 +1030,7 @@ static char *rewrite_query(sess_t *s, const rls_set_t *r, const char *sql, int d
         if (k == REL_TABLE) {
             bool failed;
             char *rel = protected_relation(s, r, v.db, v.schema, v.name, ref->location == target_loc, NULL,
-                                           err, &failed);
+                                           &ps, ref->location, err, &failed);
             if (failed) ok = false;
             if (rel) {
                 buf_t b;
@@ -858,6 +1106,8 @@ static char *rewrite_query(sess_t *s, const rls_set_t *r, const char *sql, int d
     }
     free(order);
     authz_named_free(&n);
+    pushset_free(&ps);
+    json_decref(held);
     if (!ok) {
         free(work);
         return NULL;
@@ -1170,7 +1420,8 @@ static bool rewrite_dml(sess_t *s, const rls_set_t *r, const char *sql, bool is_
     gate_err_t e2;
     bool failed = false;
     char *masked = NULL;
-    char *rel = protected_relation(s, r, v.db, v.schema, v.name, false, &masked, &e2, &failed);
+    char *rel =
+        protected_relation(s, r, v.db, v.schema, v.name, false, &masked, NULL, (size_t)-1, &e2, &failed);
     free(rel);
     *tmasked = masked;
     free(v.sql);
@@ -1350,16 +1601,22 @@ bool protect_rewrite(sess_t *s, gate_stmt_t *st, char **out, gate_err_t *err)
     }
     if (cache_get(s, st->sql, out)) {
         if (*out) {
-            /* a cached rewrite: record the policies by rewriting once more (cheap next to a plan) */
-            bool ch;
-            gate_err_t e2;
-            t_applied = json_array();
-            char *again = rewrite_query(s, r, st->sql, 0, (size_t)-1, &ch, &e2);
-            free(again);
+            const char *applied = strcache_get(&ps(s)->applied, authz_version(), st->sql);
             free(st->audit_policies);
-            st->audit_policies = json_dumps(t_applied, JSON_COMPACT);
-            json_decref(t_applied);
-            t_applied = NULL;
+            st->audit_policies = NULL;
+            if (applied) {
+                st->audit_policies = xstrdup(applied);
+            } else {
+                /* evicted: record the policies by rewriting once more */
+                bool ch;
+                gate_err_t e2;
+                t_applied = json_array();
+                char *again = rewrite_query(s, r, st->sql, 0, (size_t)-1, &ch, &e2);
+                free(again);
+                st->audit_policies = json_dumps(t_applied, JSON_COMPACT);
+                json_decref(t_applied);
+                t_applied = NULL;
+            }
         }
         return true;
     }
@@ -1424,6 +1681,7 @@ finish:
     if (res && t_applied) {
         free(st->audit_policies);
         st->audit_policies = json_dumps(t_applied, JSON_COMPACT);
+        strcache_put(&ps(s)->applied, authz_version(), st->sql, st->audit_policies, 16384);
     }
     json_decref(t_applied);
     t_applied = NULL;

@@ -528,3 +528,47 @@ SELECT v.id, v.email, c.phone FROM v_contacts v JOIN customers c ON c.id = v.id 
 ;;
 -- q161 error oracle on a hidden order through a view
 SELECT count(*) FROM v_order_owner WHERE CASE WHEN order_id = 1 THEN error('view order leak') ELSE true END
+;;
+-- q162 point lookups on a filtered table (a constant filter the gate also applies under the policy)
+SELECT id, name, email, country FROM customers WHERE id IN (1, 2, 3, 17, 40, 3999)
+-- @ordered
+;;
+-- q163 a range and a string equality on unmasked columns
+SELECT count(*), min(name), max(id) FROM customers WHERE id BETWEEN 100 AND 900 AND country = 'KR'
+;;
+-- q164 an equality only hidden rows satisfy
+SELECT count(*) FROM customers WHERE country = 'US'
+;;
+-- q165 constant on the left, and <>
+SELECT count(*), sum(id) FROM customers WHERE 500 > id AND name <> 'nobody'
+;;
+-- q166 a masked column in WHERE beside a constant filter: compared as masked
+SELECT count(*) FROM customers WHERE email LIKE '%***%' AND phone LIKE '****%' AND id < 2000
+;;
+-- q167 error oracle beside a constant filter the policy's rows also pass
+SELECT count(*) FROM customers WHERE id < 3000 AND CASE WHEN country <> 'KR' THEN error('leak beside a pushed filter') ELSE true END
+;;
+-- q168 IS NOT NULL and IS NULL
+SELECT count(*), count(*) FILTER (WHERE birth_date IS NULL) FROM customers WHERE birth_date IS NOT NULL AND id <= 2500
+;;
+-- q169 qualified constant filters on two filtered tables of an inner join
+SELECT c.country, count(*), sum(o.id) FROM orders o JOIN accounts a ON a.id = o.account_id JOIN customers c ON c.id = a.customer_id WHERE o.id < 50000 AND c.id > 10 GROUP BY 1
+;;
+-- q170 IS NULL on the null-supplying side of an outer join (not a filter of that table's own rows)
+SELECT count(*) FROM accounts a LEFT JOIN customers c ON c.id = a.customer_id WHERE c.id IS NULL
+;;
+-- q171 an outer join with a constant filter on the preserved side
+SELECT count(*), count(c.id) FROM customers c LEFT JOIN orders o ON o.account_id = c.id WHERE c.id < 1500
+;;
+-- q172 decimal columns against integer constants
+SELECT count(*), min(id) FROM orders WHERE price > 100 AND quantity BETWEEN 1 AND 10
+;;
+-- q173 a string constant with a quote, and a constant filter inside a subquery
+SELECT count(*) FROM accounts WHERE customer_id IN (SELECT id FROM customers WHERE id < 1000 AND name <> 'O''Brien')
+;;
+-- q174 a constant filter and an OR (only top-level AND terms are copied)
+SELECT id, status FROM orders WHERE id < 60000 AND (id = 5 OR id % 997 = 0)
+-- @ordered
+;;
+-- q175 a cast of the column in the filter (not copied under the policy; a hidden row must not fail it)
+SELECT count(*) FROM customers WHERE CAST(name AS INTEGER) = 5 AND id < 0
