@@ -31,7 +31,7 @@ struct audit {
     size_t seg_bytes;
     uint64_t seq;    /* last written */
     uint64_t synced; /* last on disk */
-    uint64_t wanted; /* the last record someone waits for or will soon (audit_sync_start) */
+    uint64_t wanted; /* the last record someone waits for */
     bool syncing;
     char last_hash[65];
     unsigned char mac_key[32];
@@ -41,6 +41,10 @@ struct audit {
     time_t seg_opened;
     int max_age_s;
     size_t max_bytes;
+    time_t ts_sec; /* the second ts_prefix formats */
+    char ts_prefix[24];
+    audit_listener_fn listener; /* told of each record written (audit_set_listener) */
+    void *listener_ctx;
     pthread_t syncer; /* syncs when a session waits: one fdatasync for every record written by then */
     pthread_cond_t work_cv;
     bool stop;
@@ -110,16 +114,19 @@ static void mac_hex(EVP_MAC_CTX *c, const char *hash, char out[65])
     hex(d, 32, out);
 }
 
-static char *now_iso(void)
+/* The time now as "2026-11-26T17:18:12.123456Z" into out; the date and time
+ * of day are formatted once a second (under the writer's lock). */
+static void now_iso(audit_t *a, char out[40])
 {
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
-    struct tm tm;
-    gmtime_r(&t.tv_sec, &tm);
-    char b[64];
-    size_t n = strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(b + n, sizeof b - n, ".%06ldZ", t.tv_nsec / 1000);
-    return xstrdup(b);
+    if (t.tv_sec != a->ts_sec || !a->ts_prefix[0]) {
+        struct tm tm;
+        gmtime_r(&t.tv_sec, &tm);
+        strftime(a->ts_prefix, sizeof a->ts_prefix, "%Y-%m-%dT%H:%M:%S", &tm);
+        a->ts_sec = t.tv_sec;
+    }
+    snprintf(out, 40, "%.23s.%06dZ", a->ts_prefix, (int)(t.tv_nsec / 1000) % 1000000);
 }
 
 /* The canonical form: sorted keys, compact, without hash and mac. */
@@ -345,16 +352,15 @@ static uint64_t append_locked(audit_t *a, const char *type, json_t *fields)
 {
     json_t *rec = fields ? fields : json_object();
     uint64_t seq = a->seq + 1;
-    char *ts = now_iso();
+    char ts[40];
+    now_iso(a, ts);
     json_object_set_new(rec, "seq", json_integer((json_int_t)seq));
     json_object_set_new(rec, "ts", json_string(ts));
     json_object_set_new(rec, "type", json_string(type));
     json_object_set_new(rec, "prev_hash", json_string(a->last_hash));
-    free(ts);
     /* the record has no hash or mac yet: its dump is its canonical form; the
      * line is that dump with the two spliced in at their sorted places */
     char *c = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(rec);
     char h[65], m[65];
     size_t cn = strlen(c);
     sha256_hex(c, cn, h);
@@ -370,12 +376,15 @@ static uint64_t append_locked(audit_t *a, const char *type, json_t *fields)
     free(line);
     if (!ok) {
         log_event(LOG_ERROR, "audit_write_failed", "error=\"%s\"", strerror(errno));
+        json_decref(rec);
         return 0;
     }
     a->seq = seq;
     memcpy(a->last_hash, h, 65);
     a->seg_bytes += n;
     a->since_checkpoint++;
+    if (a->listener) a->listener(a->listener_ctx, rec, seq, a->segment, a->seg_bytes);
+    json_decref(rec);
     return seq;
 }
 
@@ -406,9 +415,11 @@ static bool open_segment(audit_t *a, int n)
     return true;
 }
 
-/* The syncer: when a session waits for its record, or will soon
- * (audit_sync_start), one fdatasync covers every record written so far (group
- * commit: sessions that wait meanwhile share the next one). */
+/* The syncer: when a session waits for its record, one fdatasync covers every
+ * record written so far (group commit: sessions that wait meanwhile share the
+ * next one). Appends do not wake it: starting a sync for each record as it is
+ * written made more, smaller syncs, each costing CPU (measured: PK lookups
+ * 1 667-1 780 tps without, 1 413 with). */
 static void *syncer_main(void *arg)
 {
     audit_t *a = arg;
@@ -438,14 +449,6 @@ static void want_locked(audit_t *a, uint64_t seq)
     if (a->synced >= seq || a->wanted >= seq) return;
     a->wanted = seq;
     if (!a->syncing) pthread_cond_signal(&a->work_cv);
-}
-
-void audit_sync_start(audit_t *a, uint64_t seq)
-{
-    if (!a || !seq) return;
-    pthread_mutex_lock(&a->mu);
-    want_locked(a, seq);
-    pthread_mutex_unlock(&a->mu);
 }
 
 void audit_sync(audit_t *a, uint64_t seq)
@@ -575,6 +578,15 @@ fail:
     free(a->dir);
     free(a);
     return NULL;
+}
+
+void audit_set_listener(audit_t *a, audit_listener_fn fn, void *ctx)
+{
+    if (!a) return;
+    pthread_mutex_lock(&a->mu);
+    a->listener = fn;
+    a->listener_ctx = ctx;
+    pthread_mutex_unlock(&a->mu);
 }
 
 void audit_set_limits(audit_t *a, int max_age_s, size_t max_bytes)

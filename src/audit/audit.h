@@ -45,13 +45,15 @@ void audit_close(audit_t *a);
  * members. Returns its seq, or 0 when the record could not be written. */
 uint64_t audit_write(audit_t *a, const char *type, json_t *fields, bool durable);
 
+/* Told of every record once it is in its segment: the record (borrowed: take
+ * a reference to keep it; it has every member but hash and mac), its seq,
+ * segment, and the segment's size after it. Called with the writer's lock
+ * held, so it must only hand the record on. */
+typedef void (*audit_listener_fn)(void *ctx, json_t *rec, uint64_t seq, int segment, size_t end);
+void audit_set_listener(audit_t *a, audit_listener_fn fn, void *ctx);
+
 /* Waits until record seq is on disk (group commit). */
 void audit_sync(audit_t *a, uint64_t seq);
-
-/* Starts putting record seq on disk without waiting: the gate calls it when
- * it writes a statement's record, so the sync runs while the engine works,
- * and audit_sync just before the first result waits only for what is left. */
-void audit_sync_start(audit_t *a, uint64_t seq);
 
 /* The statement text with secrets replaced: PASSWORD '…' literals and mdt_
  * token secrets. Heap string. */

@@ -9,6 +9,17 @@
 #include <string.h>
 #include <time.h>
 
+/* A record handed over by the writer (audit_index_hand_over): indexed from
+ * memory instead of read back from its segment and parsed again. */
+typedef struct {
+    json_t *rec;
+    uint64_t seq;
+    int segment;
+    size_t end; /* the segment's size after the record */
+} handed_t;
+
+#define HAND_MAX 65536 /* beyond that the records wait in the segments */
+
 struct audit_index {
     meta_t *m;
     char *dir;
@@ -20,6 +31,9 @@ struct audit_index {
     int segment; /* where the next record is read */
     long offset;
     uint64_t last_seq;
+    pthread_mutex_t hand_mu; /* the writer's hand-over queue */
+    handed_t *hand;
+    int nhand, cap;
 };
 
 static bool max_cb(void *ctx, int n, const char **c)
@@ -97,10 +111,65 @@ static bool segment_exists(const char *dir, int n)
     return f != NULL;
 }
 
+void audit_index_hand_over(void *ctx, json_t *rec, uint64_t seq, int segment, size_t end)
+{
+    audit_index_t *x = ctx;
+    pthread_mutex_lock(&x->hand_mu);
+    if (x->nhand == x->cap && x->cap < HAND_MAX) {
+        x->cap = x->cap ? x->cap * 2 : 256;
+        x->hand = xrealloc(x->hand, sizeof *x->hand * (size_t)x->cap);
+    }
+    if (x->nhand < x->cap) x->hand[x->nhand++] = (handed_t){json_incref(rec), seq, segment, end};
+    pthread_mutex_unlock(&x->hand_mu);
+}
+
+static void read_segments(audit_index_t *x);
+
+/* Indexes the handed-over records that follow the last one indexed; a gap
+ * (records the queue had no room for) is read from the segments. Under x->mu. */
+static void index_handed(audit_index_t *x)
+{
+    pthread_mutex_lock(&x->hand_mu);
+    handed_t *h = x->hand;
+    int n = x->nhand;
+    x->hand = NULL;
+    x->nhand = x->cap = 0;
+    pthread_mutex_unlock(&x->hand_mu);
+    if (!n) {
+        free(h);
+        return;
+    }
+    bool began = meta_begin(x->m);
+    for (int i = 0; i < n; i++) {
+        if (h[i].seq > x->last_seq + 1) {
+            if (began && !meta_commit(x->m)) meta_rollback(x->m);
+            read_segments(x);
+            began = meta_begin(x->m);
+        }
+        if (h[i].seq == x->last_seq + 1) {
+            insert(x, h[i].rec, h[i].segment);
+            x->last_seq = h[i].seq;
+            x->segment = h[i].segment;
+            x->offset = (long)h[i].end;
+        }
+        json_decref(h[i].rec);
+    }
+    if (began && !meta_commit(x->m)) meta_rollback(x->m);
+    free(h);
+}
+
 void audit_index_catch_up(audit_index_t *x)
 {
     if (!x) return;
     pthread_mutex_lock(&x->mu);
+    index_handed(x);
+    read_segments(x); /* what was written before the hand-over began, or is not handed yet */
+    pthread_mutex_unlock(&x->mu);
+}
+
+/* Indexes every complete record of the segments past the last one indexed. */
+static void read_segments(audit_index_t *x)
+{
     for (;;) {
         char *p = xasprintf("%s/segment-%06d.jsonl", x->dir, x->segment);
         FILE *f = fopen(p, "r");
@@ -130,7 +199,6 @@ void audit_index_catch_up(audit_index_t *x)
         x->segment++;
         x->offset = 0;
     }
-    pthread_mutex_unlock(&x->mu);
 }
 
 static void *index_main(void *arg)
@@ -161,6 +229,7 @@ audit_index_t *audit_index_start(meta_t *m, const char *data_dir)
     x->dir = xasprintf("%s/audit", data_dir);
     x->segment = 1;
     pthread_mutex_init(&x->mu, NULL);
+    pthread_mutex_init(&x->hand_mu, NULL);
     pthread_mutex_init(&x->stop_mu, NULL);
     pthread_cond_init(&x->stop_cv, NULL);
     if (!meta_query(m, "SELECT max(seq) FROM audit_index", 0, NULL, max_cb, &x->last_seq)) x->last_seq = 0;
@@ -191,6 +260,8 @@ void audit_index_stop(audit_index_t *x)
     pthread_mutex_unlock(&x->stop_mu);
     pthread_join(x->thread, NULL);
     audit_index_catch_up(x);
+    for (int i = 0; i < x->nhand; i++) json_decref(x->hand[i].rec);
+    free(x->hand);
     free(x->dir);
     free(x);
 }

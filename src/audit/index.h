@@ -6,6 +6,10 @@
 #ifndef MADANG_AUDIT_INDEX_H
 #define MADANG_AUDIT_INDEX_H
 
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "meta/meta.h"
 
 typedef struct audit_index audit_index_t;
@@ -14,5 +18,9 @@ audit_index_t *audit_index_start(meta_t *m, const char *data_dir);
 void audit_index_stop(audit_index_t *x);
 /* Indexes every complete record written so far. */
 void audit_index_catch_up(audit_index_t *x);
+
+/* The writer's listener (audit_set_listener, ctx = the index): keeps the
+ * record to index it from memory, without reading its line back. */
+void audit_index_hand_over(void *ctx, json_t *rec, uint64_t seq, int segment, size_t end);
 
 #endif

@@ -2302,9 +2302,9 @@ void gate_audit_begin(sess_t *s, gate_stmt_t *st, const char *decision, const ga
         json_object_set_new(f, "rule", json_string(err->message));
     }
     /* durable before the client sees anything of it: the door waits in gate_audit_durable
-     * just before it writes to the socket, so the disk sync overlaps the execution */
+     * just before it writes to the socket (under load the syncer is already at work for
+     * other sessions, and its sync overlaps this execution) */
     st->audit_seq = audit_write(a, "statement", f, false);
-    audit_sync_start(a, st->audit_seq);
     if (st->audit_seq > s->audit_pending) s->audit_pending = st->audit_seq;
 }
 

@@ -325,6 +325,7 @@ int serve_main(int argc, char **argv)
     free(path);
     if (!srv.meta) goto fail;
     srv.audit_index = audit_index_start(srv.meta, srv.opts.data_dir);
+    if (srv.audit_index) audit_set_listener(srv.audit, audit_index_hand_over, srv.audit_index);
 
     path = xasprintf("%s/warehouse.duckdb", srv.opts.data_dir);
     char *tmp = xasprintf("%s/tmp", srv.opts.data_dir);
