@@ -857,13 +857,101 @@ static void push_predicates(buf_t *b, const pushset_t *ps, size_t location, cons
     }
 }
 
+/* ---- which columns need the fence ----
+ * A column of a row-filtered table is fenced ("CASE WHEN madang_fence() THEN
+ * c END") so that no condition of the user's on it can be moved under the
+ * policy. A column the statement reads only as the argument of aggregate
+ * functions (sum(amount), max(phone), count(DISTINCT d), their FILTER) needs
+ * no fence: an aggregate runs on the rows the filter passed, and no condition
+ * on its result can move below it. Every other use (WHERE, ON, GROUP BY, the
+ * select list of a subquery, window partitions…) is fenced. When names may
+ * stand for other columns (alias lists, * RENAME, COLUMNS(), positional
+ * references) or the query is a view's (the outer statement is not in sight),
+ * every column is fenced. Fencing costs a CASE per row and column. */
+
+typedef struct {
+    json_t *names; /* lower-case names read outside aggregates */
+    bool all;
+} fence_need_t;
+
+static bool is_aggregate(json_t *e)
+{
+    static const char *const aggs[] = {"sum",           "avg",           "mean",
+                                       "min",           "max",           "count",
+                                       "count_star",    "any_value",     "first",
+                                       "last",          "arg_min",       "arg_max",
+                                       "argmin",        "argmax",        "min_by",
+                                       "max_by",        "string_agg",    "group_concat",
+                                       "list",          "array_agg",     "bool_and",
+                                       "bool_or",       "stddev",        "stddev_pop",
+                                       "stddev_samp",   "variance",      "var_pop",
+                                       "var_samp",      "median",        "mode",
+                                       "quantile_cont", "quantile_disc", "approx_count_distinct",
+                                       "product",       "bit_and",       "bit_or",
+                                       "bit_xor",       "fsum",          "favg",
+                                       "sumkahan",      "kahan_sum"};
+    if (strcmp(jtype(e, "class"), "FUNCTION") || jtype(e, "schema")[0] ||
+        json_is_true(json_object_get(e, "is_operator")))
+        return false;
+    const char *n = jtype(e, "function_name");
+    for (size_t i = 0; i < ARRAY_LEN(aggs); i++)
+        if (!strcasecmp(n, aggs[i])) return true;
+    return false;
+}
+
+static void need_walk(json_t *o, fence_need_t *f, bool in_agg)
+{
+    if (json_is_array(o)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(o, i, v) need_walk(v, f, in_agg);
+        return;
+    }
+    if (!json_is_object(o)) return;
+    const char *cls = jtype(o, "class");
+    if (!strcmp(jtype(o, "type"), "SELECT_NODE") || !strcmp(cls, "SUBQUERY"))
+        in_agg = false; /* its own WHERE */
+    if (!strcmp(cls, "COLUMN_REF") && !in_agg) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(o, "column_names"), i, v)
+        {
+            char *l = xstrdup(json_string_value(v) ?: "");
+            for (char *p = l; *p; p++) *p = (char)tolower((unsigned char)*p);
+            json_object_set_new(f->names, l, json_true());
+            free(l);
+        }
+    }
+    if (!strcmp(cls, "POSITIONAL_REFERENCE") ||
+        (!strcmp(cls, "STAR") &&
+         (json_array_size(json_object_get(o, "rename_list")) || json_is_true(json_object_get(o, "columns")) ||
+          json_is_object(json_object_get(o, "expr")))) ||
+        json_array_size(json_object_get(o, "column_name_alias")) ||
+        json_array_size(json_object_get(o, "aliases")))
+        f->all = true;
+    bool agg = in_agg || is_aggregate(o);
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) need_walk(v, f, agg);
+}
+
+static bool needs_fence(const fence_need_t *f, const char *column)
+{
+    if (!f || f->all) return true;
+    char *l = xstrdup(column);
+    for (char *p = l; *p; p++) *p = (char)tolower((unsigned char)*p);
+    bool yes = json_object_get(f->names, l) != NULL;
+    free(l);
+    return yes;
+}
+
 /* "(SELECT … FROM s.t WHERE madang_fence() AND (filter))" for a protected
  * table, or NULL with *failed=false when the table is not protected for the
  * user. with_rowid adds the row id (the target of UPDATE/DELETE). masked, if
  * given, gets a comma-separated list of the masked columns. */
 static char *protected_relation(sess_t *s, const rls_set_t *r, const char *db, const char *schema,
                                 const char *table, bool with_rowid, char **masked, const pushset_t *ps,
-                                size_t location, gate_err_t *err, bool *failed)
+                                size_t location, const fence_need_t *need, gate_err_t *err, bool *failed)
 {
     *failed = false;
     if (!is_protected(r, schema, table)) return NULL;
@@ -893,7 +981,7 @@ static char *protected_relation(sess_t *s, const rls_set_t *r, const char *db, c
         lex_put_ident(&col, c.name[i]);
         const char *e = m ? m : buf_cstr(&col);
         if (i) buf_append_str(&b, ", ");
-        if (filter)
+        if (filter && needs_fence(need, c.name[i]))
             buf_printf(&b, "CASE WHEN madang_fence() THEN %s END", e);
         else
             buf_append_str(&b, e);
@@ -1016,6 +1104,9 @@ static char *rewrite_query(sess_t *s, const rls_set_t *r, const char *sql, int d
     pushset_t ps = {.lists = json_array(), .dollar = !strchr(sql, '?')};
     json_incref(tree); /* the candidates point into it */
     push_walk(tree, &ps);
+    fence_need_t need = {.names = json_object(),
+                         .all = depth > 0}; /* a view: the outer query is not in sight */
+    need_walk(tree, &need, false);
     json_t *held = tree;
     named_t n = {0};
     ref_t **order = authz_refs_last_first(tree, &n);
@@ -1030,7 +1121,7 @@ static char *rewrite_query(sess_t *s, const rls_set_t *r, const char *sql, int d
         if (k == REL_TABLE) {
             bool failed;
             char *rel = protected_relation(s, r, v.db, v.schema, v.name, ref->location == target_loc, NULL,
-                                           &ps, ref->location, err, &failed);
+                                           &ps, ref->location, &need, err, &failed);
             if (failed) ok = false;
             if (rel) {
                 buf_t b;
@@ -1107,6 +1198,7 @@ static char *rewrite_query(sess_t *s, const rls_set_t *r, const char *sql, int d
     free(order);
     authz_named_free(&n);
     pushset_free(&ps);
+    json_decref(need.names);
     json_decref(held);
     if (!ok) {
         free(work);
@@ -1420,8 +1512,8 @@ static bool rewrite_dml(sess_t *s, const rls_set_t *r, const char *sql, bool is_
     gate_err_t e2;
     bool failed = false;
     char *masked = NULL;
-    char *rel =
-        protected_relation(s, r, v.db, v.schema, v.name, false, &masked, NULL, (size_t)-1, &e2, &failed);
+    char *rel = protected_relation(s, r, v.db, v.schema, v.name, false, &masked, NULL, (size_t)-1, NULL, &e2,
+                                   &failed);
     free(rel);
     *tmasked = masked;
     free(v.sql);

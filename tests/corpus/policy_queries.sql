@@ -572,3 +572,21 @@ SELECT id, status FROM orders WHERE id < 60000 AND (id = 5 OR id % 997 = 0)
 ;;
 -- q175 a cast of the column in the filter (not copied under the policy; a hidden row must not fail it)
 SELECT count(*) FROM customers WHERE CAST(name AS INTEGER) = 5 AND id < 0
+;;
+-- q176 error oracle inside an aggregate (a column read only by aggregates is not fenced: aggregates see only admitted rows)
+SELECT sum(CASE WHEN country <> 'KR' THEN error('aggregate leak') ELSE 1 END), max(id) FROM customers
+;;
+-- q177 error oracle in an aggregate's FILTER
+SELECT count(*) FILTER (WHERE CASE WHEN country <> 'KR' THEN error('filter clause leak') ELSE true END), sum(id) FROM customers
+;;
+-- q178 a condition on an aggregate's result in the outer query
+SELECT * FROM (SELECT country, max(CASE WHEN country <> 'KR' THEN error('outer on aggregate leak') ELSE id END) AS m FROM customers GROUP BY country) WHERE m > 0
+;;
+-- q179 HAVING over an aggregate of an error oracle
+SELECT country, count(*) FROM customers GROUP BY country HAVING sum(CASE WHEN country <> 'KR' THEN error('having leak') ELSE 1 END) > 0
+;;
+-- q180 a subquery inside an aggregate's argument: its own WHERE is fenced
+SELECT sum((SELECT count(*) FROM orders o WHERE o.account_id = a.id AND CASE WHEN o.id = 1 THEN error('subquery in aggregate leak') ELSE true END)) FROM accounts a WHERE a.id < 40
+;;
+-- q181 a column read by an aggregate and, through a subquery's select list, by the outer WHERE
+SELECT count(*) FROM (SELECT id, sum(id) OVER () AS s FROM customers) x WHERE CASE WHEN id = 2 THEN error('window leak') ELSE true END
