@@ -18,8 +18,10 @@
 struct protect_state {
     uint64_t set_version;
     rls_set_t *set;
-    strcache_t rewrites; /* statement → its rewrite ("" = none), at authz_version() */
-    strcache_t applied;  /* statement → the policies its rewrite applied (JSON), for the audit */
+    strcache_t rewrites;  /* statement → its rewrite ("" = none), at authz_version() */
+    strcache_t applied;   /* statement → the policies its rewrite applied (JSON), for the audit */
+    strcache_t columns;   /* "db.schema.table" → its columns ("name\x1ftype\x1e…"), at authz_version() */
+    strcache_t qualified; /* policy or mask expression → qualify()'s result, at authz_version() */
 };
 
 static void note_applied(const char *schema, const char *table, const char *row_policies, json_t *masks);
@@ -377,6 +379,8 @@ void protect_session_free(sess_t *s)
     if (!s->prot) return;
     strcache_clear(&s->prot->rewrites);
     strcache_clear(&s->prot->applied);
+    strcache_clear(&s->prot->columns);
+    strcache_clear(&s->prot->qualified);
     rls_free(s->prot->set);
     free(s->prot);
     s->prot = NULL;
@@ -487,7 +491,20 @@ char *protect_subst(const char *expr, const pol_acl_t *a, const char *real_user,
  * stand in for it once the expression sits inside the user's statement.
  * NULL (err set) when a relation it names does not exist: the policy cannot
  * be evaluated, and the statement fails rather than run unfiltered. */
+static char *qualify_uncached(sess_t *s, const char *expr, gate_err_t *err);
+
 static char *qualify(sess_t *s, const char *expr, gate_err_t *err)
+{
+    /* with the session's epoch: a setting (search_path) may change how names resolve */
+    char *key = xasprintf("%llu\x1f%s", (unsigned long long)s->epoch, expr);
+    const char *v = strcache_get(&ps(s)->qualified, authz_version(), key);
+    char *q = v ? xstrdup(v) : qualify_uncached(s, expr, err);
+    if (q && !v) strcache_put(&ps(s)->qualified, authz_version(), key, q, 16384);
+    free(key);
+    return q;
+}
+
+static char *qualify_uncached(sess_t *s, const char *expr, gate_err_t *err)
 {
     char *sql = xasprintf("SELECT %s", expr);
     json_t *tree = authz_serialize(s, "json_serialize_sql", sql, err);
@@ -949,6 +966,46 @@ static bool needs_fence(const fence_need_t *f, const char *column)
  * table, or NULL with *failed=false when the table is not protected for the
  * user. with_rowid adds the row id (the target of UPDATE/DELETE). masked, if
  * given, gets a comma-separated list of the masked columns. */
+/* authz_columns, remembered for the session until the catalog, grants or
+ * policies change (authz_version): a new statement over a protected table
+ * does not query the engine's catalog again. */
+static bool protected_columns(sess_t *s, const char *db, const char *schema, const char *table,
+                              authz_cols_t *c)
+{
+    struct protect_state *p = ps(s);
+    char *key = xasprintf("%s\x1f%s\x1f%s", db ? db : "", schema, table);
+    const char *v = strcache_get(&p->columns, authz_version(), key);
+    if (v) {
+        memset(c, 0, sizeof *c);
+        int n = 0;
+        for (const char *q = v; *q; q++) n += *q == '\x1e';
+        c->name = xcalloc((size_t)n + 1, sizeof(char *));
+        c->type = xcalloc((size_t)n + 1, sizeof(char *));
+        for (const char *q = v; *q;) {
+            const char *us = strchr(q, '\x1f'), *rs = strchr(us, '\x1e');
+            c->name[c->n] = xstrndup(q, (size_t)(us - q));
+            c->type[c->n] = xstrndup(us + 1, (size_t)(rs - us - 1));
+            c->n++;
+            q = rs + 1;
+        }
+        free(key);
+        return true;
+    }
+    bool ok = authz_columns(s->conn, db, schema, table, c);
+    bool plain = ok;
+    for (int i = 0; i < c->n && plain; i++)
+        plain = !strpbrk(c->name[i], "\x1e\x1f") && !strpbrk(c->type[i], "\x1e\x1f");
+    if (plain) {
+        buf_t b;
+        buf_init(&b, 256);
+        for (int i = 0; i < c->n; i++) buf_printf(&b, "%s\x1f%s\x1e", c->name[i], c->type[i]);
+        strcache_put(&p->columns, authz_version(), key, buf_cstr(&b), 1024);
+        buf_free(&b);
+    }
+    free(key);
+    return ok;
+}
+
 static char *protected_relation(sess_t *s, const rls_set_t *r, const char *db, const char *schema,
                                 const char *table, bool with_rowid, char **masked, const pushset_t *ps,
                                 size_t location, const fence_need_t *need, gate_err_t *err, bool *failed)
@@ -956,7 +1013,7 @@ static char *protected_relation(sess_t *s, const rls_set_t *r, const char *db, c
     *failed = false;
     if (!is_protected(r, schema, table)) return NULL;
     authz_cols_t c;
-    if (!authz_columns(s->conn, db, schema, table, &c)) {
+    if (!protected_columns(s, db, schema, table, &c)) {
         gate_err_set(err, "42P01", "cannot read the columns of %s.%s", schema, table);
         *failed = true;
         return NULL;
