@@ -183,14 +183,14 @@ typedef struct {
 } walk_t;
 
 /* A plan index; -1 for the engine's "none" markers (2^64-1 and friends). */
-static long long jidx(json_t *v)
+long long authz_jidx(json_t *v)
 {
     double d = json_number_value(v);
     if (!json_is_number(v) || d < 0 || d >= 1e15) return -1;
     return (long long)d;
 }
 
-static const char *jstr(json_t *o, const char *k)
+const char *authz_jstr(json_t *o, const char *k)
 {
     const char *v = json_string_value(json_object_get(o, k));
     return v ? v : "";
@@ -205,7 +205,7 @@ static bool fn_named(const walk_t *w, const char *name)
 
 static void check_get(walk_t *w, json_t *get)
 {
-    const char *fn = jstr(get, "name");
+    const char *fn = authz_jstr(get, "name");
     if (strcmp(fn, "seq_scan") != 0) {
         if (in_list(fn, allowed_table_functions, ARRAY_LEN(allowed_table_functions)) ||
             !strncmp(fn, "madang_", 7))
@@ -220,7 +220,8 @@ static void check_get(walk_t *w, json_t *get)
         return;
     }
     json_t *fd = json_object_get(get, "function_data");
-    const char *catalog = jstr(fd, "catalog"), *schema = jstr(fd, "schema"), *table = jstr(fd, "table");
+    const char *catalog = authz_jstr(fd, "catalog"), *schema = authz_jstr(fd, "schema"),
+               *table = authz_jstr(fd, "table");
     if (!strcmp(catalog, "temp")) return; /* the session's own temp tables and the shim's */
     if (!strcmp(catalog, "system")) return;
     json_t *names = json_object_get(get, "names");
@@ -230,7 +231,7 @@ static void check_get(walk_t *w, json_t *get)
     json_t *ci;
     json_array_foreach(idxs, i, ci)
     {
-        long long idx = jidx(json_object_get(ci, "index"));
+        long long idx = authz_jidx(json_object_get(ci, "index"));
         if (idx < 0 || (size_t)idx >= json_array_size(names)) continue; /* row id */
         const char *col = json_string_value(json_array_get(names, (size_t)idx));
         if (!col) continue;
@@ -257,7 +258,8 @@ static void require_all_columns(walk_t *w, pol_priv_t priv, const char *schema, 
 static void check_write(walk_t *w, json_t *node, const char *type)
 {
     json_t *ti = json_object_get(node, "table_info");
-    const char *catalog = jstr(ti, "catalog"), *schema = jstr(ti, "schema"), *table = jstr(ti, "table");
+    const char *catalog = authz_jstr(ti, "catalog"), *schema = authz_jstr(ti, "schema"),
+               *table = authz_jstr(ti, "table");
     if (!strcmp(catalog, "temp")) {
         if (is_shim_object(w->s, table)) {
             deny(w->err, NULL, NULL, NULL, "permission denied for system relation %s", table);
@@ -296,7 +298,7 @@ static void check_write(walk_t *w, json_t *node, const char *type)
     if (!list) {
         json_array_foreach(cols, i, v)
         {
-            const char *col = jstr(v, "name");
+            const char *col = authz_jstr(v, "name");
             if (!pol_allows(w->acl, priv, schema, table, col, NULL, 0)) {
                 deny(w->err, "%s lacks %s on this column", w->acl->user, pol_priv_name(priv),
                      "permission denied for column %s of table %s.%s", col, schema, table);
@@ -310,13 +312,13 @@ static void check_write(walk_t *w, json_t *node, const char *type)
     {
         size_t col_index;
         if (priv == POL_INSERT) {
-            if (jidx(v) < 0) continue; /* column not inserted */
+            if (authz_jidx(v) < 0) continue; /* column not inserted */
             col_index = i;
         } else {
-            if (jidx(v) < 0) continue;
-            col_index = (size_t)jidx(v);
+            if (authz_jidx(v) < 0) continue;
+            col_index = (size_t)authz_jidx(v);
         }
-        const char *col = jstr(json_array_get(cols, col_index), "name");
+        const char *col = authz_jstr(json_array_get(cols, col_index), "name");
         if (!pol_allows(w->acl, priv, schema, table, col, NULL, 0)) {
             deny(w->err, "%s lacks %s on this column", w->acl->user, pol_priv_name(priv),
                  "permission denied for column %s of table %s.%s", col, schema, table);
@@ -383,7 +385,7 @@ static void require_all_columns(walk_t *w, pol_priv_t priv, const char *schema, 
     json_t *v;
     json_array_foreach(cols, i, v)
     {
-        const char *col = jstr(v, "name");
+        const char *col = authz_jstr(v, "name");
         if (!pol_allows(w->acl, priv, schema, table, col, NULL, 0)) {
             deny(w->err, "%s lacks %s on this column", w->acl->user, pol_priv_name(priv),
                  "permission denied for column %s of table %s.%s", col, schema, table);
@@ -399,7 +401,8 @@ static void require_all_columns(walk_t *w, pol_priv_t priv, const char *schema, 
 static void check_merge(walk_t *w, json_t *node)
 {
     json_t *ti = json_object_get(node, "table_info");
-    const char *catalog = jstr(ti, "catalog"), *schema = jstr(ti, "schema"), *table = jstr(ti, "table");
+    const char *catalog = authz_jstr(ti, "catalog"), *schema = authz_jstr(ti, "schema"),
+               *table = authz_jstr(ti, "table");
     if (!strcmp(catalog, "temp") && !is_shim_object(w->s, table)) return;
     if (!strcmp(catalog, "temp") || !strcmp(catalog, "system") || !ti) {
         deny(w->err, NULL, NULL, NULL, "permission denied for relation %s", table[0] ? table : "(unknown)");
@@ -413,14 +416,14 @@ static void check_merge(walk_t *w, json_t *node)
     {
         json_array_foreach(json_object_get(a, "value"), j, act)
         {
-            const char *t = jstr(act, "action_type");
+            const char *t = authz_jstr(act, "action_type");
             if (!strcmp(t, "MERGE_UPDATE")) {
                 size_t k;
                 json_t *c;
                 json_array_foreach(json_object_get(act, "columns"), k, c)
                 {
-                    long long idx = jidx(c);
-                    const char *col = idx >= 0 ? jstr(json_array_get(cols, (size_t)idx), "name") : "";
+                    long long idx = authz_jidx(c);
+                    const char *col = idx >= 0 ? authz_jstr(json_array_get(cols, (size_t)idx), "name") : "";
                     if (!pol_allows(w->acl, POL_UPDATE, schema, table, col, NULL, 0)) {
                         deny(w->err, "%s lacks UPDATE on this column", w->acl->user, NULL,
                              "permission denied for column %s of table %s.%s", col, schema, table);
@@ -459,8 +462,8 @@ static void walk(walk_t *w, json_t *n)
             return;
         }
         if (type && !strcmp(type, "BOUND_FUNCTION") && !w->acl->superuser &&
-            in_list(jstr(n, "name"), denied_scalar_functions, ARRAY_LEN(denied_scalar_functions))) {
-            deny(w->err, NULL, NULL, NULL, "permission denied for function %s", jstr(n, "name"));
+            in_list(authz_jstr(n, "name"), denied_scalar_functions, ARRAY_LEN(denied_scalar_functions))) {
+            deny(w->err, NULL, NULL, NULL, "permission denied for function %s", authz_jstr(n, "name"));
             w->ok = false;
             return;
         }
@@ -505,15 +508,15 @@ void authz_collect_named(named_t *n, json_t *o)
         if (type && !strcmp(type, "BASE_TABLE") && json_object_get(o, "table_name")) {
             n->refs = xrealloc(n->refs, sizeof *n->refs * (size_t)(n->nrefs + 1));
             ref_t *r = &n->refs[n->nrefs++];
-            r->catalog = xstrdup(jstr(o, "catalog_name"));
-            r->schema = xstrdup(jstr(o, "schema_name"));
-            r->name = xstrdup(jstr(o, "table_name"));
-            r->alias = xstrdup(jstr(o, "alias"));
-            long long loc = jidx(json_object_get(o, "query_location"));
+            r->catalog = xstrdup(authz_jstr(o, "catalog_name"));
+            r->schema = xstrdup(authz_jstr(o, "schema_name"));
+            r->name = xstrdup(authz_jstr(o, "table_name"));
+            r->alias = xstrdup(authz_jstr(o, "alias"));
+            long long loc = authz_jidx(json_object_get(o, "query_location"));
             r->location = loc >= 0 ? (size_t)loc : (size_t)-1;
         } else if (type && !strcmp(type, "TABLE_FUNCTION")) {
             json_t *f = json_object_get(o, "function");
-            const char *fname = jstr(f, "function_name"), *fschema = jstr(f, "schema");
+            const char *fname = authz_jstr(f, "function_name"), *fschema = authz_jstr(f, "schema");
             n->fns = xrealloc(n->fns, sizeof(char *) * (size_t)(n->nfns + 1));
             /* madang's own table macros are named with their schema */
             n->fns[n->nfns++] = !strcmp(fschema, "madang") ? xasprintf("madang.%s", fname) : xstrdup(fname);
@@ -1573,7 +1576,7 @@ static json_t *obj_entry(objs_t *o, const char *object, const char *access)
     json_t *e;
     json_array_foreach(o->list, i, e)
     {
-        if (!strcmp(jstr(e, "object"), object) && !strcmp(jstr(e, "access"), access)) return e;
+        if (!strcmp(authz_jstr(e, "object"), object) && !strcmp(authz_jstr(e, "access"), access)) return e;
     }
     e = json_pack("{s:s,s:s,s:[]}", "object", object, "access", access, "columns");
     json_array_append_new(o->list, e);
@@ -1599,11 +1602,11 @@ static void objs_walk(objs_t *o, json_t *n)
     }
     if (!json_is_object(n)) return;
     const char *type = json_string_value(json_object_get(n, "type"));
-    if (type && !strcmp(type, "LOGICAL_GET") && !strcmp(jstr(n, "name"), "seq_scan")) {
+    if (type && !strcmp(type, "LOGICAL_GET") && !strcmp(authz_jstr(n, "name"), "seq_scan")) {
         json_t *fd = json_object_get(n, "function_data");
-        const char *cat = jstr(fd, "catalog");
+        const char *cat = authz_jstr(fd, "catalog");
         if (strcmp(cat, "temp") && strcmp(cat, "system")) {
-            char *obj = xasprintf("%s.%s", jstr(fd, "schema"), jstr(fd, "table"));
+            char *obj = xasprintf("%s.%s", authz_jstr(fd, "schema"), authz_jstr(fd, "table"));
             json_t *e = obj_entry(o, obj, "read");
             free(obj);
             json_t *names = json_object_get(n, "names");
@@ -1611,7 +1614,7 @@ static void objs_walk(objs_t *o, json_t *n)
             json_t *ci;
             json_array_foreach(json_object_get(n, "column_indexes"), i, ci)
             {
-                long long idx = jidx(json_object_get(ci, "index"));
+                long long idx = authz_jidx(json_object_get(ci, "index"));
                 const char *col = idx >= 0 ? json_string_value(json_array_get(names, (size_t)idx)) : NULL;
                 if (col) add_column(e, col);
             }
@@ -1620,9 +1623,9 @@ static void objs_walk(objs_t *o, json_t *n)
                         !strcmp(type, "LOGICAL_DELETE") || !strcmp(type, "LOGICAL_MERGE_INTO"))) {
         json_t *ti = json_object_get(n, "table_info");
         if (!ti) ti = json_object_get(n, "table");
-        const char *cat = jstr(ti, "catalog");
-        if (jstr(ti, "table")[0] && strcmp(cat, "temp") && strcmp(cat, "system")) {
-            char *obj = xasprintf("%s.%s", jstr(ti, "schema"), jstr(ti, "table"));
+        const char *cat = authz_jstr(ti, "catalog");
+        if (authz_jstr(ti, "table")[0] && strcmp(cat, "temp") && strcmp(cat, "system")) {
+            char *obj = xasprintf("%s.%s", authz_jstr(ti, "schema"), authz_jstr(ti, "table"));
             const char *acc = !strcmp(type, "LOGICAL_INSERT")   ? "insert"
                               : !strcmp(type, "LOGICAL_UPDATE") ? "update"
                               : !strcmp(type, "LOGICAL_DELETE") ? "delete"
@@ -1684,7 +1687,7 @@ char *authz_direct_objects(sess_t *s, const char *sql)
             bool seen = false;
             size_t j;
             json_t *e;
-            json_array_foreach(list, j, e) seen |= !strcmp(jstr(e, "object"), obj);
+            json_array_foreach(list, j, e) seen |= !strcmp(authz_jstr(e, "object"), obj);
             if (!seen)
                 json_array_append_new(
                     list, json_pack("{s:s,s:s}", "object", obj, "kind", k == REL_TABLE ? "table" : "view"));

@@ -92,8 +92,13 @@ typedef struct {
     char *sql; /* view definition (heap) */
 } rel_t;
 
-/* SELECT fn('<sql>') (json_serialize_sql / json_serialize_plan) → parsed JSON, or NULL with err. */
+/* SELECT fn('<sql>') (json_serialize_sql / json_serialize_plan) → parsed JSON, or NULL with err.
+ * Its numbers are reals (JSON_DECODE_INT_AS_REAL: locations reach 2^64-1). */
 json_t *authz_serialize(sess_t *s, const char *fn, const char *sql, gate_err_t *err);
+/* Member k of a tree's object as a string, "" when absent. */
+const char *authz_jstr(json_t *o, const char *k);
+/* A tree's number as an offset or index, -1 when absent, negative or "none" (2^64-1). */
+long long authz_jidx(json_t *v);
 void authz_collect_named(named_t *n, json_t *tree);
 void authz_named_free(named_t *n);
 bool authz_is_cte(const named_t *n, const char *name);

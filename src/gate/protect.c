@@ -664,15 +664,9 @@ typedef struct {
     bool dollar;   /* the statement numbers its parameters $1, $2, … */
 } pushset_t;
 
-static const char *jtype(json_t *e, const char *k)
-{
-    const char *v = json_string_value(json_object_get(e, k));
-    return v ? v : "";
-}
-
 static void flatten_and(json_t *e, json_t *out)
 {
-    if (!strcmp(jtype(e, "class"), "CONJUNCTION") && !strcmp(jtype(e, "type"), "CONJUNCTION_AND")) {
+    if (!strcmp(authz_jstr(e, "class"), "CONJUNCTION") && !strcmp(authz_jstr(e, "type"), "CONJUNCTION_AND")) {
         size_t i;
         json_t *ch;
         json_array_foreach(json_object_get(e, "children"), i, ch) flatten_and(ch, out);
@@ -684,10 +678,10 @@ static void flatten_and(json_t *e, json_t *out)
 /* The base tables of a FROM made of base tables and inner or cross joins. */
 static bool from_tables(json_t *f, json_t *out)
 {
-    const char *t = jtype(f, "type");
+    const char *t = authz_jstr(f, "type");
     if (!strcmp(t, "BASE_TABLE")) return json_array_append(out, f) == 0;
-    if (strcmp(t, "JOIN") || strcmp(jtype(f, "join_type"), "INNER") ||
-        (strcmp(jtype(f, "ref_type"), "REGULAR") && strcmp(jtype(f, "ref_type"), "CROSS")))
+    if (strcmp(t, "JOIN") || strcmp(authz_jstr(f, "join_type"), "INNER") ||
+        (strcmp(authz_jstr(f, "ref_type"), "REGULAR") && strcmp(authz_jstr(f, "ref_type"), "CROSS")))
         return false;
     return from_tables(json_object_get(f, "left"), out) && from_tables(json_object_get(f, "right"), out);
 }
@@ -702,7 +696,7 @@ static void push_walk(json_t *o, pushset_t *ps)
     }
     if (!json_is_object(o)) return;
     json_t *where = json_object_get(o, "where_clause");
-    if (!strcmp(jtype(o, "type"), "SELECT_NODE") && json_is_object(where)) {
+    if (!strcmp(authz_jstr(o, "type"), "SELECT_NODE") && json_is_object(where)) {
         json_t *tabs = json_array();
         if (from_tables(json_object_get(o, "from_table"), tabs)) {
             json_t *conj = json_array();
@@ -712,13 +706,11 @@ static void push_walk(json_t *o, pushset_t *ps)
             json_t *t;
             json_array_foreach(tabs, i, t)
             {
-                json_t *lv =
-                    json_object_get(t, "query_location"); /* numbers come as reals (authz_serialize) */
-                double loc = json_number_value(lv);
-                if (!json_is_number(lv) || loc < 0 || loc >= 1e15) continue;
+                long long loc = authz_jidx(json_object_get(t, "query_location"));
+                if (loc < 0) continue;
                 ps->v = xrealloc(ps->v, sizeof *ps->v * (size_t)(ps->n + 1));
-                const char *alias = jtype(t, "alias");
-                ps->v[ps->n++] = (pushcand_t){(size_t)loc, alias[0] ? alias : jtype(t, "table_name"),
+                const char *alias = authz_jstr(t, "alias");
+                ps->v[ps->n++] = (pushcand_t){(size_t)loc, alias[0] ? alias : authz_jstr(t, "table_name"),
                                               json_array_size(tabs) == 1, conj};
             }
         }
@@ -738,7 +730,7 @@ static void pushset_free(pushset_t *ps)
 /* The column of the table a column reference names, or -1. */
 static int push_column(json_t *e, const pushcand_t *pc, const authz_cols_t *c, const bool *masked)
 {
-    if (strcmp(jtype(e, "class"), "COLUMN_REF")) return -1;
+    if (strcmp(authz_jstr(e, "class"), "COLUMN_REF")) return -1;
     json_t *names = json_object_get(e, "column_names");
     size_t n = json_array_size(names);
     const char *name = NULL;
@@ -766,9 +758,9 @@ static bool numeric_type(const char *t)
  * VARCHAR one; or a $n parameter (converted once, before any row is read). */
 static bool push_value(buf_t *b, json_t *e, const char *coltype, bool dollar)
 {
-    const char *cls = jtype(e, "class");
+    const char *cls = authz_jstr(e, "class");
     if (!strcmp(cls, "PARAMETER")) {
-        const char *id = jtype(e, "identifier");
+        const char *id = authz_jstr(e, "identifier");
         if (!dollar || !id[0] || strspn(id, "0123456789") != strlen(id)) return false;
         buf_printf(b, "$%s", id);
         return true;
@@ -776,7 +768,7 @@ static bool push_value(buf_t *b, json_t *e, const char *coltype, bool dollar)
     if (strcmp(cls, "CONSTANT")) return false;
     json_t *v = json_object_get(e, "value");
     if (json_is_true(json_object_get(v, "is_null"))) return false;
-    const char *tid = jtype(json_object_get(v, "type"), "id");
+    const char *tid = authz_jstr(json_object_get(v, "type"), "id");
     json_t *x = json_object_get(v, "value");
     /* the tree's numbers are reals: integers only while a double holds them exactly */
     double d = json_number_value(x);
@@ -811,7 +803,7 @@ static const char *push_op(const char *type)
 static bool push_conjunct(buf_t *b, json_t *e, const pushcand_t *pc, const authz_cols_t *c,
                           const bool *masked, bool dollar)
 {
-    const char *cls = jtype(e, "class"), *type = jtype(e, "type");
+    const char *cls = authz_jstr(e, "class"), *type = authz_jstr(e, "type");
     int i;
     if (!strcmp(cls, "COMPARISON") && push_op(type)) {
         json_t *l = json_object_get(e, "left"), *r = json_object_get(e, "right");
@@ -907,13 +899,20 @@ static bool is_aggregate(json_t *e)
                                        "product",       "bit_and",       "bit_or",
                                        "bit_xor",       "fsum",          "favg",
                                        "sumkahan",      "kahan_sum"};
-    if (strcmp(jtype(e, "class"), "FUNCTION") || jtype(e, "schema")[0] ||
+    if (strcmp(authz_jstr(e, "class"), "FUNCTION") || authz_jstr(e, "schema")[0] ||
         json_is_true(json_object_get(e, "is_operator")))
         return false;
-    const char *n = jtype(e, "function_name");
+    const char *n = authz_jstr(e, "function_name");
     for (size_t i = 0; i < ARRAY_LEN(aggs); i++)
         if (!strcasecmp(n, aggs[i])) return true;
     return false;
+}
+
+static char *lower_dup(const char *s)
+{
+    char *l = xstrdup(s);
+    for (char *p = l; *p; p++) *p = (char)tolower((unsigned char)*p);
+    return l;
 }
 
 static void need_walk(json_t *o, fence_need_t *f, bool in_agg)
@@ -925,16 +924,15 @@ static void need_walk(json_t *o, fence_need_t *f, bool in_agg)
         return;
     }
     if (!json_is_object(o)) return;
-    const char *cls = jtype(o, "class");
-    if (!strcmp(jtype(o, "type"), "SELECT_NODE") || !strcmp(cls, "SUBQUERY"))
+    const char *cls = authz_jstr(o, "class");
+    if (!strcmp(authz_jstr(o, "type"), "SELECT_NODE") || !strcmp(cls, "SUBQUERY"))
         in_agg = false; /* its own WHERE */
     if (!strcmp(cls, "COLUMN_REF") && !in_agg) {
         size_t i;
         json_t *v;
         json_array_foreach(json_object_get(o, "column_names"), i, v)
         {
-            char *l = xstrdup(json_string_value(v) ?: "");
-            for (char *p = l; *p; p++) *p = (char)tolower((unsigned char)*p);
+            char *l = lower_dup(json_string_value(v) ?: "");
             json_object_set_new(f->names, l, json_true());
             free(l);
         }
@@ -955,17 +953,12 @@ static void need_walk(json_t *o, fence_need_t *f, bool in_agg)
 static bool needs_fence(const fence_need_t *f, const char *column)
 {
     if (!f || f->all) return true;
-    char *l = xstrdup(column);
-    for (char *p = l; *p; p++) *p = (char)tolower((unsigned char)*p);
+    char *l = lower_dup(column);
     bool yes = json_object_get(f->names, l) != NULL;
     free(l);
     return yes;
 }
 
-/* "(SELECT … FROM s.t WHERE madang_fence() AND (filter))" for a protected
- * table, or NULL with *failed=false when the table is not protected for the
- * user. with_rowid adds the row id (the target of UPDATE/DELETE). masked, if
- * given, gets a comma-separated list of the masked columns. */
 /* authz_columns, remembered for the session until the catalog, grants or
  * policies change (authz_version): a new statement over a protected table
  * does not query the engine's catalog again. */
@@ -1006,6 +999,10 @@ static bool protected_columns(sess_t *s, const char *db, const char *schema, con
     return ok;
 }
 
+/* "(SELECT … FROM s.t WHERE madang_fence() AND (filter))" for a protected
+ * table, or NULL with *failed=false when the table is not protected for the
+ * user. with_rowid adds the row id (the target of UPDATE/DELETE). masked, if
+ * given, gets a comma-separated list of the masked columns. */
 static char *protected_relation(sess_t *s, const rls_set_t *r, const char *db, const char *schema,
                                 const char *table, bool with_rowid, char **masked, const pushset_t *ps,
                                 size_t location, const fence_need_t *need, gate_err_t *err, bool *failed)
