@@ -374,8 +374,9 @@ static const char *const known_ops[] = {
 
 /* Scalar functions that reveal the catalog to whoever calls them. */
 static const char *const denied_scalar_functions[] = {
-    "json_serialize_plan", "getvariable", "current_setting_raw",
-    "madang_fence", /* marks where row policies were applied (protect.c) */
+    "json_serialize_plan", "getvariable",
+    "current_setting_raw", "madang_fence", /* marks where row policies were applied (protect.c) */
+    "madang_policy_in",                    /* a row policy's set of values (protect.c) */
 };
 
 static void require_all_columns(walk_t *w, pol_priv_t priv, const char *schema, const char *table,

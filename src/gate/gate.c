@@ -1634,6 +1634,11 @@ bool gate_execute(sess_t *s, gate_stmt_t *st, duckdb_result *res, int64_t *rows_
         gate_audit_end(s, st, 0, err);
         return false;
     }
+    if (!protect_before_execute(s, st, err)) {
+        met_statement(st->kind, false);
+        gate_audit_end(s, st, 0, err);
+        return false;
+    }
     lin_before_execute(s, st);
     duckdb_state rc = st->returns_rows ? duckdb_execute_prepared_streaming(st->ps, res)
                                        : duckdb_execute_prepared(st->ps, res);

@@ -22,12 +22,42 @@ struct protect_state {
     strcache_t applied;   /* statement → the policies its rewrite applied (JSON), for the audit */
     strcache_t columns;   /* "db.schema.table" → its columns ("name\x1ftype\x1e…"), at authz_version() */
     strcache_t qualified; /* policy or mask expression → qualify()'s result, at authz_version() */
+    strcache_t insets;    /* a table's policy expression → with its IN subqueries as policy sets */
+    json_t *set_sql;      /* policy set K's subquery (ids "s<session>.<K>") */
+    bool no_sets;         /* rewriting DDL: the text outlives this session, keep IN as written */
 };
 
 static void note_applied(const char *schema, const char *table, const char *row_policies, json_t *masks);
 static void splice(char **work, size_t at, size_t len, const char *with);
 
 /* ---- engine functions ---- */
+
+/* Registers scalar function name(params…) -> ret; n params of the types
+ * given; SF_VOLATILE: never folded or moved; SF_NULLS: the function sees
+ * NULL arguments (else NULL in gives NULL out). */
+enum { SF_VOLATILE = 1, SF_NULLS = 2 };
+
+static bool register_scalar(duckdb_connection c, const char *name, const duckdb_type *params, int n,
+                            duckdb_type ret, duckdb_scalar_function_t fn, const void *extra, unsigned flags)
+{
+    duckdb_scalar_function f = duckdb_create_scalar_function();
+    duckdb_scalar_function_set_name(f, name);
+    for (int i = 0; i < n; i++) {
+        duckdb_logical_type t = duckdb_create_logical_type(params[i]);
+        duckdb_scalar_function_add_parameter(f, t);
+        duckdb_destroy_logical_type(&t);
+    }
+    duckdb_logical_type rt = duckdb_create_logical_type(ret);
+    duckdb_scalar_function_set_return_type(f, rt);
+    duckdb_destroy_logical_type(&rt);
+    if (extra) duckdb_scalar_function_set_extra_info(f, (void *)extra, NULL);
+    if (flags & SF_VOLATILE) duckdb_scalar_function_set_volatile(f);
+    if (flags & SF_NULLS) duckdb_scalar_function_set_special_handling(f);
+    duckdb_scalar_function_set_function(f, fn);
+    duckdb_state st = duckdb_register_scalar_function(c, f);
+    duckdb_destroy_scalar_function(&f);
+    return st == DuckDBSuccess;
+}
 
 static void fence_fn(duckdb_function_info info, duckdb_data_chunk in, duckdb_vector out)
 {
@@ -40,6 +70,9 @@ static void fence_fn(duckdb_function_info info, duckdb_data_chunk in, duckdb_vec
 /* Built-in masks on strings, as engine functions (the engine's own string
  * functions are far slower for this). UTF-8 aware: lengths count code points.
  * NULL in, NULL out (the engine's default for scalar functions). */
+
+#define STR_INLINE  12 /* strings up to this length are stored in the duckdb_string_t */
+#define MASK_GROWTH 3  /* a mask's result is at most this longer than its input (email's "***") */
 
 typedef size_t (*mask_fn_t)(const char *in, size_t len, int64_t n, char *out);
 
@@ -79,9 +112,14 @@ static size_t utf8_offset(const char *p, size_t len, size_t k, bool ascii)
     return len;
 }
 
+static size_t clamp_keep(int64_t n, size_t len)
+{
+    return n < 0 ? 0 : (size_t)n > len ? len : (size_t)n;
+}
+
 static size_t show_last(const char *in, size_t len, int64_t n, char *out)
 {
-    size_t chars = utf8_chars(in, len), keep = n < 0 ? 0 : (size_t)n > chars ? chars : (size_t)n;
+    size_t chars = utf8_chars(in, len), keep = clamp_keep(n, chars);
     size_t hide = chars - keep, from = utf8_offset(in, len, hide, chars == len);
     memset(out, '*', hide);
     memcpy(out + hide, in + from, len - from);
@@ -90,7 +128,7 @@ static size_t show_last(const char *in, size_t len, int64_t n, char *out)
 
 static size_t show_first(const char *in, size_t len, int64_t n, char *out)
 {
-    size_t chars = utf8_chars(in, len), keep = n < 0 ? 0 : (size_t)n > chars ? chars : (size_t)n;
+    size_t chars = utf8_chars(in, len), keep = clamp_keep(n, chars);
     size_t upto = utf8_offset(in, len, keep, chars == len);
     memcpy(out, in, upto);
     memset(out + upto, '*', chars - keep);
@@ -127,9 +165,49 @@ static size_t email(const char *in, size_t len, int64_t n, char *out)
     return first + 3 + rest;
 }
 
+/* The same masks on a short ASCII string held in the duckdb_string_t itself,
+ * in place: for ASCII they keep the length, so only bytes change. */
+typedef void (*mask_ascii_fn_t)(char *s, size_t len, int64_t n);
+
+static void show_last_ascii(char *s, size_t len, int64_t n)
+{
+    for (size_t j = 0, hide = len - clamp_keep(n, len); j < hide; j++) s[j] = '*';
+}
+
+static void show_first_ascii(char *s, size_t len, int64_t n)
+{
+    for (size_t j = clamp_keep(n, len); j < len; j++) s[j] = '*';
+}
+
+static void redact_ascii(char *s, size_t len, int64_t n)
+{
+    redact(s, len, n, s);
+}
+
+typedef struct {
+    mask_fn_t fn;
+    mask_ascii_fn_t ascii; /* NULL: no in-place form */
+} mask_def_t;
+
+static const mask_def_t mask_show_last_def = {show_last, show_last_ascii},
+                        mask_show_first_def = {show_first, show_first_ascii},
+                        mask_redact_def = {redact, redact_ascii}, mask_email_def = {email, NULL};
+
+/* Whether an inlined string is ASCII: its unused bytes are zero, so all 12
+ * can be tested at once. */
+static bool inline_ascii(const duckdb_string_t *s)
+{
+    uint64_t a;
+    uint32_t b;
+    memcpy(&a, s->value.inlined.inlined, 8);
+    memcpy(&b, s->value.inlined.inlined + 8, 4);
+    return !((a | b) & 0x8080808080808080ULL);
+}
+
 static void mask_apply(duckdb_function_info info, duckdb_data_chunk in, duckdb_vector out)
 {
-    mask_fn_t fn = (mask_fn_t)duckdb_scalar_function_get_extra_info(info);
+    const mask_def_t *def = duckdb_scalar_function_get_extra_info(info);
+    mask_fn_t fn = def->fn;
     idx_t n = duckdb_data_chunk_get_size(in);
     duckdb_vector v = duckdb_data_chunk_get_vector(in, 0);
     duckdb_string_t *sv = duckdb_vector_get_data(v);
@@ -141,40 +219,52 @@ static void mask_apply(duckdb_function_info info, duckdb_data_chunk in, duckdb_v
         nv = duckdb_vector_get_data(k);
         nvalid = duckdb_vector_get_validity(k);
     }
+    duckdb_string_t *od = duckdb_vector_get_data(out);
     char small[256];
     for (idx_t i = 0; i < n; i++) {
-        if ((valid && !duckdb_validity_row_is_valid(valid, i)) ||
-            (nvalid && !duckdb_validity_row_is_valid(nvalid, i))) {
+        /* validity masks: one bit a row, set when valid (duckdb.h) */
+        if ((valid && !(valid[i / 64] >> (i % 64) & 1)) || (nvalid && !(nvalid[i / 64] >> (i % 64) & 1))) {
             duckdb_vector_ensure_validity_writable(out);
             duckdb_validity_set_row_invalid(duckdb_vector_get_validity(out), i);
             continue;
         }
-        const char *p = duckdb_string_t_data(&sv[i]);
-        size_t len = duckdb_string_t_length(sv[i]);
-        size_t cap = len * 2 + 8; /* '*' per code point of at most 4 bytes fits in len; email adds 3 */
+        /* duckdb.h's duckdb_string_t: up to STR_INLINE bytes are held in the
+         * struct itself, whose unused bytes must be zero (comparisons read
+         * all of them); longer strings point to their bytes */
+        size_t len = sv[i].value.inlined.length;
+        const char *p = len <= STR_INLINE ? sv[i].value.inlined.inlined : sv[i].value.pointer.ptr;
+        int64_t k = nv ? nv[i] : 0;
+        if (def->ascii && len <= STR_INLINE && inline_ascii(&sv[i])) {
+            duckdb_string_t o = sv[i];
+            def->ascii(o.value.inlined.inlined, len, k);
+            od[i] = o;
+            continue;
+        }
+        if (len + MASK_GROWTH <= STR_INLINE) {
+            duckdb_string_t o = {0};
+            o.value.inlined.length = (uint32_t)fn(p, len, k, o.value.inlined.inlined);
+            od[i] = o;
+            continue;
+        }
+        size_t cap = len + MASK_GROWTH;
         char *buf = cap <= sizeof small ? small : xmalloc(cap);
-        size_t olen = fn(p, len, nv ? nv[i] : 0, buf);
-        duckdb_vector_assign_string_element_len(out, i, buf, olen);
+        size_t olen = fn(p, len, k, buf);
+        if (olen <= STR_INLINE) {
+            duckdb_string_t o = {0};
+            o.value.inlined.length = (uint32_t)olen;
+            memcpy(o.value.inlined.inlined, buf, olen);
+            od[i] = o;
+        } else {
+            duckdb_vector_assign_string_element_len(out, i, buf, olen);
+        }
         if (buf != small) free(buf);
     }
 }
 
-static bool register_mask(duckdb_connection c, const char *name, mask_fn_t fn, bool with_n)
+static bool register_mask(duckdb_connection c, const char *name, const mask_def_t *def, bool with_n)
 {
-    duckdb_scalar_function f = duckdb_create_scalar_function();
-    duckdb_scalar_function_set_name(f, name);
-    duckdb_logical_type vt = duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR);
-    duckdb_logical_type it = duckdb_create_logical_type(DUCKDB_TYPE_BIGINT);
-    duckdb_scalar_function_add_parameter(f, vt);
-    if (with_n) duckdb_scalar_function_add_parameter(f, it);
-    duckdb_scalar_function_set_return_type(f, vt);
-    duckdb_destroy_logical_type(&vt);
-    duckdb_destroy_logical_type(&it);
-    duckdb_scalar_function_set_extra_info(f, (void *)fn, NULL);
-    duckdb_scalar_function_set_function(f, mask_apply);
-    duckdb_state st = duckdb_register_scalar_function(c, f);
-    duckdb_destroy_scalar_function(&f);
-    return st == DuckDBSuccess;
+    static const duckdb_type params[] = {DUCKDB_TYPE_VARCHAR, DUCKDB_TYPE_BIGINT};
+    return register_scalar(c, name, params, with_n ? 2 : 1, DUCKDB_TYPE_VARCHAR, mask_apply, def, 0);
 }
 
 /* mask_year on dates and timestamps: the first day (midnight) of the value's
@@ -192,7 +282,7 @@ static int64_t days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-static int64_t year_start(int64_t days)
+static int64_t civil_year(int64_t days)
 {
     int64_t z = days + 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -200,8 +290,24 @@ static int64_t year_start(int64_t days)
     int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
     int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     int64_t mp = (5 * doy + 2) / 153;
-    int64_t y = yoe + era * 400 + (mp >= 10); /* months 11 and 12 of a March-based year: January, February */
-    return days_from_civil(y, 1, 1);
+    return yoe + era * 400 + (mp >= 10); /* months 11 and 12 of a March-based year: January, February */
+}
+
+/* The first day of the year holding days. Values of a column tend to come in
+ * runs of one year, so the last year's bounds are kept: most values are
+ * two comparisons. */
+typedef struct {
+    int64_t lo, hi; /* [first day of the year, first day of the next) */
+} year_memo_t;
+
+static int64_t year_start(year_memo_t *m, int64_t days)
+{
+    if (days < m->lo || days >= m->hi) {
+        int64_t y = civil_year(days);
+        m->lo = days_from_civil(y, 1, 1);
+        m->hi = days_from_civil(y + 1, 1, 1);
+    }
+    return m->lo;
 }
 
 #define US_PER_DAY 86400000000LL
@@ -216,11 +322,12 @@ static void year_fn(duckdb_function_info info, duckdb_data_chunk in, duckdb_vect
         duckdb_vector_ensure_validity_writable(out);
         memcpy(duckdb_vector_get_validity(out), valid, (n + 63) / 64 * sizeof(uint64_t));
     }
+    year_memo_t m = {1, 0}; /* empty */
     if (is_date) {
         const int32_t *d = duckdb_vector_get_data(v);
         int32_t *o = duckdb_vector_get_data(out);
         for (idx_t i = 0; i < n; i++)
-            o[i] = d[i] == INT32_MAX || d[i] == -INT32_MAX ? d[i] : (int32_t)year_start(d[i]);
+            o[i] = d[i] == INT32_MAX || d[i] == -INT32_MAX ? d[i] : (int32_t)year_start(&m, d[i]);
     } else {
         const int64_t *t = duckdb_vector_get_data(v);
         int64_t *o = duckdb_vector_get_data(out);
@@ -231,9 +338,270 @@ static void year_fn(duckdb_function_info info, duckdb_data_chunk in, duckdb_vect
                 continue;
             }
             int64_t days = us / US_PER_DAY - (us % US_PER_DAY < 0);
-            o[i] = year_start(days) * US_PER_DAY;
+            o[i] = year_start(&m, days) * US_PER_DAY;
         }
     }
+}
+
+/* ---- policy sets ----
+ * A row policy's "c IN (SELECT …)" (a column of the table against an
+ * uncorrelated subquery of the same type) is rewritten to
+ * madang_policy_in(c, 'sN.K'): the gate runs the subquery on the session's
+ * connection just before each execution of the statement (same transaction,
+ * so the same snapshot inside a transaction block; the policy owner's
+ * rights, like the subquery in the statement itself) and registers its
+ * values under that id; the function looks each row's value up in them.
+ * The engine would plan IN as a semi join that hashes and probes every row
+ * and slows the scan; a look-up in a small hash set keeps the scan as it is.
+ * The result is IN's, in SQL's three-valued logic: true if some value equals
+ * c; else NULL if c or a value is NULL; false for no values. Only types
+ * whose values are equal exactly when their bytes are (integers, decimals,
+ * dates, times, timestamps, UUIDs, booleans, strings) qualify; a string
+ * column with a collation is compared byte for byte, which can only admit
+ * fewer rows. A set the gate has not evaluated is an error (fail closed). */
+typedef struct {
+    int kind; /* 0: string, else the value's width in bytes */
+    const void *data;
+    uint64_t *valid;
+    uint64_t off, len; /* the elements: data[off, off + len) */
+    bool any_null;
+    uint32_t *slot; /* open addressing over element indexes + 1; 0 empty */
+    size_t mask;
+} in_set_t;
+
+static uint64_t in_hash(const in_set_t *st, const void *v)
+{
+    const unsigned char *p;
+    size_t n;
+    if (st->kind == 0) {
+        const duckdb_string_t *s = v;
+        n = s->value.inlined.length;
+        p = (const unsigned char *)(n <= STR_INLINE ? s->value.inlined.inlined : s->value.pointer.ptr);
+    } else {
+        p = v;
+        n = (size_t)st->kind;
+    }
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ULL;
+    return h ^ (h >> 29);
+}
+
+static bool in_equal(const in_set_t *st, const void *a, const void *b)
+{
+    if (st->kind) return !memcmp(a, b, (size_t)st->kind);
+    const duckdb_string_t *x = a, *y = b;
+    uint32_t n = x->value.inlined.length;
+    if (n != y->value.inlined.length) return false;
+    if (n <= STR_INLINE) return !memcmp(x->value.inlined.inlined, y->value.inlined.inlined, n);
+    return !memcmp(x->value.pointer.ptr, y->value.pointer.ptr, n);
+}
+
+static const void *in_elem(const in_set_t *st, uint64_t i)
+{
+    return st->kind ? (const char *)st->data + i * (uint64_t)st->kind
+                    : (const void *)((const duckdb_string_t *)st->data + i);
+}
+
+static void in_build(in_set_t *st)
+{
+    size_t cap = 16;
+    while (cap < st->len * 2) cap <<= 1;
+    free(st->slot);
+    st->slot = xcalloc(cap, sizeof *st->slot);
+    st->mask = cap - 1;
+    st->any_null = false;
+    for (uint64_t i = st->off; i < st->off + st->len; i++) {
+        if (st->valid && !(st->valid[i / 64] >> (i % 64) & 1)) {
+            st->any_null = true;
+            continue;
+        }
+        const void *e = in_elem(st, i);
+        size_t h = (size_t)in_hash(st, e) & st->mask;
+        while (st->slot[h] && !in_equal(st, in_elem(st, st->slot[h] - 1), e)) h = (h + 1) & st->mask;
+        st->slot[h] = (uint32_t)(i + 1);
+    }
+}
+
+static bool in_find(const in_set_t *st, const void *v)
+{
+    for (size_t h = (size_t)in_hash(st, v) & st->mask; st->slot[h]; h = (h + 1) & st->mask)
+        if (in_equal(st, in_elem(st, st->slot[h] - 1), v)) return true;
+    return false;
+}
+
+/* The byte width of a type whose equality is byte equality; 0 for VARCHAR,
+ * -1 when the type does not qualify. */
+static int in_kind(duckdb_logical_type t)
+{
+    switch (duckdb_get_type_id(t)) {
+    case DUCKDB_TYPE_VARCHAR:
+        return 0;
+    case DUCKDB_TYPE_BOOLEAN:
+    case DUCKDB_TYPE_TINYINT:
+    case DUCKDB_TYPE_UTINYINT:
+        return 1;
+    case DUCKDB_TYPE_SMALLINT:
+    case DUCKDB_TYPE_USMALLINT:
+        return 2;
+    case DUCKDB_TYPE_INTEGER:
+    case DUCKDB_TYPE_UINTEGER:
+    case DUCKDB_TYPE_DATE:
+        return 4;
+    case DUCKDB_TYPE_BIGINT:
+    case DUCKDB_TYPE_UBIGINT:
+    case DUCKDB_TYPE_TIME:
+    case DUCKDB_TYPE_TIMESTAMP:
+    case DUCKDB_TYPE_TIMESTAMP_S:
+    case DUCKDB_TYPE_TIMESTAMP_MS:
+    case DUCKDB_TYPE_TIMESTAMP_NS:
+    case DUCKDB_TYPE_TIMESTAMP_TZ:
+        return 8;
+    case DUCKDB_TYPE_HUGEINT:
+    case DUCKDB_TYPE_UHUGEINT:
+    case DUCKDB_TYPE_UUID:
+        return 16;
+    case DUCKDB_TYPE_DECIMAL:
+        switch (duckdb_decimal_internal_type(t)) {
+        case DUCKDB_TYPE_SMALLINT:
+            return 2;
+        case DUCKDB_TYPE_INTEGER:
+            return 4;
+        case DUCKDB_TYPE_BIGINT:
+            return 8;
+        case DUCKDB_TYPE_HUGEINT:
+            return 16;
+        default:
+            return -1;
+        }
+    default:
+        return -1;
+    }
+}
+
+/* A type's identity for the set's comparison: its id, and a decimal's width
+ * and scale; -1 when it does not qualify. */
+static int64_t in_type_key(duckdb_logical_type t)
+{
+    int kind = in_kind(t);
+    if (kind < 0) return -1;
+    int64_t k = (int64_t)duckdb_get_type_id(t) << 16;
+    if (duckdb_get_type_id(t) == DUCKDB_TYPE_DECIMAL)
+        k |= (int64_t)duckdb_decimal_width(t) << 8 | duckdb_decimal_scale(t);
+    return k;
+}
+
+typedef struct pset {
+    struct pset *next;
+    char id[48];
+    int refs;     /* readers, plus one while registered */
+    int64_t tkey; /* in_type_key of its values */
+    in_set_t set; /* over owned copies */
+    char **strs;  /* owned bytes of long strings */
+    size_t nstrs;
+} pset_t;
+
+static pthread_mutex_t g_psets_mu = PTHREAD_MUTEX_INITIALIZER;
+static pset_t *g_psets;
+
+static void pset_unref(pset_t *p) /* under g_psets_mu */
+{
+    if (--p->refs) return;
+    for (size_t i = 0; i < p->nstrs; i++) free(p->strs[i]);
+    free(p->strs);
+    free((void *)p->set.data);
+    free(p->set.slot);
+    free(p);
+}
+
+/* Registers p under its id, replacing what was there. */
+static void pset_publish(pset_t *p)
+{
+    pthread_mutex_lock(&g_psets_mu);
+    for (pset_t **pp = &g_psets; *pp; pp = &(*pp)->next) {
+        if (!strcmp((*pp)->id, p->id)) {
+            pset_t *old = *pp;
+            *pp = old->next;
+            pset_unref(old);
+            break;
+        }
+    }
+    p->refs = 1;
+    p->next = g_psets;
+    g_psets = p;
+    pthread_mutex_unlock(&g_psets_mu);
+}
+
+/* Drops every set whose id starts with prefix (a session's, at its end). */
+static void pset_drop_prefix(const char *prefix)
+{
+    size_t n = strlen(prefix);
+    pthread_mutex_lock(&g_psets_mu);
+    for (pset_t **pp = &g_psets; *pp;) {
+        if (!strncmp((*pp)->id, prefix, n)) {
+            pset_t *old = *pp;
+            *pp = old->next;
+            pset_unref(old);
+        } else {
+            pp = &(*pp)->next;
+        }
+    }
+    pthread_mutex_unlock(&g_psets_mu);
+}
+
+static void policy_in_fn(duckdb_function_info info, duckdb_data_chunk in, duckdb_vector out)
+{
+    idx_t n = duckdb_data_chunk_get_size(in);
+    if (!n) return;
+    duckdb_vector xv = duckdb_data_chunk_get_vector(in, 0), iv = duckdb_data_chunk_get_vector(in, 1);
+    duckdb_string_t *ids = duckdb_vector_get_data(iv);
+    char id[48];
+    size_t il = ids[0].value.inlined.length;
+    const char *ip = il <= STR_INLINE ? ids[0].value.inlined.inlined : ids[0].value.pointer.ptr;
+    snprintf(id, sizeof id, "%.*s", (int)(il < sizeof id ? il : sizeof id - 1), ip);
+    pthread_mutex_lock(&g_psets_mu);
+    pset_t *p = g_psets;
+    while (p && strcmp(p->id, id)) p = p->next;
+    if (p) p->refs++;
+    pthread_mutex_unlock(&g_psets_mu);
+    if (!p) {
+        duckdb_scalar_function_set_error(info, "a row policy's set of values was not evaluated for this "
+                                               "statement; run it through madang's gate");
+        return;
+    }
+    duckdb_logical_type xt = duckdb_vector_get_column_type(xv);
+    bool same = in_type_key(xt) == p->tkey;
+    duckdb_destroy_logical_type(&xt);
+    if (!same) {
+        duckdb_scalar_function_set_error(
+            info, "a row policy's set of values changed type; run the statement again");
+    } else {
+        const char *xd = duckdb_vector_get_data(xv);
+        uint64_t *xvalid = duckdb_vector_get_validity(xv);
+        size_t w = p->set.kind ? (size_t)p->set.kind : sizeof(duckdb_string_t);
+        bool *o = duckdb_vector_get_data(out);
+        for (idx_t i = 0; i < n; i++) {
+            if (!p->set.len) {
+                o[i] = false; /* IN of no rows is false, even for NULL */
+                continue;
+            }
+            bool isnull = xvalid && !(xvalid[i / 64] >> (i % 64) & 1);
+            o[i] = !isnull && in_find(&p->set, xd + i * w);
+            if (!o[i] && (isnull || p->set.any_null)) {
+                duckdb_vector_ensure_validity_writable(out);
+                duckdb_validity_set_row_invalid(duckdb_vector_get_validity(out), i);
+            }
+        }
+    }
+    pthread_mutex_lock(&g_psets_mu);
+    pset_unref(p);
+    pthread_mutex_unlock(&g_psets_mu);
+}
+
+static bool register_policy_in(duckdb_connection c)
+{
+    static const duckdb_type params[] = {DUCKDB_TYPE_ANY, DUCKDB_TYPE_VARCHAR};
+    return register_scalar(c, "madang_policy_in", params, 2, DUCKDB_TYPE_BOOLEAN, policy_in_fn, NULL,
+                           SF_NULLS); /* NULLs are its own business */
 }
 
 static bool register_year(duckdb_connection c)
@@ -311,20 +679,9 @@ static void has_rows_fn(duckdb_function_info info, duckdb_data_chunk in, duckdb_
 
 static bool register_has_rows(duckdb_connection c)
 {
-    duckdb_scalar_function f = duckdb_create_scalar_function();
-    duckdb_scalar_function_set_name(f, "madang_has_row_policies");
-    duckdb_logical_type vt = duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR);
-    duckdb_logical_type bt = duckdb_create_logical_type(DUCKDB_TYPE_BOOLEAN);
-    duckdb_scalar_function_add_parameter(f, vt);
-    duckdb_scalar_function_add_parameter(f, vt);
-    duckdb_scalar_function_set_return_type(f, bt);
-    duckdb_destroy_logical_type(&vt);
-    duckdb_destroy_logical_type(&bt);
-    duckdb_scalar_function_set_function(f, has_rows_fn);
-    duckdb_scalar_function_set_volatile(f);
-    duckdb_state st = duckdb_register_scalar_function(c, f);
-    duckdb_destroy_scalar_function(&f);
-    return st == DuckDBSuccess;
+    static const duckdb_type params[] = {DUCKDB_TYPE_VARCHAR, DUCKDB_TYPE_VARCHAR};
+    return register_scalar(c, "madang_has_row_policies", params, 2, DUCKDB_TYPE_BOOLEAN, has_rows_fn, NULL,
+                           SF_VOLATILE);
 }
 
 bool protect_setup_engine(meta_t *m, duckdb_connection c, char *err, size_t errlen)
@@ -334,23 +691,15 @@ bool protect_setup_engine(meta_t *m, duckdb_connection c, char *err, size_t errl
         snprintf(err, errlen, "cannot register madang_has_row_policies");
         return false;
     }
-    duckdb_scalar_function f = duckdb_create_scalar_function();
-    duckdb_scalar_function_set_name(f, "madang_fence");
-    duckdb_logical_type bt = duckdb_create_logical_type(DUCKDB_TYPE_BOOLEAN);
-    duckdb_scalar_function_set_return_type(f, bt);
-    duckdb_destroy_logical_type(&bt);
-    duckdb_scalar_function_set_function(f, fence_fn);
-    duckdb_scalar_function_set_volatile(f);
-    duckdb_state st = duckdb_register_scalar_function(c, f);
-    duckdb_destroy_scalar_function(&f);
-    if (st != DuckDBSuccess) {
+    if (!register_scalar(c, "madang_fence", NULL, 0, DUCKDB_TYPE_BOOLEAN, fence_fn, NULL, SF_VOLATILE)) {
         snprintf(err, errlen, "cannot register madang_fence");
         return false;
     }
-    if (!register_mask(c, "madang_mask_show_last", show_last, true) ||
-        !register_mask(c, "madang_mask_show_first", show_first, true) ||
-        !register_mask(c, "madang_mask_redact", redact, false) ||
-        !register_mask(c, "madang_mask_email", email, false) || !register_year(c)) {
+    if (!register_mask(c, "madang_mask_show_last", &mask_show_last_def, true) ||
+        !register_mask(c, "madang_mask_show_first", &mask_show_first_def, true) ||
+        !register_mask(c, "madang_mask_redact", &mask_redact_def, false) ||
+        !register_mask(c, "madang_mask_email", &mask_email_def, false) || !register_year(c) ||
+        !register_policy_in(c)) {
         snprintf(err, errlen, "cannot register the built-in masks");
         return false;
     }
@@ -381,6 +730,11 @@ void protect_session_free(sess_t *s)
     strcache_clear(&s->prot->applied);
     strcache_clear(&s->prot->columns);
     strcache_clear(&s->prot->qualified);
+    strcache_clear(&s->prot->insets);
+    json_decref(s->prot->set_sql);
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "s%lld.", (long long)s->id);
+    pset_drop_prefix(prefix);
     rls_free(s->prot->set);
     free(s->prot);
     s->prot = NULL;
@@ -552,8 +906,210 @@ static char *qualify_uncached(sess_t *s, const char *expr, gate_err_t *err)
 /* The user's row filter on the table: "(e1) OR (e2)", "false" when no policy
  * admits them, NULL when the table has no row policies. for_insert: the
  * WITH CHECK expressions (USING where a policy has none). */
-static char *row_filter(sess_t *s, const rls_set_t *r, const char *schema, const char *table, bool for_insert,
-                        char *names, size_t nameslen, gate_err_t *err, bool *failed)
+/* Policy sets (see policy_in_fn): each top-level conjunct of a policy
+ * expression of the form col IN (SELECT …), col a column of the table and
+ * the subquery uncorrelated and of col's type, becomes
+ * madang_policy_in(col, 's<session>.<K>'). The engine binds a probe of both
+ * types (never runs it) to decide; anything else stays as written. */
+static char *in_sets_one(sess_t *s, const char *x, const authz_cols_t *c, const char *db, const char *schema,
+                         const char *table)
+{
+    struct protect_state *p = ps(s);
+    size_t cap = 64, nt = 0;
+    lex_tok_t *t = xcalloc(cap, sizeof *t);
+    lex_t l;
+    lex_init(&l, x, strlen(x));
+    for (;;) {
+        lex_tok_t k = lex_next(&l);
+        if (k.type == TK_EOF) break;
+        if (k.type == TK_ERROR) {
+            free(t);
+            return xstrdup(x);
+        }
+        if (nt == cap) t = xrealloc(t, (cap *= 2) * sizeof *t);
+        t[nt++] = k;
+    }
+    /* matching parentheses, and whether AND is the top-level operator */
+    size_t *match = xcalloc(nt + 1, sizeof *match);
+    size_t *stack = xcalloc(nt + 1, sizeof *stack);
+    size_t sp = 0;
+    bool plain = true;
+    for (size_t i = 0; i < nt; i++) {
+        if (t[i].type == TK_LPAREN)
+            stack[sp++] = i;
+        else if (t[i].type == TK_RPAREN && sp)
+            match[stack[--sp]] = i;
+        else if (!sp && t[i].type == TK_IDENT && (lex_is(&t[i], "OR") || lex_is(&t[i], "NOT")))
+            plain = false;
+    }
+    free(stack);
+    buf_t out;
+    buf_init(&out, strlen(x) + 64);
+    size_t copied = 0; /* bytes of x already in out */
+    for (size_t from = 0; from < nt && plain && !sp;) {
+        size_t to = from;
+        int depth = 0;
+        while (to < nt && !(depth == 0 && t[to].type == TK_IDENT && lex_is(&t[to], "AND"))) {
+            depth += t[to].type == TK_LPAREN ? 1 : t[to].type == TK_RPAREN ? -1 : 0;
+            to++;
+        }
+        size_t a = from, b = to; /* [a, b) */
+        while (b - a >= 2 && t[a].type == TK_LPAREN && match[a] == b - 1) a++, b--;
+        int col = -1;
+        if (b - a >= 5 && (t[a].type == TK_IDENT || t[a].type == TK_QIDENT) && t[a + 1].type == TK_IDENT &&
+            lex_is(&t[a + 1], "IN") && t[a + 2].type == TK_LPAREN && match[a + 2] == b - 1 &&
+            t[a + 3].type == TK_IDENT && lex_is(&t[a + 3], "SELECT")) {
+            char *name = lex_value(&t[a]);
+            for (int i = 0; i < c->n && col < 0; i++)
+                if (t[a].type == TK_QIDENT ? !strcmp(c->name[i], name) : !strcasecmp(c->name[i], name))
+                    col = i;
+            free(name);
+        }
+        if (col >= 0) {
+            size_t s0 = t[a + 2].offset + 1, s1 = t[b - 1].offset;
+            char *sub = xstrndup(x + s0, s1 - s0);
+            buf_t probe;
+            buf_init(&probe, strlen(sub) + 128);
+            buf_printf(&probe, "SELECT q.*, t.");
+            lex_put_ident(&probe, c->name[col]);
+            buf_printf(&probe, " FROM (%s) AS q, ", sub);
+            lex_put_qname(&probe, db, schema, table);
+            buf_append_str(&probe, " AS t LIMIT 0");
+            duckdb_prepared_statement pst;
+            bool ok = duckdb_prepare(s->conn, buf_cstr(&probe), &pst) == DuckDBSuccess &&
+                      duckdb_prepared_statement_column_count(pst) == 2;
+            if (ok) {
+                duckdb_logical_type t0 = duckdb_prepared_statement_column_logical_type(pst, 0),
+                                    t1 = duckdb_prepared_statement_column_logical_type(pst, 1);
+                ok = in_type_key(t0) >= 0 && in_type_key(t0) == in_type_key(t1);
+                duckdb_destroy_logical_type(&t0);
+                duckdb_destroy_logical_type(&t1);
+            }
+            duckdb_destroy_prepare(&pst);
+            buf_free(&probe);
+            if (ok) {
+                if (!p->set_sql) p->set_sql = json_array();
+                size_t k = 0;
+                while (k < json_array_size(p->set_sql) &&
+                       strcmp(json_string_value(json_array_get(p->set_sql, k)), sub))
+                    k++;
+                if (k == json_array_size(p->set_sql)) json_array_append_new(p->set_sql, json_string(sub));
+                buf_append(&out, x + copied, t[a].offset - copied);
+                buf_append_str(&out, "madang_policy_in(");
+                buf_append(&out, t[a].p, t[a].len);
+                buf_printf(&out, ", 's%lld.%zu')", (long long)s->id, k);
+                copied = t[b - 1].offset + 1;
+            }
+            free(sub);
+        }
+        from = to + 1;
+    }
+    buf_append_str(&out, x + copied);
+    free(match);
+    free(t);
+    buf_cstr(&out);
+    return out.data;
+}
+
+/* in_sets_one, remembered for the session until the catalog, grants or
+ * policies change. */
+static char *in_sets(sess_t *s, char *x, const authz_cols_t *c, const char *db, const char *schema,
+                     const char *table)
+{
+    struct protect_state *p = ps(s);
+    if (!c || p->no_sets || !strcasestr(x, "IN")) return x;
+    char *key = xasprintf("%s\x1f%s\x1f%s\x1f%s", db ? db : "", schema, table, x);
+    const char *v = strcache_get(&p->insets, authz_version(), key);
+    char *r = v ? xstrdup(v) : in_sets_one(s, x, c, db, schema, table);
+    if (!v) strcache_put(&p->insets, authz_version(), key, r, 4096);
+    free(key);
+    free(x);
+    return r;
+}
+
+/* Evaluates the policy sets statement sql uses (its madang_policy_in ids),
+ * just before it runs. */
+static bool refresh_set(sess_t *s, size_t k, gate_err_t *err)
+{
+    const char *sub = json_string_value(json_array_get(s->prot->set_sql, k));
+    duckdb_result r;
+    if (duckdb_query(s->conn, sub, &r) != DuckDBSuccess) {
+        gate_err_from_duckdb(err, duckdb_result_error(&r), duckdb_result_error_type(&r));
+        snprintf(err->detail, sizeof err->detail, "while evaluating a row policy's subquery: %s", sub);
+        duckdb_destroy_result(&r);
+        return false;
+    }
+    duckdb_logical_type lt = duckdb_column_logical_type(&r, 0);
+    pset_t *p = xcalloc(1, sizeof *p);
+    snprintf(p->id, sizeof p->id, "s%lld.%zu", (long long)s->id, k);
+    p->tkey = in_type_key(lt);
+    p->set.kind = in_kind(lt);
+    duckdb_destroy_logical_type(&lt);
+    if (p->tkey < 0 || duckdb_column_count(&r) != 1) {
+        gate_err_set(err, "42804", "a row policy's subquery changed its type");
+        snprintf(err->hint, sizeof err->hint, "run the statement again");
+        free(p);
+        duckdb_destroy_result(&r);
+        return false;
+    }
+    size_t w = p->set.kind ? (size_t)p->set.kind : sizeof(duckdb_string_t), n = 0, cap = 16;
+    char *vals = xmalloc(cap * w);
+    bool any_null = false;
+    duckdb_data_chunk ch;
+    while ((ch = duckdb_fetch_chunk(r)) != NULL) {
+        idx_t m = duckdb_data_chunk_get_size(ch);
+        duckdb_vector v = duckdb_data_chunk_get_vector(ch, 0);
+        const char *d = duckdb_vector_get_data(v);
+        uint64_t *valid = duckdb_vector_get_validity(v);
+        for (idx_t i = 0; i < m; i++) {
+            if (valid && !(valid[i / 64] >> (i % 64) & 1)) {
+                any_null = true;
+                continue;
+            }
+            if (n == cap) vals = xrealloc(vals, (cap *= 2) * w);
+            memcpy(vals + n * w, d + i * w, w);
+            if (!p->set.kind) {
+                duckdb_string_t *e = (duckdb_string_t *)(vals + n * w);
+                if (e->value.inlined.length > STR_INLINE) {
+                    p->strs = xrealloc(p->strs, (p->nstrs + 1) * sizeof *p->strs);
+                    p->strs[p->nstrs] = xmalloc(e->value.inlined.length);
+                    memcpy(p->strs[p->nstrs], e->value.pointer.ptr, e->value.inlined.length);
+                    e->value.pointer.ptr = p->strs[p->nstrs++];
+                }
+            }
+            n++;
+        }
+        duckdb_destroy_data_chunk(&ch);
+    }
+    duckdb_destroy_result(&r);
+    p->set.data = vals;
+    p->set.len = n;
+    in_build(&p->set);
+    p->set.any_null = any_null;
+    pset_publish(p);
+    return true;
+}
+
+bool protect_before_execute(sess_t *s, const gate_stmt_t *st, gate_err_t *err)
+{
+    if (!s->prot || !json_array_size(s->prot->set_sql) || !st->sql) return true;
+    char mark[48];
+    int ml = snprintf(mark, sizeof mark, ", 's%lld.", (long long)s->id);
+    uint64_t done = 0;
+    for (const char *q = strstr(st->sql, "madang_policy_in("); q; q = strstr(q + 1, "madang_policy_in(")) {
+        const char *m = strstr(q, mark);
+        if (!m) continue;
+        size_t k = strtoul(m + ml, NULL, 10);
+        if (k >= json_array_size(s->prot->set_sql) || (k < 64 && done >> k & 1)) continue;
+        if (k < 64) done |= 1ULL << k;
+        if (!refresh_set(s, k, err)) return false;
+    }
+    return true;
+}
+
+static char *row_filter(sess_t *s, const rls_set_t *r, const char *db, const char *schema, const char *table,
+                        const authz_cols_t *cols, bool for_insert, char *names, size_t nameslen,
+                        gate_err_t *err, bool *failed)
 {
     if (failed) *failed = false;
     if (!rls_has_row_policies(r, schema, table)) return NULL;
@@ -582,7 +1138,7 @@ static char *row_filter(sess_t *s, const rls_set_t *r, const char *schema, const
                 buf_free(&b);
                 return NULL;
             }
-            x = q;
+            x = for_insert ? q : in_sets(s, q, cols, db, schema, table);
         }
         buf_printf(&b, "%s(%s)", b.len ? " OR " : "", x);
         free(x);
@@ -1016,7 +1572,7 @@ static char *protected_relation(sess_t *s, const rls_set_t *r, const char *db, c
         return NULL;
     }
     char pnames[512];
-    char *filter = row_filter(s, r, schema, table, false, pnames, sizeof pnames, err, failed);
+    char *filter = row_filter(s, r, db, schema, table, &c, false, pnames, sizeof pnames, err, failed);
     if (*failed) return NULL;
     json_t *masks = json_object();
     buf_t b, mk;
@@ -1649,7 +2205,7 @@ static bool rewrite_insert(sess_t *s, const rls_set_t *r, const char *sql, char 
                 goto done;
             }
             bool cfailed = false;
-            char *check = row_filter(s, r, v.schema, v.name, true, NULL, 0, err, &cfailed);
+            char *check = row_filter(s, r, v.db, v.schema, v.name, NULL, true, NULL, 0, err, &cfailed);
             if (cfailed) {
                 free(rq);
                 buf_free(&o);
@@ -1806,7 +2362,9 @@ bool protect_rewrite(sess_t *s, gate_stmt_t *st, char **out, gate_err_t *err)
         long at = lex_after_top_level_kw(sql, "AS");
         if (at > 0) {
             bool ch = false;
+            ps(s)->no_sets = true;
             char *q = rewrite_query(s, r, sql + at, 0, (size_t)-1, &ch, err);
+            ps(s)->no_sets = false;
             ok = q != NULL;
             if (ok && ch) res = xasprintf("%.*s %s", (int)at, sql, q);
             free(q);
@@ -1853,7 +2411,7 @@ void protect_explain(meta_t *m, duckdb_connection c, const char *user, const cha
     fake.acl = a;
     snprintf(fake.real_user, sizeof fake.real_user, "%s", user);
     char names[512];
-    char *f = row_filter(&fake, r, schema, table, false, names, sizeof names, NULL, NULL);
+    char *f = row_filter(&fake, r, NULL, schema, table, NULL, false, names, sizeof names, NULL, NULL);
     if (f) {
         char *via = names[0] ? xasprintf("policies %s: %s", names, f)
                              : xstrdup("no row policy admits this user: no rows are visible");

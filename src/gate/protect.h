@@ -51,6 +51,11 @@ struct pol_acl;
 char *protect_subst(const char *expr, const struct pol_acl *a, const char *real_user, const char *arg,
                     const char *repl);
 
+/* Evaluates the row-policy value sets the statement's rewrite uses (see
+ * protect.c, policy sets), just before it runs. False with err if one
+ * cannot be evaluated: the statement must not run. */
+bool protect_before_execute(sess_t *s, const gate_stmt_t *st, gate_err_t *err) MUST_CHECK;
+
 void protect_session_free(sess_t *s);
 
 #endif

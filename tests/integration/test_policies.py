@@ -789,11 +789,11 @@ PUSHDOWN = [
     ("SELECT id FROM customers WHERE email = 'x@17184' AND id = 17184", '"id" = 17184', '"email" ='),
     # the null-supplying side of an outer join: its WHERE is no filter of that table's rows
     ("SELECT count(*) FROM accounts a LEFT JOIN customers c ON c.id = a.customer_id WHERE c.id = 17185",
-     "user_regions", "17185)"),
+     "madang_policy_in(country", "17185)"),
     # a cast of the column, a function, an OR: not copied
-    ("SELECT id FROM customers WHERE CAST(name AS INTEGER) = 17186", "user_regions", "17186)"),
-    ("SELECT id FROM customers WHERE abs(id) = 17187", "user_regions", "17187)"),
-    ("SELECT id FROM customers WHERE id = 17188 OR id = 17189", "user_regions", "17188)"),
+    ("SELECT id FROM customers WHERE CAST(name AS INTEGER) = 17186", "madang_policy_in(country", "17186)"),
+    ("SELECT id FROM customers WHERE abs(id) = 17187", "madang_policy_in(country", "17187)"),
+    ("SELECT id FROM customers WHERE id = 17188 OR id = 17189", "madang_policy_in(country", "17188)"),
 ]
 
 
