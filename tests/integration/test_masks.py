@@ -41,18 +41,22 @@ def email(v):
 @pytest.fixture(scope="module")
 def cur(tmp_path_factory):
     s = MadangServer(tmp_path_factory.mktemp("masks") / "data").start()
-    c = psycopg2.connect(s.dsn())
-    c.autocommit = True
-    cur = c.cursor()
-    cur.execute("CREATE TABLE main.vals (i INTEGER, v VARCHAR)")
-    # 3 copies of the values spread over several 2048-row vectors
-    rows = [(i, VALUES[i % len(VALUES)]) for i in range(3 * 2048 + 7)]
-    cur.executemany("INSERT INTO main.vals VALUES (%s, %s)", rows[:len(VALUES)])
-    cur.execute("INSERT INTO main.vals SELECT r.i, b.v FROM range(%d, %d) r(i) "
-                "JOIN (SELECT i, v FROM main.vals) b ON b.i = r.i %% %d" % (len(VALUES), len(rows), len(VALUES)))
-    yield cur
-    c.close()
-    s.stop()
+    c = None
+    try:
+        c = psycopg2.connect(s.dsn())
+        c.autocommit = True
+        cur = c.cursor()
+        cur.execute("CREATE TABLE main.vals (i INTEGER, v VARCHAR)")
+        # 3 copies of the values spread over several 2048-row vectors
+        n = 3 * 2048 + 7
+        cur.executemany("INSERT INTO main.vals VALUES (%s, %s)", list(enumerate(VALUES)))
+        cur.execute("INSERT INTO main.vals SELECT r.i, b.v FROM range(%d, %d) r(i) "
+                    "JOIN (SELECT i, v FROM main.vals) b ON b.i = r.i %% %d" % (len(VALUES), n, len(VALUES)))
+        yield cur
+    finally:
+        if c:
+            c.close()
+        s.stop()
 
 
 def fetch(cur, expr):

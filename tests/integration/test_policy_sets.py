@@ -42,37 +42,39 @@ def lit(v, t):
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
     s = MadangServer(tmp_path_factory.mktemp("sets") / "data", env={"MADANG_LOG": "debug"}).start()
-    c = psycopg2.connect(s.dsn())
-    c.autocommit = True
-    cur = c.cursor()
-    cur.execute("CREATE USER %s PASSWORD '%s'" % (ALICE, ALICE_PW))
-    cur.execute("CREATE TABLE main.facts (id INTEGER, region VARCHAR)")
-    cur.execute("INSERT INTO main.facts SELECT i, ['KR','JP','US','DE'][i % 4 + 1] FROM range(400) t(i)")
-    cur.execute("CREATE TABLE main.region_map (user_name VARCHAR, region VARCHAR)")
-    cur.execute("INSERT INTO main.region_map VALUES ('alice', 'KR'), ('bob', 'US')")
-    cur.execute("GRANT SELECT ON main.facts TO alice")
-    cur.execute("GRANT INSERT ON main.region_map TO alice")
-    cur.execute("CREATE POLICY by_region ON main.facts FOR SELECT TO alice USING "
-                "(region IN (SELECT region FROM main.region_map WHERE user_name = current_user))")
-    for i, (t, vals, keep) in enumerate(TYPES):
-        cur.execute("CREATE TABLE main.t%d (k INTEGER, v %s)" % (i, t))
-        cur.execute("INSERT INTO main.t%d VALUES %s" % (
-            i, ", ".join("(%d, %s)" % (k, lit(v, t)) for k, v in enumerate(vals))))
-        cur.execute("CREATE TABLE main.m%d (v %s)" % (i, t))
-        cur.execute("INSERT INTO main.m%d VALUES %s" % (i, ", ".join("(%s)" % lit(v, t) for v in keep)))
-        cur.execute("GRANT SELECT ON main.t%d TO alice" % i)
-        cur.execute("CREATE POLICY p%d ON main.t%d FOR SELECT TO alice USING (v IN (SELECT v FROM main.m%d))"
-                    % (i, i, i))
-    # an integer column against a bigint subquery: IN compares after a cast, the set would not
-    cur.execute("CREATE TABLE main.tcast (k INTEGER, v INTEGER)")
-    cur.execute("INSERT INTO main.tcast VALUES (1, 1), (2, 2), (3, NULL)")
-    cur.execute("CREATE TABLE main.mcast (v BIGINT)")
-    cur.execute("INSERT INTO main.mcast VALUES (2)")
-    cur.execute("GRANT SELECT ON main.tcast TO alice")
-    cur.execute("CREATE POLICY pc ON main.tcast FOR SELECT TO alice USING (v IN (SELECT v FROM main.mcast))")
-    c.close()
-    yield s
-    s.stop()
+    try:
+        c = psycopg2.connect(s.dsn())
+        c.autocommit = True
+        cur = c.cursor()
+        cur.execute("CREATE USER %s PASSWORD '%s'" % (ALICE, ALICE_PW))
+        cur.execute("CREATE TABLE main.facts (id INTEGER, region VARCHAR)")
+        cur.execute("INSERT INTO main.facts SELECT i, ['KR','JP','US','DE'][i % 4 + 1] FROM range(400) t(i)")
+        cur.execute("CREATE TABLE main.region_map (user_name VARCHAR, region VARCHAR)")
+        cur.execute("INSERT INTO main.region_map VALUES ('alice', 'KR'), ('bob', 'US')")
+        cur.execute("GRANT SELECT ON main.facts TO alice")
+        cur.execute("GRANT INSERT ON main.region_map TO alice")
+        cur.execute("CREATE POLICY by_region ON main.facts FOR SELECT TO alice USING "
+                    "(region IN (SELECT region FROM main.region_map WHERE user_name = current_user))")
+        for i, (t, vals, keep) in enumerate(TYPES):
+            cur.execute("CREATE TABLE main.t%d (k INTEGER, v %s)" % (i, t))
+            cur.execute("INSERT INTO main.t%d VALUES %s" % (
+                i, ", ".join("(%d, %s)" % (k, lit(v, t)) for k, v in enumerate(vals))))
+            cur.execute("CREATE TABLE main.m%d (v %s)" % (i, t))
+            cur.execute("INSERT INTO main.m%d VALUES %s" % (i, ", ".join("(%s)" % lit(v, t) for v in keep)))
+            cur.execute("GRANT SELECT ON main.t%d TO alice" % i)
+            cur.execute("CREATE POLICY p%d ON main.t%d FOR SELECT TO alice USING (v IN (SELECT v FROM main.m%d))"
+                        % (i, i, i))
+        # an integer column against a bigint subquery: IN compares after a cast, the set would not
+        cur.execute("CREATE TABLE main.tcast (k INTEGER, v INTEGER)")
+        cur.execute("INSERT INTO main.tcast VALUES (1, 1), (2, 2), (3, NULL)")
+        cur.execute("CREATE TABLE main.mcast (v BIGINT)")
+        cur.execute("INSERT INTO main.mcast VALUES (2)")
+        cur.execute("GRANT SELECT ON main.tcast TO alice")
+        cur.execute("CREATE POLICY pc ON main.tcast FOR SELECT TO alice USING (v IN (SELECT v FROM main.mcast))")
+        c.close()
+        yield s
+    finally:
+        s.stop()
 
 
 def admin(srv, sql):
