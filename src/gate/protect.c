@@ -1425,17 +1425,30 @@ static void push_predicates(buf_t *b, const pushset_t *ps, size_t location, cons
 /* ---- which columns need the fence ----
  * A column of a row-filtered table is fenced ("CASE WHEN madang_fence() THEN
  * c END") so that no condition of the user's on it can be moved under the
- * policy. A column the statement reads only as the argument of aggregate
- * functions (sum(amount), max(phone), count(DISTINCT d), their FILTER) needs
- * no fence: an aggregate runs on the rows the filter passed, and no condition
- * on its result can move below it. Every other use (WHERE, ON, GROUP BY, the
- * select list of a subquery, window partitions…) is fenced. When names may
- * stand for other columns (alias lists, * RENAME, COLUMNS(), positional
- * references) or the query is a view's (the outer statement is not in sight),
- * every column is fenced. Fencing costs a CASE per row and column. */
+ * policy: the fence is needed only for columns a condition can reach. They
+ * are the columns read, outside aggregate functions, where conditions are:
+ * WHERE, HAVING, QUALIFY, join conditions and USING lists, subquery
+ * expressions (their correlated references become join conditions), table
+ * function arguments; and, since a condition may name a select-list output
+ * instead of the column (WHERE may name an alias; an outer query filters a
+ * derived table's columns), the columns read by every output whose name a
+ * condition uses, and when there is any condition at all, by outputs whose
+ * name is made up by the engine. A column read only elsewhere (the select
+ * list, GROUP BY, ORDER BY, window clauses, aggregate arguments) of a
+ * statement no condition reaches it from is left as it is: no expression of
+ * the user's is ever evaluated below the policy but a condition. When names
+ * may stand for other columns (alias lists, * RENAME/REPLACE, COLUMNS(),
+ * positional references, NATURAL joins, set operations, PIVOT) or the query
+ * is a view's (the outer statement is not in sight), every column is fenced.
+ * Fencing costs a CASE per row and column and hides the column from the
+ * engine's optimizations (a weekly date_trunc on 10 M rows: 1.29x -> 1.07x the
+ * unprotected time). */
 
 typedef struct {
-    json_t *names; /* lower-case names read outside aggregates */
+    json_t *names;   /* lower-case names read outside aggregates where conditions are */
+    json_t *outputs; /* select-list output name → the names its expression reads outside aggregates */
+    json_t *unnamed; /* names read by outputs whose name the engine makes up */
+    bool any_condition;
     bool all;
 } fence_need_t;
 
@@ -1471,39 +1484,123 @@ static char *lower_dup(const char *s)
     return l;
 }
 
-static void need_walk(json_t *o, fence_need_t *f, bool in_agg)
+static void add_name(json_t *set, const char *name)
+{
+    char *l = lower_dup(name);
+    json_object_set_new(set, l, json_true());
+    free(l);
+}
+
+static void need_walk(json_t *o, fence_need_t *f, bool in_agg, bool in_cond, json_t *out);
+
+/* A select list: each output collects the names its expression reads. */
+static void need_outputs(json_t *list, fence_need_t *f, bool in_cond)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e)
+    {
+        const char *name = authz_jstr(e, "alias");
+        json_t *cols = json_object_get(e, "column_names");
+        if (!name[0] && !strcmp(authz_jstr(e, "class"), "COLUMN_REF") && json_array_size(cols))
+            name = json_string_value(json_array_get(cols, json_array_size(cols) - 1)) ?: "";
+        json_t *set = f->unnamed;
+        if (name[0]) {
+            char *l = lower_dup(name);
+            set = json_object_get(f->outputs, l);
+            if (!set) {
+                set = json_object();
+                json_object_set_new(f->outputs, l, set);
+            }
+            free(l);
+        } else if (!strcmp(authz_jstr(e, "class"), "STAR")) {
+            set = NULL; /* the table's own names */
+        }
+        need_walk(e, f, false, in_cond, set);
+    }
+}
+
+static void need_walk(json_t *o, fence_need_t *f, bool in_agg, bool in_cond, json_t *out)
 {
     if (json_is_array(o)) {
         size_t i;
         json_t *v;
-        json_array_foreach(o, i, v) need_walk(v, f, in_agg);
+        json_array_foreach(o, i, v) need_walk(v, f, in_agg, in_cond, out);
         return;
     }
     if (!json_is_object(o)) return;
-    const char *cls = authz_jstr(o, "class");
-    if (!strcmp(authz_jstr(o, "type"), "SELECT_NODE") || !strcmp(cls, "SUBQUERY"))
-        in_agg = false; /* its own WHERE */
+    const char *cls = authz_jstr(o, "class"), *type = authz_jstr(o, "type");
+    bool node = !strcmp(type, "SELECT_NODE");
+    if (node || !strcmp(cls, "SUBQUERY")) in_agg = false; /* its own WHERE */
+    if (!strcmp(cls, "SUBQUERY") || !strcmp(type, "TABLE_FUNCTION")) {
+        in_cond = true; /* correlated references become join conditions; arguments may be lateral */
+        f->any_condition = true;
+    }
     if (!strcmp(cls, "COLUMN_REF") && !in_agg) {
         size_t i;
         json_t *v;
         json_array_foreach(json_object_get(o, "column_names"), i, v)
         {
-            char *l = lower_dup(json_string_value(v) ?: "");
-            json_object_set_new(f->names, l, json_true());
-            free(l);
+            if (in_cond) add_name(f->names, json_string_value(v) ?: "");
+            if (out) add_name(out, json_string_value(v) ?: "");
         }
     }
     if (!strcmp(cls, "POSITIONAL_REFERENCE") ||
         (!strcmp(cls, "STAR") &&
-         (json_array_size(json_object_get(o, "rename_list")) || json_is_true(json_object_get(o, "columns")) ||
-          json_is_object(json_object_get(o, "expr")))) ||
+         (json_array_size(json_object_get(o, "rename_list")) ||
+          json_array_size(json_object_get(o, "replace_list")) ||
+          json_is_true(json_object_get(o, "columns")) || json_is_object(json_object_get(o, "expr")))) ||
         json_array_size(json_object_get(o, "column_name_alias")) ||
-        json_array_size(json_object_get(o, "aliases")))
+        json_array_size(json_object_get(o, "aliases")) || !strcmp(type, "SET_OPERATION_NODE") ||
+        !strcmp(type, "PIVOT") || !strcmp(type, "UNPIVOT") || !strcmp(authz_jstr(o, "ref_type"), "NATURAL"))
         f->all = true;
+    if (!strcmp(type, "JOIN")) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(o, "using_columns"), i, v)
+        {
+            add_name(f->names, json_string_value(v) ?: "");
+            f->any_condition = true;
+        }
+    }
     bool agg = in_agg || is_aggregate(o);
     const char *k;
     json_t *v;
-    json_object_foreach(o, k, v) need_walk(v, f, agg);
+    json_object_foreach(o, k, v)
+    {
+        if (node && !strcmp(k, "select_list")) {
+            need_outputs(v, f, in_cond);
+        } else if ((node && (!strcmp(k, "where_clause") || !strcmp(k, "having") || !strcmp(k, "qualify"))) ||
+                   (!strcmp(type, "JOIN") && !strcmp(k, "condition"))) {
+            if (!json_is_null(v)) f->any_condition = true;
+            need_walk(v, f, agg, true, out);
+        } else {
+            need_walk(v, f, agg, in_cond, out);
+        }
+    }
+}
+
+/* The walk's result: the names conditions reach, through outputs too. */
+static void need_close(fence_need_t *f)
+{
+    const char *k;
+    json_t *v;
+    if (f->any_condition) json_object_update(f->names, f->unnamed);
+    for (bool grew = true; grew;) {
+        grew = false;
+        json_object_foreach(f->outputs, k, v)
+        {
+            if (!json_object_get(f->names, k)) continue;
+            const char *n;
+            json_t *t;
+            json_object_foreach(v, n, t)
+            {
+                if (json_object_get(f->names, n)) continue;
+                json_object_set_new(f->names, n, json_true());
+                grew = true;
+            }
+        }
+    }
 }
 
 static bool needs_fence(const fence_need_t *f, const char *column)
@@ -1715,8 +1812,11 @@ static char *rewrite_query(sess_t *s, const rls_set_t *r, const char *sql, int d
     json_incref(tree); /* the candidates point into it */
     push_walk(tree, &ps);
     fence_need_t need = {.names = json_object(),
+                         .outputs = json_object(),
+                         .unnamed = json_object(),
                          .all = depth > 0}; /* a view: the outer query is not in sight */
-    need_walk(tree, &need, false);
+    need_walk(tree, &need, false, false, NULL);
+    need_close(&need);
     json_t *held = tree;
     named_t n = {0};
     ref_t **order = authz_refs_last_first(tree, &n);
@@ -1809,6 +1909,8 @@ static char *rewrite_query(sess_t *s, const rls_set_t *r, const char *sql, int d
     authz_named_free(&n);
     pushset_free(&ps);
     json_decref(need.names);
+    json_decref(need.outputs);
+    json_decref(need.unnamed);
     json_decref(held);
     if (!ok) {
         free(work);

@@ -590,3 +590,34 @@ SELECT sum((SELECT count(*) FROM orders o WHERE o.account_id = a.id AND CASE WHE
 ;;
 -- q181 a column read by an aggregate and, through a subquery's select list, by the outer WHERE
 SELECT count(*) FROM (SELECT id, sum(id) OVER () AS s FROM customers) x WHERE CASE WHEN id = 2 THEN error('window leak') ELSE true END
+;;
+-- q182 no condition anywhere (columns unfenced): an error oracle in the select list sees only admitted rows
+SELECT id, CASE WHEN country <> 'KR' THEN error('select list leak') ELSE country END AS c FROM customers ORDER BY id LIMIT 5
+-- @ordered
+;;
+-- q183 no condition: an error oracle in GROUP BY
+SELECT CASE WHEN country <> 'KR' THEN error('group by leak') ELSE country END AS g, count(*) FROM customers GROUP BY 1
+;;
+-- q184 no condition: an error oracle in ORDER BY with LIMIT (top-N)
+SELECT id FROM customers ORDER BY CASE WHEN country <> 'KR' THEN error('order by leak') ELSE id END DESC LIMIT 3
+-- @ordered
+;;
+-- q185 no condition: an error oracle in a window partition
+SELECT id, row_number() OVER (PARTITION BY CASE WHEN country <> 'KR' THEN error('partition leak') ELSE country END ORDER BY id) AS rn FROM customers ORDER BY id LIMIT 5
+-- @ordered
+;;
+-- q186 no condition: a failing cast in a derived table's output, counted outside
+SELECT count(*), count(DISTINCT v) FROM (SELECT CAST(CASE WHEN country <> 'KR' THEN 'x' ELSE '1' END AS INTEGER) AS v FROM customers) t
+;;
+-- q187 a condition on an output of a derived table reaches the column behind it
+SELECT count(*) FROM (SELECT country AS c, id FROM customers) t WHERE CASE WHEN c <> 'KR' THEN error('derived output leak') ELSE true END
+;;
+-- q188 a condition naming a select-list alias in the same query
+SELECT country AS c188 FROM customers WHERE CASE WHEN c188 <> 'KR' THEN error('alias leak') ELSE true END LIMIT 1
+;;
+-- q189 a condition on an output whose name the engine made up
+SELECT count(*) FROM (SELECT upper(country), id FROM customers) t WHERE CASE WHEN t."upper(country)" <> 'KR' THEN error('unnamed output leak') ELSE true END
+;;
+-- q190 DISTINCT ON with an error oracle, no condition
+SELECT DISTINCT ON (CASE WHEN country <> 'KR' THEN error('distinct on leak') ELSE country END) id FROM customers ORDER BY CASE WHEN country <> 'KR' THEN error('distinct on leak') ELSE country END, id
+-- @ordered

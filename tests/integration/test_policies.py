@@ -822,19 +822,46 @@ def test_constant_filters_applied_under_the_policy(pair, i):
         assert must_not not in inner, rewritten
 
 
-def test_columns_read_only_by_aggregates_are_not_fenced(pair):
-    """The fence (a CASE per row and column) only where a condition could use
-    the column: a column read only inside aggregates has none."""
+FENCING = [
+    # (statement with a unique marker, columns that must be fenced, columns that must not)
+    # no condition anywhere: nothing can be moved under the policy
+    ("SELECT country, sum(id) + 17190 FROM customers GROUP BY country", [], ["country", "id"]),
+    # read only inside aggregates: no fence, the condition's column has one
+    ("SELECT max(id) FROM customers c WHERE name <> 'x17191'", ["name"], ["id"]),
+    # a condition names an output: the columns behind it
+    ("SELECT country AS c17192 FROM customers WHERE c17192 = 'KR'", ["country"], ["id"]),
+    ("SELECT * FROM (SELECT upper(country) AS u, id + 17193 AS k FROM customers) t WHERE u = 'KR'",
+     ["country"], ["id"]),
+    # an output whose name the engine makes up, under a condition
+    ("SELECT * FROM (SELECT upper(country), id + 17194 AS k FROM customers) t WHERE k > 0", ["country", "id"],
+     []),
+    # join conditions, USING, correlated subqueries
+    ("SELECT count(*) FROM customers c JOIN accounts a ON a.customer_id = c.id WHERE a.id > 17195", ["id"],
+     ["country"]),
+    ("SELECT c.country, (SELECT count(*) FROM accounts a WHERE a.customer_id = c.id) + 17196 FROM customers c",
+     ["id"], ["country"]),
+    # names that may stand for other columns: everything
+    ("SELECT country FROM customers UNION ALL SELECT 'x17197'", ["country", "id"], []),
+    ("SELECT count(*) + 17198 FROM customers NATURAL JOIN (SELECT 'KR' AS country) z", ["country", "id"], []),
+]
+
+
+@pytest.mark.parametrize("i", range(len(FENCING)), ids=["fence%d" % (i + 1) for i in range(len(FENCING))])
+def test_only_columns_conditions_reach_are_fenced(pair, i):
+    """The fence (a CASE per row and column) only where a condition could reach
+    the column: see protect.c, which columns need the fence."""
+    sql, fenced, free = FENCING[i]
+    marker = re.search(r"17\d{3}", sql).group(0)
     a, _ = pair
     c = psycopg2.connect(a.dsn(ALICE, ALICE_PW))
     c.autocommit = True
     try:
-        c.cursor().execute("SELECT country, sum(id) + 17190 FROM customers GROUP BY country")
-        c.cursor().execute("SELECT max(id) FROM customers c WHERE name <> 'x17191'")
+        c.cursor().execute(sql)
     finally:
         c.close()
-    log = a.read_log().splitlines()
-    one = [l for l in log if "event=policy_rewrite" in l and "17190" in l][-1]
-    assert 'THEN "country" END' in one and '"id" AS "id"' in one, one
-    two = [l for l in log if "event=policy_rewrite" in l and "x17191" in l][-1]
-    assert 'THEN "name" END' in two and '"id" AS "id"' in two, two
+    line = [l for l in a.read_log().splitlines() if "event=policy_rewrite" in l and marker in l][-1]
+    inner = line[line.index("FROM (SELECT"):]
+    for col in fenced:
+        assert 'THEN "%s" END' % col in inner, (col, line)
+    for col in free:
+        assert '"%s" AS "%s"' % (col, col) in inner, (col, line)
