@@ -580,7 +580,7 @@ static void policy_in_fn(duckdb_function_info info, duckdb_data_chunk in, duckdb
         size_t w = p->set.kind ? (size_t)p->set.kind : sizeof(duckdb_string_t);
         bool *o = duckdb_vector_get_data(out);
         for (idx_t i = 0; i < n; i++) {
-            if (!p->set.len) {
+            if (!p->set.len && !p->set.any_null) {
                 o[i] = false; /* IN of no rows is false, even for NULL */
                 continue;
             }
