@@ -1772,7 +1772,10 @@ static char *protected_relation(sess_t *s, const rls_set_t *r, const char *db, c
     }
     char pnames[512];
     char *filter = row_filter(s, r, db, schema, table, &c, false, pnames, sizeof pnames, err, failed);
-    if (*failed) return NULL;
+    if (*failed) {
+        authz_cols_free(&c);
+        return NULL;
+    }
     json_t *masks = json_object();
     buf_t b, mk;
     buf_init(&b, 512);
