@@ -1433,14 +1433,7 @@ static void push_predicates(buf_t *b, const pushset_t *ps, size_t location, cons
  * instead of the column (WHERE may name an alias; an outer query filters a
  * derived table's columns), the columns read by every output whose name a
  * condition uses, and when there is any condition at all, by outputs whose
- * name is made up by the engine. A join condition's term "a.x = b.y"
- * between two columns is not such a condition when the other side is a
- * column of a table (its qualifier names one relation of the statement) of
- * exactly the same type: the engine may push values of the other side down
- * (bounds, the values seen, a constant from a condition on the other column)
- * but only as comparisons of two values of one type, which cannot fail and
- * call nothing of the user's (of different types, the column might be cast,
- * and a cast can fail on a hidden row). A column read only elsewhere (the select
+ * name is made up by the engine. A column read only elsewhere (the select
  * list, GROUP BY, ORDER BY, window clauses, aggregate arguments) of a
  * statement no condition reaches it from is left as it is: no expression of
  * the user's is ever evaluated below the policy but a condition. When names
@@ -1452,15 +1445,11 @@ static void push_predicates(buf_t *b, const pushset_t *ps, size_t location, cons
  * unprotected time). */
 
 typedef struct {
-    json_t *names;    /* lower-case names read outside aggregates where conditions are */
-    json_t *outputs;  /* select-list output name → the names its expression reads outside aggregates */
-    json_t *unnamed;  /* names read by outputs whose name the engine makes up */
-    json_t *keys;     /* join keys (ON a.x = b.y): name → [[qualifier, name] of the other side, …] */
-    json_t *computed; /* output names some select list gives to more than a column of that name */
+    json_t *names;   /* lower-case names read outside aggregates where conditions are */
+    json_t *outputs; /* select-list output name → the names its expression reads outside aggregates */
+    json_t *unnamed; /* names read by outputs whose name the engine makes up */
     bool any_condition;
     bool all;
-    sess_t *s;            /* to look the other side of a join key up */
-    const named_t *named; /* the statement's relations */
 } fence_need_t;
 
 static bool is_aggregate(json_t *e)
@@ -1504,32 +1493,6 @@ static void add_name(json_t *set, const char *name)
 
 static void need_walk(json_t *o, fence_need_t *f, bool in_agg, bool in_cond, json_t *out);
 
-/* Notes that column ref a is compared, as a join key, with column ref b. */
-static void add_key(fence_need_t *f, json_t *a, json_t *b)
-{
-    json_t *an = json_object_get(a, "column_names"), *bn = json_object_get(b, "column_names");
-    size_t na = json_array_size(an), nb = json_array_size(bn);
-    if (!na || !nb) return;
-    char *name = lower_dup(json_string_value(json_array_get(an, na - 1)) ?: "");
-    json_t *list = json_object_get(f->keys, name);
-    if (!list) {
-        list = json_array();
-        json_object_set_new(f->keys, name, list);
-    }
-    json_array_append_new(list, json_pack("[ss]",
-                                          nb >= 2 ? json_string_value(json_array_get(bn, nb - 2)) ?: "" : "",
-                                          json_string_value(json_array_get(bn, nb - 1)) ?: ""));
-    free(name);
-}
-
-/* "a.x = b.y": an equality of two column references. */
-static bool join_key_term(json_t *t)
-{
-    return !strcmp(authz_jstr(t, "type"), "COMPARE_EQUAL") &&
-           !strcmp(authz_jstr(json_object_get(t, "left"), "class"), "COLUMN_REF") &&
-           !strcmp(authz_jstr(json_object_get(t, "right"), "class"), "COLUMN_REF");
-}
-
 /* A select list: each output collects the names its expression reads. */
 static void need_outputs(json_t *list, fence_need_t *f, bool in_cond)
 {
@@ -1544,9 +1507,6 @@ static void need_outputs(json_t *list, fence_need_t *f, bool in_cond)
         json_t *set = f->unnamed;
         if (name[0]) {
             char *l = lower_dup(name);
-            const char *last = json_string_value(json_array_get(cols, json_array_size(cols) - 1));
-            if (strcmp(authz_jstr(e, "class"), "COLUMN_REF") || !last || strcasecmp(last, name))
-                json_object_set_new(f->computed, l, json_true());
             set = json_object_get(f->outputs, l);
             if (!set) {
                 set = json_object();
@@ -1610,21 +1570,8 @@ static void need_walk(json_t *o, fence_need_t *f, bool in_agg, bool in_cond, jso
     {
         if (node && !strcmp(k, "select_list")) {
             need_outputs(v, f, in_cond);
-        } else if (!strcmp(type, "JOIN") && !strcmp(k, "condition")) {
-            if (!json_is_null(v)) f->any_condition = true;
-            bool and = !strcmp(authz_jstr(v, "type"), "CONJUNCTION_AND");
-            json_t *terms = and? json_object_get(v, "children") : NULL;
-            for (size_t i = 0, nt = and? json_array_size(terms) : 1; i < nt; i++) {
-                json_t *t = and? json_array_get(terms, i) : v;
-                if (join_key_term(t) && !in_agg) {
-                    add_key(f, json_object_get(t, "left"), json_object_get(t, "right"));
-                    add_key(f, json_object_get(t, "right"), json_object_get(t, "left"));
-                    if (in_cond) need_walk(t, f, agg, true, out);
-                } else {
-                    need_walk(t, f, agg, true, out);
-                }
-            }
-        } else if (node && (!strcmp(k, "where_clause") || !strcmp(k, "having") || !strcmp(k, "qualify"))) {
+        } else if ((node && (!strcmp(k, "where_clause") || !strcmp(k, "having") || !strcmp(k, "qualify"))) ||
+                   (!strcmp(type, "JOIN") && !strcmp(k, "condition"))) {
             if (!json_is_null(v)) f->any_condition = true;
             need_walk(v, f, agg, true, out);
         } else {
@@ -1639,12 +1586,6 @@ static void need_close(fence_need_t *f)
     const char *k;
     json_t *v;
     if (f->any_condition) json_object_update(f->names, f->unnamed);
-    /* a join key that names a computed output: what it is computed from may
-     * be cast or worse, a condition on it is one on them */
-    json_object_foreach(f->keys, k, v)
-    {
-        if (json_object_get(f->computed, k)) json_object_set_new(f->names, k, json_true());
-    }
     for (bool grew = true; grew;) {
         grew = false;
         json_object_foreach(f->outputs, k, v)
@@ -1662,54 +1603,11 @@ static void need_close(fence_need_t *f)
     }
 }
 
-static bool protected_columns(sess_t *s, const char *db, const char *schema, const char *table,
-                              authz_cols_t *c);
-
-/* Whether qualifier q names one table of the statement whose column col has
- * type t. */
-static bool key_same_type(const fence_need_t *f, const char *q, const char *col, const char *t)
-{
-    if (!q[0] || !f->named) return false;
-    const ref_t *hit = NULL;
-    for (int i = 0; i < f->named->nrefs; i++) {
-        const ref_t *r = &f->named->refs[i];
-        if (strcasecmp(r->alias[0] ? r->alias : r->name, q)) continue;
-        if (hit) return false; /* ambiguous */
-        hit = r;
-    }
-    if (!hit || (!hit->schema[0] && authz_is_cte(f->named, hit->name))) return false;
-    for (int i = 0; i < f->named->nctes; i++)
-        if (!strcasecmp(f->named->ctes[i], q)) return false; /* a CTE's alias */
-    rel_t v;
-    if (authz_resolve(f->s, hit, &v) != REL_TABLE) {
-        free(v.sql);
-        return false;
-    }
-    authz_cols_t c;
-    bool same = false;
-    if (protected_columns(f->s, v.db, v.schema, v.name, &c)) {
-        for (int i = 0; i < c.n; i++)
-            if (!strcasecmp(c.name[i], col)) same = !strcasecmp(c.type[i], t);
-        authz_cols_free(&c);
-    }
-    free(v.sql);
-    return same;
-}
-
-static bool needs_fence(const fence_need_t *f, const char *column, const char *type)
+static bool needs_fence(const fence_need_t *f, const char *column)
 {
     if (!f || f->all) return true;
     char *l = lower_dup(column);
     bool yes = json_object_get(f->names, l) != NULL;
-    json_t *pairs = json_object_get(f->keys, l);
-    size_t i;
-    json_t *p;
-    json_array_foreach(pairs, i, p)
-    {
-        if (yes) break;
-        yes = !key_same_type(f, json_string_value(json_array_get(p, 0)),
-                             json_string_value(json_array_get(p, 1)), type);
-    }
     free(l);
     return yes;
 }
@@ -1793,7 +1691,7 @@ static char *protected_relation(sess_t *s, const rls_set_t *r, const char *db, c
         lex_put_ident(&col, c.name[i]);
         const char *e = m ? m : buf_cstr(&col);
         if (i) buf_append_str(&b, ", ");
-        if (filter && needs_fence(need, c.name[i], c.type[i]))
+        if (filter && needs_fence(need, c.name[i]))
             buf_printf(&b, "CASE WHEN madang_fence() THEN %s END", e);
         else
             buf_append_str(&b, e);
@@ -1919,16 +1817,12 @@ static char *rewrite_query(sess_t *s, const rls_set_t *r, const char *sql, int d
     fence_need_t need = {.names = json_object(),
                          .outputs = json_object(),
                          .unnamed = json_object(),
-                         .keys = json_object(),
-                         .computed = json_object(),
                          .all = depth > 0}; /* a view: the outer query is not in sight */
     need_walk(tree, &need, false, false, NULL);
     need_close(&need);
     json_t *held = tree;
     named_t n = {0};
     ref_t **order = authz_refs_last_first(tree, &n);
-    need.s = s;
-    need.named = &n;
     char *work = xstrdup(sql);
     bool ok = true;
     for (int i = 0; i < n.nrefs && ok; i++) {
@@ -2020,8 +1914,6 @@ static char *rewrite_query(sess_t *s, const rls_set_t *r, const char *sql, int d
     json_decref(need.names);
     json_decref(need.outputs);
     json_decref(need.unnamed);
-    json_decref(need.keys);
-    json_decref(need.computed);
     json_decref(held);
     if (!ok) {
         free(work);
