@@ -621,3 +621,10 @@ SELECT count(*) FROM (SELECT upper(country), id FROM customers) t WHERE CASE WHE
 -- q190 DISTINCT ON with an error oracle, no condition
 SELECT DISTINCT ON (CASE WHEN country <> 'KR' THEN error('distinct on leak') ELSE country END) id FROM customers ORDER BY CASE WHEN country <> 'KR' THEN error('distinct on leak') ELSE country END, id
 -- @ordered
+;;
+-- q191 a join key with a constant condition on the other side (the engine may carry it over)
+SELECT c.id, c.country, a.id FROM customers c JOIN accounts a ON a.customer_id = c.id WHERE a.customer_id IN (1, 2, 3, 4, 5, 6, 7, 8, 9, 10) ORDER BY 1, 3
+-- @ordered
+;;
+-- q192 a join key of another type, a constant condition on the other side and an error oracle
+SELECT count(*) FROM customers c JOIN orders o ON o.id = c.id WHERE o.id < 40 AND CASE WHEN c.country <> 'KR' THEN error('key type leak') ELSE true END
