@@ -87,6 +87,12 @@ def admin(srv, sql):
     return rows
 
 
+def alice(srv):
+    c = psycopg2.connect(srv.dsn(ALICE, ALICE_PW))
+    c.autocommit = True
+    return c
+
+
 def rewrite_logged(srv, marker):
     lines = [l for l in srv.read_log().splitlines() if "event=policy_rewrite" in l and marker in l]
     assert lines, "no rewrite logged for %s" % marker
@@ -95,8 +101,7 @@ def rewrite_logged(srv, marker):
 
 @pytest.mark.parametrize("i", range(len(TYPES)), ids=[t[0] for t in TYPES])
 def test_answer_is_in_for_every_type(srv, i):
-    c = psycopg2.connect(srv.dsn(ALICE, ALICE_PW))
-    c.autocommit = True
+    c = alice(srv)
     cur = c.cursor()
     cur.execute("SELECT k FROM t%d ORDER BY k -- types %d" % (i, i))
     got = [r[0] for r in cur.fetchall()]
@@ -109,8 +114,7 @@ def test_answer_is_in_for_every_type(srv, i):
 
 
 def test_mismatched_types_keep_in(srv):
-    c = psycopg2.connect(srv.dsn(ALICE, ALICE_PW))
-    c.autocommit = True
+    c = alice(srv)
     cur = c.cursor()
     cur.execute("SELECT k FROM tcast ORDER BY k -- cast marker")
     assert [r[0] for r in cur.fetchall()] == [2]
@@ -122,8 +126,7 @@ def test_mismatched_types_keep_in(srv):
 def test_mapping_change_reaches_every_execution(srv):
     """Simple protocol (cached rewrite) and a server-side prepared statement both
     see a mapping row added or removed after they were first run."""
-    simple = psycopg2.connect(srv.dsn(ALICE, ALICE_PW))
-    simple.autocommit = True
+    simple = alice(srv)
     prepared = psycopg.connect(srv.dsn(ALICE, ALICE_PW), autocommit=True)
 
     def counts():
@@ -155,8 +158,7 @@ def test_transaction_sees_its_own_mapping_rows(srv):
     cur.execute("INSERT INTO region_map VALUES ('alice', 'DE')")
     cur.execute("SELECT region, count(*) FROM facts GROUP BY region ORDER BY region")
     assert cur.fetchall() == [("DE", 100), ("KR", 100)]
-    other = psycopg2.connect(srv.dsn(ALICE, ALICE_PW))
-    other.autocommit = True
+    other = alice(srv)
     ocur = other.cursor()
     ocur.execute("SELECT region, count(*) FROM facts GROUP BY region ORDER BY region")
     assert ocur.fetchall() == [("KR", 100)], "another session must not see the uncommitted mapping row"
@@ -169,8 +171,7 @@ def test_transaction_sees_its_own_mapping_rows(srv):
 
 
 def test_users_cannot_call_the_set_function(srv):
-    c = psycopg2.connect(srv.dsn(ALICE, ALICE_PW))
-    c.autocommit = True
+    c = alice(srv)
     cur = c.cursor()
     with pytest.raises(psycopg2.Error) as e:
         cur.execute("SELECT madang_policy_in('KR', 's1.0')")
@@ -200,8 +201,7 @@ def test_views_keep_no_policy_set(srv):
     """A view's text outlives the session that wrote it: it is stored as written,
     and each reader's policies (sets included) apply when it is read."""
     admin(srv, "GRANT CREATE ON SCHEMA main TO alice")
-    c = psycopg2.connect(srv.dsn(ALICE, ALICE_PW))
-    c.autocommit = True
+    c = alice(srv)
     cur = c.cursor()
     cur.execute("CREATE VIEW main.alice_view AS SELECT region FROM facts")
     try:
@@ -217,8 +217,7 @@ def test_views_keep_no_policy_set(srv):
 
 def test_create_table_as_keeps_in_as_written(srv):
     admin(srv, "GRANT CREATE ON SCHEMA main TO alice")
-    c = psycopg2.connect(srv.dsn(ALICE, ALICE_PW))
-    c.autocommit = True
+    c = alice(srv)
     cur = c.cursor()
     cur.execute("CREATE TABLE main.alice_copy AS SELECT region FROM facts -- ctas marker")
     try:
