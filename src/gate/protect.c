@@ -74,6 +74,13 @@ static void fence_fn(duckdb_function_info info, duckdb_data_chunk in, duckdb_vec
 #define STR_INLINE  12 /* strings up to this length are stored in the duckdb_string_t */
 #define MASK_GROWTH 3  /* a mask's result is at most this longer than its input (email's "***") */
 
+/* Row i of a vector is not NULL: its validity mask (duckdb.h: one bit a row,
+ * set when valid; NULL when every row is) says so. */
+static inline bool row_valid(const uint64_t *valid, idx_t i)
+{
+    return !valid || (valid[i / 64] >> (i % 64) & 1);
+}
+
 typedef size_t (*mask_fn_t)(const char *in, size_t len, int64_t n, char *out);
 
 /* Whether the n bytes at p are all ASCII (then bytes are code points). */
@@ -222,8 +229,7 @@ static void mask_apply(duckdb_function_info info, duckdb_data_chunk in, duckdb_v
     duckdb_string_t *od = duckdb_vector_get_data(out);
     char small[256];
     for (idx_t i = 0; i < n; i++) {
-        /* validity masks: one bit a row, set when valid (duckdb.h) */
-        if ((valid && !(valid[i / 64] >> (i % 64) & 1)) || (nvalid && !(nvalid[i / 64] >> (i % 64) & 1))) {
+        if (!row_valid(valid, i) || !row_valid(nvalid, i)) {
             duckdb_vector_ensure_validity_writable(out);
             duckdb_validity_set_row_invalid(duckdb_vector_get_validity(out), i);
             continue;
@@ -360,11 +366,10 @@ static void year_fn(duckdb_function_info info, duckdb_data_chunk in, duckdb_vect
  * column with a collation is compared byte for byte, which can only admit
  * fewer rows. A set the gate has not evaluated is an error (fail closed). */
 typedef struct {
-    int kind; /* 0: string, else the value's width in bytes */
-    const void *data;
-    uint64_t *valid;
-    uint64_t off, len; /* the elements: data[off, off + len) */
-    bool any_null;
+    int kind;         /* 0: string, else the value's width in bytes */
+    const void *data; /* the values that are not NULL: data[0, len) */
+    uint64_t len;
+    bool any_null;  /* a value was NULL */
     uint32_t *slot; /* open addressing over element indexes + 1; 0 empty */
     size_t mask;
 } in_set_t;
@@ -406,15 +411,9 @@ static void in_build(in_set_t *st)
 {
     size_t cap = 16;
     while (cap < st->len * 2) cap <<= 1;
-    free(st->slot);
     st->slot = xcalloc(cap, sizeof *st->slot);
     st->mask = cap - 1;
-    st->any_null = false;
-    for (uint64_t i = st->off; i < st->off + st->len; i++) {
-        if (st->valid && !(st->valid[i / 64] >> (i % 64) & 1)) {
-            st->any_null = true;
-            continue;
-        }
+    for (uint64_t i = 0; i < st->len; i++) {
         const void *e = in_elem(st, i);
         size_t h = (size_t)in_hash(st, e) & st->mask;
         while (st->slot[h] && !in_equal(st, in_elem(st, st->slot[h] - 1), e)) h = (h + 1) & st->mask;
@@ -584,7 +583,7 @@ static void policy_in_fn(duckdb_function_info info, duckdb_data_chunk in, duckdb
                 o[i] = false; /* IN of no rows is false, even for NULL */
                 continue;
             }
-            bool isnull = xvalid && !(xvalid[i / 64] >> (i % 64) & 1);
+            bool isnull = !row_valid(xvalid, i);
             o[i] = !isnull && in_find(&p->set, xd + i * w);
             if (!o[i] && (isnull || p->set.any_null)) {
                 duckdb_vector_ensure_validity_writable(out);
@@ -1062,7 +1061,7 @@ static bool refresh_set(sess_t *s, size_t k, gate_err_t *err)
         const char *d = duckdb_vector_get_data(v);
         uint64_t *valid = duckdb_vector_get_validity(v);
         for (idx_t i = 0; i < m; i++) {
-            if (valid && !(valid[i / 64] >> (i % 64) & 1)) {
+            if (!row_valid(valid, i)) {
                 any_null = true;
                 continue;
             }
@@ -1084,8 +1083,8 @@ static bool refresh_set(sess_t *s, size_t k, gate_err_t *err)
     duckdb_destroy_result(&r);
     p->set.data = vals;
     p->set.len = n;
-    in_build(&p->set);
     p->set.any_null = any_null;
+    in_build(&p->set);
     pset_publish(p);
     return true;
 }
