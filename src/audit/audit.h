@@ -29,8 +29,53 @@
 
 #define AUDIT_CHECKPOINT_EVERY 1000
 #define AUDIT_SEGMENT_BYTES    (64u << 20)
+#define AUDIT_FLUSH_MS         100          /* lines nobody waits for reach the file within this */
+#define AUDIT_PENDING_BYTES    (256u << 10) /* or sooner, when this much is pending */
 
 typedef struct audit audit_t;
+
+/* A record being built: its members' values as canonical JSON text, back to
+ * back in `text`, in any order (audit_append puts them in key order). Keys
+ * are string literals. The writer adds seq, ts, type, prev_hash, hash and mac
+ * itself. Building a record takes no json_t and no allocation per member. */
+#define AUDIT_REC_MAX 40
+typedef struct {
+    const char *key;
+    uint32_t off, len;
+} audit_member_t;
+typedef struct audit_rec {
+    buf_t text;
+    audit_member_t m[AUDIT_REC_MAX];
+    int n;
+} audit_rec_t;
+
+void audit_rec_init(audit_rec_t *r);
+void audit_rec_free(audit_rec_t *r);
+/* A string member (NULL is ""); bytes that are not UTF-8 become U+FFFD. */
+void audit_rec_str(audit_rec_t *r, const char *key, const char *s);
+void audit_rec_strn(audit_rec_t *r, const char *key, const char *s, size_t n);
+void audit_rec_int(audit_rec_t *r, const char *key, int64_t v);
+void audit_rec_bool(audit_rec_t *r, const char *key, bool v);
+/* Any JSON value (borrowed), printed canonically; NULL is null. */
+void audit_rec_json(audit_rec_t *r, const char *key, json_t *v);
+/* Every member of from, after r's own. */
+void audit_rec_copy(audit_rec_t *r, const audit_rec_t *from);
+/* Puts the members in key order (a key set twice keeps its last value). */
+void audit_rec_sort(audit_rec_t *r);
+/* s as a JSON string literal, escaped exactly as jansson escapes it. */
+void audit_json_string(buf_t *b, const char *s, size_t n);
+
+/* Appends record r (not consumed) of the given type. Returns its seq, or 0
+ * when it could not be written. */
+uint64_t audit_append(audit_t *a, const char *type, audit_rec_t *r, bool durable);
+
+/* Reading a record line back without a JSON parser: fn gets each top-level
+ * member's key (as written, without quotes) and value (its JSON text).
+ * false when the line is not a flat JSON object. */
+typedef void (*audit_member_fn)(void *ctx, const char *key, size_t klen, const char *val, size_t vlen);
+bool audit_line_members(const char *line, size_t n, audit_member_fn fn, void *ctx);
+/* A JSON string literal's value (heap), or NULL when it is not one. */
+char *audit_json_unquote(const char *v, size_t n);
 
 audit_t *audit_open(const char *data_dir, char *err, size_t errlen);
 /* Segment limits: a new segment after max_age_s seconds or max_bytes. */
@@ -45,15 +90,16 @@ void audit_close(audit_t *a);
  * members. Returns its seq, or 0 when the record could not be written. */
 uint64_t audit_write(audit_t *a, const char *type, json_t *fields, bool durable);
 
-/* Told of every record once it is in its segment: the record (borrowed: take
- * a reference to keep it; it has every member but hash and mac), its seq,
- * segment, and the segment's size after it. Called with the writer's lock
- * held, so it must only hand the record on. */
-typedef void (*audit_listener_fn)(void *ctx, json_t *rec, uint64_t seq, int segment, size_t end);
+/* Told of every record as it is appended: its line (borrowed, with the
+ * newline), its seq, segment, and the segment's size after it. Called with
+ * the writer's lock held, so it must only copy the line on. */
+typedef void (*audit_listener_fn)(void *ctx, const char *line, size_t n, uint64_t seq, int segment,
+                                  size_t end);
 void audit_set_listener(audit_t *a, audit_listener_fn fn, void *ctx);
 
-/* Waits until record seq is on disk (group commit). */
-void audit_sync(audit_t *a, uint64_t seq);
+/* Waits until record seq is on disk (group commit); false when the audit
+ * trail can no longer be written (a write or sync failed). */
+bool audit_sync(audit_t *a, uint64_t seq);
 
 /* The statement text with secrets replaced: PASSWORD '…' literals and mdt_
  * token secrets. Heap string. */

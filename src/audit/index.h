@@ -6,7 +6,6 @@
 #ifndef MADANG_AUDIT_INDEX_H
 #define MADANG_AUDIT_INDEX_H
 
-#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,7 +19,7 @@ void audit_index_stop(audit_index_t *x);
 void audit_index_catch_up(audit_index_t *x);
 
 /* The writer's listener (audit_set_listener, ctx = the index): keeps the
- * record to index it from memory, without reading its line back. */
-void audit_index_hand_over(void *ctx, json_t *rec, uint64_t seq, int segment, size_t end);
+ * record's line to index it from memory, without reading it back. */
+void audit_index_hand_over(void *ctx, const char *line, size_t n, uint64_t seq, int segment, size_t end);
 
 #endif

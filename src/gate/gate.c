@@ -213,7 +213,10 @@ void gate_stmt_free(gate_stmt_t *st)
     free(st->audit_objects);
     free(st->audit_policies);
     free(st->audit_text);
-    json_decref(st->audit_static);
+    if (st->audit_static) {
+        audit_rec_free(st->audit_static);
+        free(st->audit_static);
+    }
     grant_free(st->gov);
     lin_free(st->lineage);
     free(st);
@@ -1342,7 +1345,8 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
         if (!ok) {
             /* refused or failed before it could run: one record, the decision in it */
             gate_stmt_t tmp = {.action = GATE_ENGINE, .kind = MET_KIND_OTHER, .audit_text = (char *)sql};
-            gate_audit_begin(s, &tmp, !strcmp(err->sqlstate, "42501") ? "denied" : "error", err);
+            if (!gate_audit_begin(s, &tmp, !strcmp(err->sqlstate, "42501") ? "denied" : "error", err))
+                gate_audit_refused(err);
             tmp.audit_text = NULL;
         } else if (*out && !(*out)->audit_text) {
             (*out)->audit_text = xstrdup(sql);
@@ -1623,12 +1627,16 @@ bool gate_execute(sess_t *s, gate_stmt_t *st, duckdb_result *res, int64_t *rows_
         }
         if (!ok) {
             met_statement(st->kind, false);
-            gate_audit_begin(s, st, !strcmp(err->sqlstate, "42501") ? "denied" : "error", err);
+            if (!gate_audit_begin(s, st, !strcmp(err->sqlstate, "42501") ? "denied" : "error", err))
+                gate_audit_refused(err);
             st->audit_seq = 0;
             return false;
         }
     }
-    gate_audit_begin(s, st, "allowed", NULL);
+    if (!gate_audit_begin(s, st, "allowed", NULL)) {
+        gate_audit_refused(err);
+        return false;
+    }
     if (st->token_user && !identity_token_execute(s, st, err)) {
         met_statement(st->kind, false);
         gate_audit_end(s, st, 0, err);
@@ -2013,7 +2021,10 @@ static bool run_utility_inner(sess_t *s, gate_stmt_t *st, char *tag, size_t tagl
 bool gate_run_utility(sess_t *s, gate_stmt_t *st, char *tag, size_t taglen, gate_err_t *err)
 {
     /* the statement's record names the user who sent it (before a SET SESSION AUTHORIZATION) */
-    gate_audit_begin(s, st, "allowed", NULL);
+    if (!gate_audit_begin(s, st, "allowed", NULL)) {
+        gate_audit_refused(err);
+        return false;
+    }
     bool ok = run_utility_inner(s, st, tag, taglen, err);
     gate_audit_end(s, st, 0, ok ? NULL : err);
     return ok;
@@ -2125,7 +2136,11 @@ bool gate_copy_begin(sess_t *s, gate_stmt_t *st, gate_copy_t **out, gate_err_t *
     c->s = s;
     c->st = st;
     c->ncols = st->ncols;
-    gate_audit_begin(s, st, "allowed", NULL);
+    if (!gate_audit_begin(s, st, "allowed", NULL)) {
+        gate_audit_refused(err);
+        free(c);
+        return false;
+    }
     if (s->tx == SESS_TX_IDLE) {
         if (!run_tx(s, "BEGIN TRANSACTION", err)) {
             gate_audit_end(s, st, 0, err);
@@ -2221,15 +2236,71 @@ static const char *setting_or(sess_t *s, const char *name)
     return v ? v : "";
 }
 
-/* The fields of a statement record that depend only on the statement: what it
- * says (redacted, capped), its fingerprint, what it reads and writes, the
+/* The audit state of a session: the members every record of the session
+ * carries (who, from where, through what), made again when the epoch moves
+ * (a new user or application_name), and one record reused for each append. */
+struct audit_sess {
+    audit_rec_t who;
+    uint64_t who_epoch;
+    bool who_made;
+    audit_rec_t rec;
+};
+
+void gate_audit_session_free(sess_t *s)
+{
+    if (!s->audit) return;
+    audit_rec_free(&s->audit->who);
+    audit_rec_free(&s->audit->rec);
+    free(s->audit);
+    s->audit = NULL;
+}
+
+/* The session's record, emptied, with the session's members in it. */
+static audit_rec_t *audit_rec_for(sess_t *s)
+{
+    struct audit_sess *as = s->audit;
+    if (!as) {
+        as = s->audit = xcalloc(1, sizeof *as);
+        audit_rec_init(&as->who);
+        audit_rec_init(&as->rec);
+    }
+    if (!as->who_made || as->who_epoch != s->epoch) {
+        audit_rec_t *w = &as->who;
+        w->text.len = 0;
+        w->n = 0;
+        audit_rec_int(w, "session_id", s->id);
+        audit_rec_str(w, "real_user", s->real_user);
+        audit_rec_str(w, "user", s->user);
+        audit_rec_str(w, "client_addr", s->client_addr);
+        audit_rec_str(w, "application_name", setting_or(s, "application_name"));
+        audit_rec_str(w, "door", s->door ? s->door : "");
+        as->who_epoch = s->epoch;
+        as->who_made = true;
+    }
+    as->rec.text.len = 0;
+    as->rec.n = 0;
+    return &as->rec;
+}
+
+/* A JSON array kept as text (authz's objects, the policies applied), as a
+ * member in canonical form. */
+static void audit_rec_array(audit_rec_t *r, const char *key, const char *text)
+{
+    json_error_t je;
+    json_t *v = text ? json_loads(text, 0, &je) : NULL;
+    if (!v) v = json_array();
+    audit_rec_json(r, key, v);
+    json_decref(v);
+}
+
+/* The members of a statement record that depend only on the statement: what
+ * it says (redacted, capped), its fingerprint, what it reads and writes, the
  * policies applied. */
-static json_t *audit_statement_fields(sess_t *s, gate_stmt_t *st, bool allowed)
+static void audit_statement_fields(sess_t *s, gate_stmt_t *st, bool allowed, audit_rec_t *f)
 {
     const char *text = st->audit_text ? st->audit_text : st->sql ? st->sql : "";
     char *red = audit_redact(text);
     size_t n = strlen(red);
-    json_t *f = json_object();
     size_t cap =
         s->srv->cfg.audit_statement_max > 0 ? (size_t)s->srv->cfg.audit_statement_max : AUDIT_TEXT_CAP;
     if (n > cap) {
@@ -2240,85 +2311,90 @@ static json_t *audit_statement_fields(sess_t *s, gate_stmt_t *st, bool allowed)
         for (int i = 0; i < 32; i++) snprintf(h + 2 * i, 3, "%02x", d[i]);
         size_t keep = cap;
         while (keep > 0 && ((unsigned char)red[keep] & 0xC0) == 0x80) keep--; /* whole UTF-8 characters */
-        json_object_set_new(f, "statement", json_stringn(red, keep));
-        json_object_set_new(f, "statement_truncated", json_true());
-        json_object_set_new(f, "statement_sha256", json_string(h));
-        json_object_set_new(f, "statement_bytes", json_integer((json_int_t)n));
+        audit_rec_strn(f, "statement", red, keep);
+        audit_rec_bool(f, "statement_truncated", true);
+        audit_rec_str(f, "statement_sha256", h);
+        audit_rec_int(f, "statement_bytes", (int64_t)n);
     } else {
-        json_object_set_new(f, "statement", json_string(red));
+        audit_rec_strn(f, "statement", red, n);
     }
     char *shape = authz_fingerprint(red);
-    json_object_set_new(f, "fingerprint", json_string(shape));
+    audit_rec_str(f, "fingerprint", shape);
     free(shape);
     free(red);
-    json_object_set_new(f, "kind", json_string(met_kind_name(st->kind)));
-    json_object_set_new(f, "tag", json_string(st->tag));
-    json_error_t je;
+    audit_rec_str(f, "kind", met_kind_name(st->kind));
+    audit_rec_str(f, "tag", st->tag);
     if (!st->audit_objects && st->ps && st->sql && allowed)
         st->audit_objects = authz_objects(s, st->orig_sql ? st->orig_sql : st->sql);
-    json_t *o = st->audit_objects ? json_loads(st->audit_objects, 0, &je) : NULL;
-    json_object_set_new(f, "objects", o ? o : json_array());
+    audit_rec_array(f, "objects", st->audit_objects);
     /* what the statement named (views as views), beside what the plan reads (base tables) */
     char *direct = st->ps && st->sql && allowed && st->kind == MET_KIND_SELECT
                        ? authz_direct_objects(s, st->orig_sql ? st->orig_sql : st->sql)
                        : NULL;
-    json_t *d = direct ? json_loads(direct, 0, &je) : NULL;
+    audit_rec_array(f, "direct_objects", direct);
     free(direct);
-    json_object_set_new(f, "direct_objects", d ? d : json_array());
-    json_t *p = st->audit_policies ? json_loads(st->audit_policies, 0, &je) : NULL;
-    json_object_set_new(f, "policies", p ? p : json_array());
-    return f;
+    audit_rec_array(f, "policies", st->audit_policies);
 }
 
-void gate_audit_begin(sess_t *s, gate_stmt_t *st, const char *decision, const gate_err_t *err)
+bool gate_audit_begin(sess_t *s, gate_stmt_t *st, const char *decision, const gate_err_t *err)
 {
     audit_t *a = s->srv->audit;
     st->audit_seq = 0;
     st->audit_t0 = now_us();
     st->lineage_open = true; /* gate_audit_end records the lineage once */
-    if (!a || st->action == GATE_EMPTY) return;
+    if (!a || st->action == GATE_EMPTY) return true;
     bool allowed = !strcmp(decision, "allowed");
-    json_t *f = json_object();
-    json_object_set_new(f, "session_id", json_integer(s->id));
-    json_object_set_new(f, "real_user", json_string(s->real_user));
-    json_object_set_new(f, "user", json_string(s->user));
-    json_object_set_new(f, "client_addr", json_string(s->client_addr));
-    json_object_set_new(f, "application_name", json_string(setting_or(s, "application_name")));
-    json_object_set_new(f, "door", json_string(s->door ? s->door : ""));
+    audit_rec_t *f = audit_rec_for(s);
+    audit_rec_copy(f, &s->audit->who);
     if (allowed && st->ps) {
         /* a prepared statement run again (pgbench, a pooled application) records
          * what the first run worked out */
         if (!st->audit_static || st->audit_static_epoch != s->epoch ||
             st->audit_static_authz != authz_version()) {
-            json_decref(st->audit_static);
-            st->audit_static = audit_statement_fields(s, st, true);
+            if (!st->audit_static) {
+                st->audit_static = xmalloc(sizeof *st->audit_static);
+                audit_rec_init(st->audit_static);
+            }
+            st->audit_static->text.len = 0;
+            st->audit_static->n = 0;
+            audit_statement_fields(s, st, true, st->audit_static);
             st->audit_static_epoch = s->epoch;
             st->audit_static_authz = authz_version();
         }
-        json_object_update(f, st->audit_static);
+        audit_rec_copy(f, st->audit_static);
     } else {
-        json_t *sf = audit_statement_fields(s, st, allowed);
-        json_object_update(f, sf);
-        json_decref(sf);
+        audit_statement_fields(s, st, allowed, f);
     }
-    json_object_set_new(f, "decision", json_string(decision));
+    audit_rec_str(f, "decision", decision);
     if (err && err->sqlstate[0]) {
-        json_object_set_new(f, "sqlstate", json_string(err->sqlstate));
-        json_object_set_new(f, "rule", json_string(err->message));
+        audit_rec_str(f, "sqlstate", err->sqlstate);
+        audit_rec_str(f, "rule", err->message);
     }
-    /* durable before the client sees anything of it: the door waits in gate_audit_durable
-     * just before it writes to the socket (under load the syncer is already at work for
-     * other sessions, and its sync overlaps this execution) */
-    st->audit_seq = audit_write(a, "statement", f, false);
+    /* durable before the client sees anything of it: the door waits in
+     * gate_audit_durable just before it writes to the socket, and the first
+     * session to wait writes and syncs every record appended by then */
+    st->audit_seq = audit_append(a, "statement", f, false);
+    if (!st->audit_seq) return false;
     if (st->audit_seq > s->audit_pending) s->audit_pending = st->audit_seq;
+    return true;
 }
 
-void gate_audit_durable(sess_t *s)
+void gate_audit_refused(gate_err_t *err)
 {
+    gate_err_set(err, "58030", "the audit trail cannot be written, so no statement runs");
+    snprintf(err->hint, sizeof err->hint,
+             "see the server log (audit_write_failed): free space or fix DATA/audit "
+             "and restart the server");
+}
+
+bool gate_audit_durable(sess_t *s)
+{
+    bool ok = true;
     if (s->audit_pending && s->srv->audit) {
-        audit_sync(s->srv->audit, s->audit_pending);
+        ok = audit_sync(s->srv->audit, s->audit_pending);
         s->audit_pending = 0;
     }
+    return ok;
 }
 
 void gate_audit_end(sess_t *s, gate_stmt_t *st, int64_t rows, const gate_err_t *err)
@@ -2327,19 +2403,26 @@ void gate_audit_end(sess_t *s, gate_stmt_t *st, int64_t rows, const gate_err_t *
     st->lineage_open = false;
     audit_t *a = s->srv->audit;
     if (!a || !st->audit_seq) return;
-    json_t *f = json_pack("{s:I,s:I,s:s,s:I,s:I}", "statement_seq", (json_int_t)st->audit_seq, "session_id",
-                          (json_int_t)s->id, "sqlstate", err && err->sqlstate[0] ? err->sqlstate : "00000",
-                          "rows", (json_int_t)rows, "duration_us", (json_int_t)(now_us() - st->audit_t0));
-    if (err && err->message[0]) json_object_set_new(f, "error", json_string(err->message));
-    if (st->lineage_us > 0) json_object_set_new(f, "lineage_us", json_integer((json_int_t)st->lineage_us));
-    audit_write(a, "completion", f, false);
+    audit_rec_t *f = audit_rec_for(s);
+    audit_rec_int(f, "statement_seq", (int64_t)st->audit_seq);
+    audit_rec_int(f, "session_id", s->id);
+    audit_rec_str(f, "sqlstate", err && err->sqlstate[0] ? err->sqlstate : "00000");
+    audit_rec_int(f, "rows", rows);
+    audit_rec_int(f, "duration_us", now_us() - st->audit_t0);
+    if (err && err->message[0]) audit_rec_str(f, "error", err->message);
+    if (st->lineage_us > 0) audit_rec_int(f, "lineage_us", st->lineage_us);
+    /* on disk, like the statement's record, before the client hears more:
+     * usually in the same write and sync (it comes before the door's flush) */
+    uint64_t seq = audit_append(a, "completion", f, false);
+    if (seq > s->audit_pending) s->audit_pending = seq;
     st->audit_seq = 0;
 }
 
-void gate_audit_statement(sess_t *s, gate_stmt_t *st, int64_t rows, const gate_err_t *err)
+bool gate_audit_statement(sess_t *s, gate_stmt_t *st, int64_t rows, const gate_err_t *err)
 {
-    gate_audit_begin(s, st, "allowed", NULL);
+    if (!gate_audit_begin(s, st, "allowed", NULL)) return false;
     gate_audit_end(s, st, rows, err);
+    return true;
 }
 
 void gate_audit_login(server_t *srv, const char *door, const char *user, const char *real_user,

@@ -109,7 +109,7 @@ typedef struct gate_stmt {
     /* the record's fields that are the same at every execution of an allowed
      * statement (text, fingerprint, objects, policies), made once per session
      * epoch and authz_version() */
-    struct json_t *audit_static;
+    struct audit_rec *audit_static;
     uint64_t audit_static_epoch, audit_static_authz;
     /* CREATE TOKEN (identity_sql.c): created when executed */
     char *token_user;
@@ -184,12 +184,18 @@ bool gate_check_tx(sess_t *s, const gate_stmt_t *st, gate_err_t *err) MUST_CHECK
  * completion (err NULL = success). Doors call gate_audit_end when the
  * statement's last row or CommandComplete is sent, and gate_audit_statement
  * for statements they run themselves (FETCH, CLOSE). */
-void gate_audit_begin(sess_t *s, gate_stmt_t *st, const char *decision, const gate_err_t *err);
+/* Fail closed: gate_audit_begin and gate_audit_statement return false when
+ * the record cannot be written (the trail's disk failed), and the statement
+ * must not run (gate_audit_refused fills the error to send). */
+bool gate_audit_begin(sess_t *s, gate_stmt_t *st, const char *decision, const gate_err_t *err) MUST_CHECK;
 void gate_audit_end(sess_t *s, gate_stmt_t *st, int64_t rows, const gate_err_t *err);
-void gate_audit_statement(sess_t *s, gate_stmt_t *st, int64_t rows, const gate_err_t *err);
+bool gate_audit_statement(sess_t *s, gate_stmt_t *st, int64_t rows, const gate_err_t *err) MUST_CHECK;
+void gate_audit_refused(gate_err_t *err);
 /* Waits until the session's audit records are on disk (doors call it before
- * writing anything to the client). */
-void gate_audit_durable(sess_t *s);
+ * writing anything to the client); false when they cannot be: the door
+ * closes the connection instead of answering. */
+bool gate_audit_durable(sess_t *s) MUST_CHECK;
+void gate_audit_session_free(sess_t *s);
 /* A login, success or failure (door, user, reason). */
 void gate_audit_login(server_t *srv, const char *door, const char *user, const char *real_user,
                       const char *peer, const char *app, bool ok, const char *sqlstate, const char *reason);

@@ -7,6 +7,7 @@
 #include "gate/session.h"
 
 #include "gate/authz.h"
+#include "gate/gate.h"
 #include "gate/protect.h"
 #include "lineage/lineage.h"
 #include "policy/acl.h"
@@ -236,6 +237,7 @@ void sess_destroy(sess_t *s)
     authz_session_free(s);
     protect_session_free(s);
     lin_session_free(s);
+    gate_audit_session_free(s);
     for (int i = 0; i < s->nshim_objects; i++) free(s->shim_objects[i]);
     free(s->shim_objects);
     free(s);

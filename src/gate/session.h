@@ -31,6 +31,7 @@ typedef struct sess {
     const char *door; /* "pgwire", "http" */
     int64_t started_wall_us;
     uint64_t audit_pending; /* the newest audit record the client must not hear about before it is on disk */
+    struct audit_sess *audit; /* gate.c's: the members of every record of this session */
     sess_tx_t tx;
     sess_setting_t *settings;
     int nsettings;

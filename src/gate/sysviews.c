@@ -117,15 +117,13 @@ typedef struct {
     "tags t ON t.name = c.tag JOIN masking_policies m ON m.name = t.masking_policy"                          \
     ")" filter " ORDER BY schema_name, table_name, column_name NULLS FIRST, name"
 
-/* One row per audited event: statements with their completion joined in. */
+/* One row per audited event: statements with their completion in it
+ * (audit/index.c merges the two records). */
 #define AUDIT_SQL(filter)                                                                                    \
     "SELECT s.seq, s.ts, s.type, s.real_user, s.user_name, s.session_id, s.client_addr, "                    \
-    "s.application_name, "                                                                                   \
-    "s.door, s.statement, s.fingerprint, s.kind, s.decision, s.rule, COALESCE(c.sqlstate, s.sqlstate), "     \
-    "c.rows, "                                                                                               \
-    "c.duration_us, s.objects, s.policies, s.outcome FROM audit_index s LEFT JOIN audit_index c ON "         \
-    "c.statement_seq = s.seq AND c.type = 'completion' WHERE s.type <> 'completion'" filter                  \
-    " ORDER BY s.seq"
+    "s.application_name, s.door, s.statement, s.fingerprint, s.kind, s.decision, s.rule, "                   \
+    "COALESCE(s.completion_sqlstate, s.sqlstate), s.rows, s.duration_us, s.objects, s.policies, "            \
+    "s.outcome FROM audit_index s WHERE true" filter " ORDER BY s.seq"
 
 static const sysfn_t fns[] = {
     {"madang_users",
