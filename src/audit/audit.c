@@ -307,9 +307,10 @@ static bool verify_b64(EVP_PKEY *k, const char *msg, const char *b64)
 
 /* ---- writing ---- */
 
-/* Puts the line of record r (sorted) into a->pending, under a->mu: its
- * canonical form (r's members and the writer's own, in key order) is hashed
- * into h, and the line is that form with "hash" and "mac" in their places. */
+/* Prints record r (members sorted) into b as one compact JSON object, the
+ * writer's own members (sorted) merged in key order: without h and mac, the
+ * canonical form that is hashed; with them, the line, "hash" and "mac" in
+ * their places too. */
 static void emit(buf_t *b, const audit_rec_t *r, const audit_member_t *own, int nown, const char *own_text,
                  const char *h, const char *mac)
 {
