@@ -162,6 +162,8 @@ static void test_records(void)
 
 static audit_t *g_audit;
 
+static int g_writer_failures[8]; /* CHECK's counters are not for threads: each writer counts its own */
+
 static void *writer(void *arg)
 {
     long id = (long)arg;
@@ -174,13 +176,13 @@ static void *writer(void *arg)
         audit_rec_str(&r, "statement", i % 7 ? "SELECT 1" : "SELECT 'caf\xc3\xa9 \"q\" \xff'");
         audit_rec_str(&r, "decision", "allowed");
         uint64_t seq = audit_append(g_audit, "statement", &r, false);
-        CHECK(seq > 0);
+        g_writer_failures[id] += seq == 0;
         r.text.len = 0;
         r.n = 0;
         audit_rec_int(&r, "statement_seq", (int64_t)seq);
         audit_rec_int(&r, "rows", i);
         uint64_t c = audit_append(g_audit, "completion", &r, false);
-        if (i % 5 == 0) CHECK(audit_sync(g_audit, c));
+        if (i % 5 == 0) g_writer_failures[id] += !audit_sync(g_audit, c);
     }
     audit_rec_free(&r);
     return NULL;
@@ -197,7 +199,10 @@ static void test_writer(void)
     audit_set_limits(g_audit, 0, 64 * 1024); /* rotations while eight threads write */
     pthread_t t[8];
     for (long i = 0; i < 8; i++) pthread_create(&t[i], NULL, writer, (void *)i);
-    for (int i = 0; i < 8; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        CHECK(g_writer_failures[i] == 0);
+    }
     audit_close(g_audit);
     char *argv[] = {"audit", "verify", "--data", dir};
     CHECK(audit_main(4, argv) == 0);
