@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* JSON's two-character escapes: the character, and the letter after the backslash. */
+static const char ESC_CHARS[] = "\"\\/\b\f\n\r\t", ESC_LETTERS[] = "\"\\/bfnrt";
+
 void audit_rec_init(audit_rec_t *r)
 {
     buf_init(&r->text, 256);
@@ -91,38 +94,15 @@ void audit_json_string(buf_t *b, const char *s, size_t n)
         }
         buf_append(b, p + i - run, run);
         run = 0;
-        char esc[8];
-        switch (c) {
-        case '"':
-            buf_append(b, "\\\"", 2);
-            break;
-        case '\\':
-            buf_append(b, "\\\\", 2);
-            break;
-        case '\b':
-            buf_append(b, "\\b", 2);
-            break;
-        case '\f':
-            buf_append(b, "\\f", 2);
-            break;
-        case '\n':
-            buf_append(b, "\\n", 2);
-            break;
-        case '\r':
-            buf_append(b, "\\r", 2);
-            break;
-        case '\t':
-            buf_append(b, "\\t", 2);
-            break;
-        default:
-            if (c < 0x20) {
-                memcpy(esc, "\\u00", 4);
-                esc[4] = hexd[c >> 4];
-                esc[5] = hexd[c & 15];
-                buf_append(b, esc, 6);
-            } else {
-                buf_append(b, "\xEF\xBF\xBD", 3); /* not UTF-8: U+FFFD, as a client decoder would show it */
-            }
+        const char *e = c ? strchr(ESC_CHARS, c) : NULL;
+        if (e && c != '/') { /* jansson leaves '/' as it is */
+            char two[2] = {'\\', ESC_LETTERS[e - ESC_CHARS]};
+            buf_append(b, two, 2);
+        } else if (c < 0x20) {
+            char six[6] = {'\\', 'u', '0', '0', hexd[c >> 4], hexd[c & 15]};
+            buf_append(b, six, 6);
+        } else {
+            buf_append(b, "\xEF\xBF\xBD", 3); /* not UTF-8: U+FFFD, as a client decoder would show it */
         }
         i++;
     }
@@ -315,49 +295,24 @@ char *audit_json_unquote(const char *v, size_t n)
         if (p + 1 >= end) goto bad;
         char c = p[1];
         p += 2;
-        switch (c) {
-        case '"':
-            buf_putc(&b, '"');
-            break;
-        case '\\':
-            buf_putc(&b, '\\');
-            break;
-        case '/':
-            buf_putc(&b, '/');
-            break;
-        case 'b':
-            buf_putc(&b, '\b');
-            break;
-        case 'f':
-            buf_putc(&b, '\f');
-            break;
-        case 'n':
-            buf_putc(&b, '\n');
-            break;
-        case 'r':
-            buf_putc(&b, '\r');
-            break;
-        case 't':
-            buf_putc(&b, '\t');
-            break;
-        case 'u': {
-            uint32_t cp, lo;
-            if (!read_u4(p, end, &cp)) goto bad;
-            p += 4;
-            if (cp >= 0xD800 && cp < 0xDC00 && end - p >= 6 && p[0] == '\\' && p[1] == 'u' &&
-                read_u4(p + 2, end, &lo) && lo >= 0xDC00 && lo < 0xE000) {
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                p += 6;
-            } else if (cp >= 0xD800 && cp < 0xE000) {
-                cp = 0xFFFD;
-            }
-            if (cp == 0) goto bad; /* a C string cannot hold it */
-            put_utf8(&b, cp);
-            break;
+        const char *e = c ? strchr(ESC_LETTERS, c) : NULL;
+        if (e) {
+            buf_putc(&b, ESC_CHARS[e - ESC_LETTERS]);
+            continue;
         }
-        default:
-            goto bad;
+        if (c != 'u') goto bad;
+        uint32_t cp, lo;
+        if (!read_u4(p, end, &cp)) goto bad;
+        p += 4;
+        if (cp >= 0xD800 && cp < 0xDC00 && end - p >= 6 && p[0] == '\\' && p[1] == 'u' &&
+            read_u4(p + 2, end, &lo) && lo >= 0xDC00 && lo < 0xE000) {
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            p += 6;
+        } else if (cp >= 0xD800 && cp < 0xE000) {
+            cp = 0xFFFD;
         }
+        if (cp == 0) goto bad; /* a C string cannot hold it */
+        put_utf8(&b, cp);
     }
     buf_cstr(&b);
     return b.data;

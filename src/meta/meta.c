@@ -185,35 +185,13 @@ static const char *migrations[] = {
     "CREATE INDEX lineage_edges_target ON lineage_edges (target_table);"
     "CREATE INDEX lineage_edges_source ON lineage_edges (source_table);",
     /* 7: the audit index keeps one row per statement with its completion in
-     * it (rebuilt from the segments: the index thread starts from seq 0) */
-    "DROP TABLE audit_index;"
-    "CREATE TABLE audit_index ("
-    "  seq INTEGER PRIMARY KEY,"
-    "  ts TEXT NOT NULL,"
-    "  type TEXT NOT NULL,"
-    "  session_id INTEGER,"
-    "  real_user TEXT,"
-    "  user_name TEXT,"
-    "  client_addr TEXT,"
-    "  application_name TEXT,"
-    "  door TEXT,"
-    "  statement TEXT,"
-    "  fingerprint TEXT,"
-    "  kind TEXT,"
-    "  decision TEXT,"
-    "  rule TEXT,"
-    "  sqlstate TEXT,"
-    "  rows INTEGER,"
-    "  duration_us INTEGER,"
-    "  objects TEXT,"
-    "  policies TEXT,"
-    "  outcome TEXT,"
-    "  completion_seq INTEGER,"
-    "  completion_sqlstate TEXT,"
-    "  error TEXT,"
-    "  segment INTEGER NOT NULL);"
-    "CREATE INDEX audit_index_ts ON audit_index (ts);"
-    "CREATE INDEX audit_index_user ON audit_index (user_name, ts);",
+     * it; emptied, it is rebuilt from the segments (the index thread starts
+     * again from seq 0) */
+    "DELETE FROM audit_index;"
+    "DROP INDEX audit_index_completion;"
+    "ALTER TABLE audit_index RENAME COLUMN statement_seq TO completion_seq;"
+    "ALTER TABLE audit_index ADD COLUMN completion_sqlstate TEXT;"
+    "ALTER TABLE audit_index ADD COLUMN error TEXT;",
 };
 
 int meta_latest_version(void)
