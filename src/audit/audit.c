@@ -49,6 +49,8 @@ struct audit {
     buf_t spare;                  /* the other buffer: pending's while it is written */
     buf_t scratch;                /* the canonical form being hashed */
     buf_t own;                    /* the writer's members of the record being appended */
+    uint64_t pending_first;       /* the seq of the first line in pending */
+    size_t file_bytes;            /* what the segment file holds (seg_bytes counts pending too) */
     char last_hash[65];
     unsigned char mac_key[32];
     EVP_MAC_CTX *mac; /* HMAC-SHA256 keyed with mac_key, reset for each record */
@@ -59,7 +61,7 @@ struct audit {
     size_t max_bytes;
     time_t ts_sec; /* the second ts_prefix formats */
     char ts_prefix[24];
-    audit_listener_fn listener; /* told of each record written (audit_set_listener) */
+    audit_listener_fn listener; /* told of the lines written (audit_set_listener) */
     void *listener_ctx;
     pthread_t syncer; /* writes out, every AUDIT_FLUSH_MS, what nobody waits for */
     pthread_cond_t work_cv;
@@ -392,7 +394,7 @@ static uint64_t append_locked(audit_t *a, const char *type, const audit_rec_t *r
     memcpy(a->last_hash, h, 65);
     a->seg_bytes += n;
     a->since_checkpoint++;
-    if (a->listener) a->listener(a->listener_ctx, a->pending.data + at, n, seq, a->segment, a->seg_bytes);
+    if (at == 0) a->pending_first = seq;
     return seq;
 }
 
@@ -423,7 +425,7 @@ static bool open_segment(audit_t *a, int n)
     fstat(fd, &st);
     a->fd = fd;
     a->segment = n;
-    a->seg_bytes = (size_t)st.st_size;
+    a->seg_bytes = a->file_bytes = (size_t)st.st_size;
     a->seg_opened = st.st_size ? st.st_mtime < time(NULL) ? st.st_ctime : time(NULL) : time(NULL);
     return true;
 }
@@ -451,6 +453,15 @@ static void write_failed(audit_t *a, int e, uint64_t target)
     atomic_store(&a->failed_seen, true);
 }
 
+/* Lines (whole, consecutive records from seq first) are in the segment
+ * file: the listener hears of them now, never before, so the index holds no
+ * record a crash of the process could take back. Under a->mu. */
+static void written_locked(audit_t *a, const char *lines, size_t n, uint64_t first)
+{
+    if (n && a->listener) a->listener(a->listener_ctx, lines, n, first, a->segment, a->file_bytes);
+    a->file_bytes += n;
+}
+
 /* Writes the pending lines out and, when sync, makes them durable: under
  * a->mu, which it lets go of for the system calls. One flush at a time
  * (a->flushing); lines appended meanwhile wait for the next. */
@@ -461,12 +472,14 @@ static void flush_locked(audit_t *a, bool sync)
     a->flushing = true;
     buf_t out = a->pending;
     a->pending = a->spare;
-    uint64_t target = a->seq;
+    uint64_t target = a->seq, first = a->pending_first;
+    a->pending_first = 0;
     int fd = a->fd;
     pthread_mutex_unlock(&a->mu);
     bool ok = write_all(fd, out.data, out.len) && (!sync || fdatasync(fd) == 0);
     int e = errno;
     pthread_mutex_lock(&a->mu);
+    if (ok) written_locked(a, out.data, out.len, first);
     out.len = 0;
     a->spare = out;
     if (ok) {
@@ -551,7 +564,9 @@ static void rotate_locked(audit_t *a)
     if (!write_all(a->fd, a->pending.data, a->pending.len) || fdatasync(a->fd) != 0) {
         write_failed(a, errno, a->seq);
     } else {
+        written_locked(a, a->pending.data, a->pending.len, a->pending_first);
         a->pending.len = 0;
+        a->pending_first = 0;
         a->written = a->synced = a->seq;
         atomic_store(&a->synced_seen, a->seq);
         close(a->fd);
@@ -697,6 +712,14 @@ fail:
     free(a->dir);
     free(a);
     return NULL;
+}
+
+uint64_t audit_last_seq(audit_t *a)
+{
+    pthread_mutex_lock(&a->mu);
+    uint64_t seq = a->seq;
+    pthread_mutex_unlock(&a->mu);
+    return seq;
 }
 
 void audit_set_listener(audit_t *a, audit_listener_fn fn, void *ctx)

@@ -90,12 +90,15 @@ void audit_close(audit_t *a);
  * members. Returns its seq, or 0 when the record could not be written. */
 uint64_t audit_write(audit_t *a, const char *type, json_t *fields, bool durable);
 
-/* Told of every record as it is appended: its line (borrowed, with the
- * newline), its seq, segment, and the segment's size after it. Called with
- * the writer's lock held, so it must only copy the line on. */
-typedef void (*audit_listener_fn)(void *ctx, const char *line, size_t n, uint64_t seq, int segment,
-                                  size_t end);
+/* Told of records once their lines are in the segment file: n bytes of
+ * whole lines (borrowed), the consecutive records from seq first, in segment
+ * at file offset off. Called with the writer's lock held, so it must only
+ * copy the lines on. */
+typedef void (*audit_listener_fn)(void *ctx, const char *lines, size_t n, uint64_t first, int segment,
+                                  size_t off);
 void audit_set_listener(audit_t *a, audit_listener_fn fn, void *ctx);
+/* The seq of the last record appended (after a start: the last in the log). */
+uint64_t audit_last_seq(audit_t *a);
 
 /* Waits until record seq is on disk (group commit); false when the audit
  * trail can no longer be written (a write or sync failed). */

@@ -18,7 +18,8 @@ typedef struct {
     size_t end; /* the segment's size after the record */
 } handed_t;
 
-#define HAND_MAX 65536 /* beyond that the records wait in the segments */
+#define HAND_MAX       65536 /* beyond that many lines, or bytes, the records wait in the segments */
+#define HAND_MAX_BYTES (32u << 20)
 
 struct audit_index {
     meta_t *m;
@@ -250,17 +251,23 @@ static bool segment_exists(const char *dir, int n)
     return f != NULL;
 }
 
-void audit_index_hand_over(void *ctx, const char *line, size_t n, uint64_t seq, int segment, size_t end)
+void audit_index_hand_over(void *ctx, const char *lines, size_t n, uint64_t first, int segment, size_t off)
 {
     audit_index_t *x = ctx;
     pthread_mutex_lock(&x->hand_mu);
-    if (x->nhand == x->cap && x->cap < HAND_MAX) {
-        x->cap = x->cap ? x->cap * 2 : 256;
-        x->hand = xrealloc(x->hand, sizeof *x->hand * (size_t)x->cap);
-    }
-    if (x->nhand < x->cap) {
-        x->hand[x->nhand++] = (handed_t){x->text.len, n, seq, segment, end};
-        buf_append(&x->text, line, n);
+    for (size_t at = 0; at < n;) {
+        const char *nl = memchr(lines + at, '\n', n - at);
+        size_t len = nl ? (size_t)(nl - (lines + at)) + 1 : n - at;
+        if (x->nhand == x->cap && x->cap < HAND_MAX) {
+            x->cap = x->cap ? x->cap * 2 : 256;
+            x->hand = xrealloc(x->hand, sizeof *x->hand * (size_t)x->cap);
+        }
+        if (x->nhand < x->cap && x->text.len + len <= HAND_MAX_BYTES) {
+            x->hand[x->nhand++] = (handed_t){x->text.len, len, first, segment, off + at + len};
+            buf_append(&x->text, lines + at, len);
+        }
+        first++;
+        at += len;
     }
     pthread_mutex_unlock(&x->hand_mu);
 }
@@ -375,8 +382,18 @@ static void *index_main(void *arg)
     return NULL;
 }
 
-audit_index_t *audit_index_start(meta_t *m, const char *data_dir)
+audit_index_t *audit_index_start(meta_t *m, const char *data_dir, uint64_t log_end)
 {
+    /* rows of records the log no longer holds (lost with the page cache in a
+     * crash of the machine): their seqs are written again */
+    char end[32];
+    snprintf(end, sizeof end, "%llu", (unsigned long long)log_end);
+    const char *ea[] = {end};
+    (void)meta_exec(m, "DELETE FROM audit_index WHERE seq > ?1", 1, ea, NULL, 0);
+    (void)meta_exec(m,
+                    "UPDATE audit_index SET completion_seq = NULL, completion_sqlstate = NULL, rows = NULL, "
+                    "duration_us = NULL, error = NULL WHERE completion_seq > ?1",
+                    1, ea, NULL, 0);
     audit_index_t *x = xcalloc(1, sizeof *x);
     x->m = m;
     x->dir = xasprintf("%s/audit", data_dir);

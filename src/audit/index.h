@@ -13,13 +13,14 @@
 
 typedef struct audit_index audit_index_t;
 
-audit_index_t *audit_index_start(meta_t *m, const char *data_dir);
+/* log_end: the last seq in the segments; index rows past it are dropped. */
+audit_index_t *audit_index_start(meta_t *m, const char *data_dir, uint64_t log_end);
 void audit_index_stop(audit_index_t *x);
 /* Indexes every complete record written so far. */
 void audit_index_catch_up(audit_index_t *x);
 
 /* The writer's listener (audit_set_listener, ctx = the index): keeps the
- * record's line to index it from memory, without reading it back. */
-void audit_index_hand_over(void *ctx, const char *line, size_t n, uint64_t seq, int segment, size_t end);
+ * records' lines to index them from memory, without reading them back. */
+void audit_index_hand_over(void *ctx, const char *lines, size_t n, uint64_t first, int segment, size_t off);
 
 #endif

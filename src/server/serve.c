@@ -324,7 +324,8 @@ int serve_main(int argc, char **argv)
     srv.meta = meta_open(path, err, sizeof err);
     free(path);
     if (!srv.meta) goto fail;
-    srv.audit_index = audit_index_start(srv.meta, srv.opts.data_dir);
+    srv.audit_index =
+        audit_index_start(srv.meta, srv.opts.data_dir, srv.audit ? audit_last_seq(srv.audit) : UINT64_MAX);
     if (srv.audit_index) audit_set_listener(srv.audit, audit_index_hand_over, srv.audit_index);
 
     path = xasprintf("%s/warehouse.duckdb", srv.opts.data_dir);
