@@ -2336,6 +2336,12 @@ static void audit_statement_fields(sess_t *s, gate_stmt_t *st, bool allowed, aud
     audit_rec_array(f, "policies", st->audit_policies);
 }
 
+static bool audit_before_running(met_kind_t k)
+{
+    return k == MET_KIND_INSERT || k == MET_KIND_UPDATE || k == MET_KIND_DELETE || k == MET_KIND_DDL ||
+           k == MET_KIND_COPY || k == MET_KIND_GOVERNANCE;
+}
+
 bool gate_audit_begin(sess_t *s, gate_stmt_t *st, const char *decision, const gate_err_t *err)
 {
     audit_t *a = s->srv->audit;
@@ -2376,6 +2382,10 @@ bool gate_audit_begin(sess_t *s, gate_stmt_t *st, const char *decision, const ga
     st->audit_seq = audit_append(a, "statement", f, false);
     if (!st->audit_seq) return false;
     if (st->audit_seq > s->audit_pending) s->audit_pending = st->audit_seq;
+    /* a statement that changes something runs only once its record is on disk:
+     * neither a crash nor a failing disk can leave a change without its record
+     * (a read's record has until its answer) */
+    if (allowed && audit_before_running(st->kind) && !audit_sync(a, st->audit_seq)) return false;
     return true;
 }
 

@@ -304,3 +304,66 @@ def test_index_merges_completions_and_rebuilds(tmp_path):
         assert seen() == want
     finally:
         s.stop()
+
+
+def test_fail_closed_when_the_trail_cannot_be_written(tmp_path):
+    """DATA/audit on a full file system: statements are refused with 58030 (a
+    write never runs without its record), no answer goes out without its
+    record, and nothing recorded is lost: once there is room again and the
+    server restarts, the chain verifies and statements run."""
+    mnt = tmp_path / "auditfs"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(mnt)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    s = MadangServer(tmp_path / "data")
+    try:
+        s.start()
+        s.psql("CREATE TABLE kept (id INTEGER)")
+        s.stop()
+        audit_dir = os.path.join(s.data_dir, "audit")
+        subprocess.run(["cp", "-a", audit_dir + "/.", str(mnt)], check=True)
+        subprocess.run(["rm", "-rf", audit_dir], check=True)
+        os.symlink(str(mnt), audit_dir)
+        s.start()
+        c = psycopg2.connect(s.dsn())
+        c.autocommit = True
+        c.cursor().execute("INSERT INTO kept VALUES (1)")
+        # leave a few kilobytes: the next records cannot all be written
+        free = os.statvfs(str(mnt)).f_bavail * os.statvfs(str(mnt)).f_frsize
+        with open(mnt / "filler", "wb") as f:
+            f.write(b"\0" * max(0, free - 3000))
+        refused = None
+        for i in range(200):
+            try:
+                c.cursor().execute("INSERT INTO kept VALUES (%d)" % (100 + i))
+            except psycopg2.Error as e:
+                refused = e
+                break
+        assert refused is not None, "statements kept running with a full audit disk"
+        # from now on every statement is refused, on any connection, and changes nothing
+        c2 = psycopg2.connect(s.dsn())
+        c2.autocommit = True
+        with pytest.raises(psycopg2.Error) as again:
+            c2.cursor().execute("INSERT INTO kept VALUES (-1)")
+        assert again.value.pgcode == "58030", again.value
+        assert "audit trail cannot be written" in str(again.value)
+        s.stop()
+        os.unlink(mnt / "filler")
+        s.start()
+        r = subprocess.run([MADANG, "audit", "verify", "--data", s.data_dir], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        c = psycopg2.connect(s.dsn())
+        cur = c.cursor()
+        cur.execute("SELECT count(*) FROM kept WHERE id = -1")
+        assert cur.fetchone()[0] == 0
+        # every row in the table has its statement's record
+        cur.execute("SELECT id FROM kept ORDER BY id")
+        ids = [r[0] for r in cur.fetchall()]
+        texts = [r["statement"] for r in records(s) if r["type"] == "statement"]
+        for i in ids:
+            assert any(t == "INSERT INTO kept VALUES (%d)" % i for t in texts), i
+        c.close()
+    finally:
+        s.stop()
+        subprocess.run(["umount", "-l", str(mnt)])
