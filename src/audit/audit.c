@@ -100,7 +100,7 @@ static void fetch_algs(void)
     if (!g_sha256 || !g_hmac) crypto_failed("OpenSSL has no SHA256 or HMAC");
 }
 
-static void sha256_hex(const char *s, size_t n, char out[65])
+void audit_sha256_hex(const char *s, size_t n, char out[65])
 {
     pthread_once(&g_algs_once, fetch_algs);
     unsigned char d[32];
@@ -384,7 +384,7 @@ static uint64_t append_locked(audit_t *a, const char *type, const audit_rec_t *r
     a->scratch.len = 0;
     emit(&a->scratch, r, own, 4, o->data, NULL, NULL);
     char h[65], m[65];
-    sha256_hex(a->scratch.data, a->scratch.len, h);
+    audit_sha256_hex(a->scratch.data, a->scratch.len, h);
     mac_hex(a->mac, h, m);
     size_t at = a->pending.len;
     emit(&a->pending, r, own, 4, o->data, h, m);
@@ -1005,7 +1005,7 @@ static int verify(const char *data, const char *anchor)
             } else {
                 char *c = canonical(rec);
                 char hh[65], mm[65];
-                sha256_hex(c, strlen(c), hh);
+                audit_sha256_hex(c, strlen(c), hh);
                 free(c);
                 mac_hex(k.mac, h, mm);
                 if (strcmp(hh, h) != 0)

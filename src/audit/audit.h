@@ -62,6 +62,8 @@ void audit_rec_json(audit_rec_t *r, const char *key, json_t *v);
 void audit_rec_copy(audit_rec_t *r, const audit_rec_t *from);
 /* Puts the members in key order (a key set twice keeps its last value). */
 void audit_rec_sort(audit_rec_t *r);
+/* SHA-256 of n bytes at s, as 64 hex digits. */
+void audit_sha256_hex(const char *s, size_t n, char out[65]);
 /* s as a JSON string literal, escaped exactly as jansson escapes it. */
 void audit_json_string(buf_t *b, const char *s, size_t n);
 

@@ -231,11 +231,6 @@ static uint64_t index_line(audit_index_t *x, batch_t *b, const char *line, size_
     return r.seq;
 }
 
-static void batch_begin(audit_index_t *x, bool *began)
-{
-    *began = meta_begin(x->m);
-}
-
 static void batch_end(audit_index_t *x, batch_t *b, bool began)
 {
     batch_write(x, b);
@@ -288,13 +283,12 @@ static void index_handed(audit_index_t *x)
     pthread_mutex_unlock(&x->hand_mu);
     if (n) {
         batch_t b = {0};
-        bool began;
-        batch_begin(x, &began);
+        bool began = meta_begin(x->m);
         for (int i = 0; i < n; i++) {
             if (h[i].seq > x->last_seq + 1) {
                 batch_end(x, &b, began);
                 read_segments(x);
-                batch_begin(x, &began);
+                began = meta_begin(x->m);
             }
             if (h[i].seq == x->last_seq + 1) {
                 index_line(x, &b, text.data + h[i].off, h[i].len, h[i].segment, x->last_seq);
@@ -339,8 +333,7 @@ static void read_segments(audit_index_t *x)
         size_t cap = 0;
         ssize_t n;
         batch_t b = {0};
-        bool began;
-        batch_begin(x, &began);
+        bool began = meta_begin(x->m);
         while ((n = getline(&line, &cap, f)) > 0) {
             if (line[n - 1] != '\n') break; /* being written: next time */
             uint64_t seq = index_line(x, &b, line, (size_t)n, x->segment, x->last_seq);
@@ -348,7 +341,7 @@ static void read_segments(audit_index_t *x)
             x->offset += n;
             if (b.n >= 4096) { /* a long segment: in transactions of a few thousand rows */
                 batch_end(x, &b, began);
-                batch_begin(x, &began);
+                began = meta_begin(x->m);
             }
         }
         batch_end(x, &b, began);

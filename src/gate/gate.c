@@ -18,8 +18,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
-
 #include "audit/audit.h"
 #include "gate/authz.h"
 #include "gate/identity_sql.h"
@@ -2305,10 +2303,7 @@ static void audit_statement_fields(sess_t *s, gate_stmt_t *st, bool allowed, aud
         s->srv->cfg.audit_statement_max > 0 ? (size_t)s->srv->cfg.audit_statement_max : AUDIT_TEXT_CAP;
     if (n > cap) {
         char h[65];
-        unsigned char d[32];
-        unsigned int dl = 0;
-        EVP_Digest(red, n, d, &dl, EVP_sha256(), NULL);
-        for (int i = 0; i < 32; i++) snprintf(h + 2 * i, 3, "%02x", d[i]);
+        audit_sha256_hex(red, n, h);
         size_t keep = cap;
         while (keep > 0 && ((unsigned char)red[keep] & 0xC0) == 0x80) keep--; /* whole UTF-8 characters */
         audit_rec_strn(f, "statement", red, keep);

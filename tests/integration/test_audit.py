@@ -274,31 +274,29 @@ def test_index_merges_completions_and_rebuilds(tmp_path):
         n, distinct = cur.fetchone()
         assert n == distinct
         c.close()
-        s.stop()
-        db = sqlite3.connect(os.path.join(s.data_dir, "meta.db"))
-        db.execute("DELETE FROM audit_index")
-        db.commit()
-        db.close()
-        s.start()
-        c = psycopg2.connect(s.dsn())
-        c.autocommit = True
-        cur = c.cursor()
+
+        def restart_after(sql, *params):
+            """Stops the server, runs sql on its meta.db, starts it again; a new cursor."""
+            nonlocal c, cur
+            s.stop()
+            db = sqlite3.connect(os.path.join(s.data_dir, "meta.db"))
+            db.execute(sql, params)
+            db.commit()
+            db.close()
+            s.start()
+            c = psycopg2.connect(s.dsn())
+            c.autocommit = True
+            cur = c.cursor()
+
+        restart_after("DELETE FROM audit_index")
         assert seen() == want
         # a row for a record the log does not hold (lost with the machine's page
         # cache): dropped at start, its seq is the next record's
         cur.execute("SELECT max(seq) FROM madang.audit_log")
         top = cur.fetchone()[0]
         c.close()
-        s.stop()
-        db = sqlite3.connect(os.path.join(s.data_dir, "meta.db"))
-        db.execute("INSERT INTO audit_index (seq, ts, type, statement, segment) VALUES (?, 'x', 'statement', "
-                   "'/* m-ghost */', 1)", (top + 50,))
-        db.commit()
-        db.close()
-        s.start()
-        c = psycopg2.connect(s.dsn())
-        c.autocommit = True
-        cur = c.cursor()
+        restart_after("INSERT INTO audit_index (seq, ts, type, statement, segment) VALUES (?, 'x', 'statement', "
+                      "'/* m-ghost */', 1)", top + 50)
         cur.execute("SELECT count(*) FROM madang.audit_log WHERE statement = '/* m-ghost */'")
         assert cur.fetchone()[0] == 0
         assert seen() == want
