@@ -7,6 +7,8 @@
 #include "pgwire/types.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1156,6 +1158,153 @@ static bool numeric_binary_to_text(const char *p, int32_t len, buf_t *out)
     return true;
 }
 
+/* DuckDB re-plans a prepared statement whenever a bound value's type differs
+ * from the type it inferred for the parameter (PreparedStatementData::
+ * RequireRebind), and after one such re-plan it re-plans on every execution.
+ * Drivers send most parameters as text (pgbench, psycopg2, node-postgres) or
+ * as a narrower integer than the column (pgjdbc's setInt on a bigint): bound
+ * as such, every execution of `WHERE id = $1` was a fresh plan. So a value
+ * whose spelling is unambiguous is bound as the inferred type itself; anything
+ * else (out of range, exponents in an integer, 'NaN', dates...) is bound as
+ * before and the engine casts it, with its own errors. */
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static bool int_range(duckdb_type t, int64_t *lo, int64_t *hi)
+{
+    switch (t) {
+    case DUCKDB_TYPE_TINYINT:
+        *lo = INT8_MIN, *hi = INT8_MAX;
+        return true;
+    case DUCKDB_TYPE_SMALLINT:
+        *lo = INT16_MIN, *hi = INT16_MAX;
+        return true;
+    case DUCKDB_TYPE_INTEGER:
+        *lo = INT32_MIN, *hi = INT32_MAX;
+        return true;
+    case DUCKDB_TYPE_BIGINT:
+        *lo = INT64_MIN, *hi = INT64_MAX;
+        return true;
+    case DUCKDB_TYPE_UTINYINT:
+        *lo = 0, *hi = UINT8_MAX;
+        return true;
+    case DUCKDB_TYPE_USMALLINT:
+        *lo = 0, *hi = UINT16_MAX;
+        return true;
+    case DUCKDB_TYPE_UINTEGER:
+        *lo = 0, *hi = UINT32_MAX;
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Binds V as integer type T; false when T is not one or V is out of its range. */
+static bool bind_int_as(duckdb_prepared_statement ps, idx_t idx, duckdb_type t, int64_t v, duckdb_state *st)
+{
+    int64_t lo, hi;
+    if (!int_range(t, &lo, &hi) || v < lo || v > hi) return false;
+    switch (t) {
+    case DUCKDB_TYPE_TINYINT:
+        *st = duckdb_bind_int8(ps, idx, (int8_t)v);
+        break;
+    case DUCKDB_TYPE_SMALLINT:
+        *st = duckdb_bind_int16(ps, idx, (int16_t)v);
+        break;
+    case DUCKDB_TYPE_INTEGER:
+        *st = duckdb_bind_int32(ps, idx, (int32_t)v);
+        break;
+    case DUCKDB_TYPE_BIGINT:
+        *st = duckdb_bind_int64(ps, idx, v);
+        break;
+    case DUCKDB_TYPE_UTINYINT:
+        *st = duckdb_bind_uint8(ps, idx, (uint8_t)v);
+        break;
+    case DUCKDB_TYPE_USMALLINT:
+        *st = duckdb_bind_uint16(ps, idx, (uint16_t)v);
+        break;
+    default:
+        *st = duckdb_bind_uint32(ps, idx, (uint32_t)v);
+        break;
+    }
+    return true;
+}
+
+/* [space][sign]digits[space] into *v; false for anything else or past int64. */
+static bool parse_int_text(const char *p, int32_t len, int64_t *v)
+{
+    const char *e = p + len;
+    while (p < e && is_space(*p)) p++;
+    while (e > p && is_space(e[-1])) e--;
+    bool neg = false;
+    if (p < e && (*p == '+' || *p == '-')) neg = *p++ == '-';
+    if (p == e || e - p > 19) return false;
+    uint64_t u = 0;
+    for (; p < e; p++) {
+        if (*p < '0' || *p > '9') return false;
+        u = u * 10 + (uint64_t)(*p - '0');
+    }
+    if (u > (uint64_t)INT64_MAX + (neg ? 1u : 0u)) return false;
+    *v = neg ? (int64_t)(0 - u) : (int64_t)u;
+    return true;
+}
+
+/* [space][sign](digits[.digits]|.digits)[e[sign]digits][space], finite and
+ * not underflowing, into *d. */
+static bool parse_float_text(const char *p, int32_t len, double *d)
+{
+    const char *e = p + len;
+    while (p < e && is_space(*p)) p++;
+    while (e > p && is_space(e[-1])) e--;
+    if (e - p > 64) return false;
+    char tmp[72];
+    size_t n = (size_t)(e - p);
+    memcpy(tmp, p, n);
+    tmp[n] = '\0';
+    const char *q = tmp;
+    if (*q == '+' || *q == '-') q++;
+    int digits = 0;
+    while (*q >= '0' && *q <= '9') q++, digits++;
+    if (*q == '.') {
+        q++;
+        while (*q >= '0' && *q <= '9') q++, digits++;
+    }
+    if (!digits) return false;
+    if (*q == 'e' || *q == 'E') {
+        q++;
+        if (*q == '+' || *q == '-') q++;
+        if (*q < '0' || *q > '9') return false;
+        while (*q >= '0' && *q <= '9') q++;
+    }
+    if (*q) return false;
+    errno = 0;
+    *d = strtod(tmp, NULL);
+    return errno == 0 && isfinite(*d);
+}
+
+/* A text parameter bound as the inferred type when its spelling allows. */
+static bool bind_text_typed(duckdb_prepared_statement ps, idx_t idx, duckdb_type t, const char *val,
+                            int32_t len, duckdb_state *st)
+{
+    int64_t lo, hi, v;
+    double d;
+    if (int_range(t, &lo, &hi)) return parse_int_text(val, len, &v) && bind_int_as(ps, idx, t, v, st);
+    if (t == DUCKDB_TYPE_DOUBLE) {
+        if (!parse_float_text(val, len, &d)) return false;
+        *st = duckdb_bind_double(ps, idx, d);
+        return true;
+    }
+    if (t == DUCKDB_TYPE_FLOAT) {
+        if (!parse_float_text(val, len, &d) || fabs(d) > FLT_MAX || (d != 0 && fabs(d) < FLT_MIN))
+            return false;
+        *st = duckdb_bind_float(ps, idx, (float)d);
+        return true;
+    }
+    return false;
+}
+
 bool pgw_bind_param(duckdb_prepared_statement ps, idx_t idx, uint32_t oid, duckdb_type inferred,
                     int16_t format, const char *val, int32_t len, char *err, size_t errlen)
 {
@@ -1201,6 +1350,7 @@ bool pgw_bind_param(duckdb_prepared_statement ps, idx_t idx, uint32_t oid, duckd
         return true;
     }
     if (format == 0) {
+        if (bind_text_typed(ps, idx, inferred, val, len, &st) && st == DuckDBSuccess) return true;
         st = duckdb_bind_varchar_length(ps, idx, val, (idx_t)len);
         if (st != DuckDBSuccess) {
             /* e.g. invalid UTF-8 for a text parameter */
@@ -1216,15 +1366,18 @@ bool pgw_bind_param(duckdb_prepared_statement ps, idx_t idx, uint32_t oid, duckd
         break;
     case PGW_OID_INT2:
         if (len != 2) goto badlen;
+        if (bind_int_as(ps, idx, inferred, (int16_t)rd_be(val, 2), &st)) break;
         st = duckdb_bind_int16(ps, idx, (int16_t)rd_be(val, 2));
         break;
     case PGW_OID_INT4:
     case PGW_OID_OID:
         if (len != 4) goto badlen;
+        if (oid == PGW_OID_INT4 && bind_int_as(ps, idx, inferred, (int32_t)rd_be(val, 4), &st)) break;
         st = duckdb_bind_int32(ps, idx, (int32_t)rd_be(val, 4));
         break;
     case PGW_OID_INT8:
         if (len != 8) goto badlen;
+        if (bind_int_as(ps, idx, inferred, (int64_t)rd_be(val, 8), &st)) break;
         st = duckdb_bind_int64(ps, idx, (int64_t)rd_be(val, 8));
         break;
     case PGW_OID_FLOAT4: {

@@ -273,3 +273,43 @@ def test_transactions_and_failed_state(server):
         with c.transaction():
             assert c.execute("SELECT 2").fetchone() == (2,)
         assert c.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
+# Text parameters of unknown type (psycopg 3 sends a str with oid 0, as
+# pgbench and node-postgres send every parameter) are bound as the type the
+# engine inferred when their spelling is a plain number (pgwire/types.c), so
+# a prepared INSERT is not re-planned at each run. The values must come out
+# exactly as PostgreSQL reads them, and whatever is not a plain number must
+# still reach the engine's own cast and its errors.
+NUMERIC_TEXT = [
+    ("42", " 7 ", "-9223372036854775808", "1.5", "2.5", (42, 7, -9223372036854775808, 1.5, 2.5)),
+    ("+2147483647", "-32768", "9223372036854775807", "-0", ".5", (2147483647, -32768, 9223372036854775807, 0.0, 0.5)),
+    ("-2147483648", "32767", "007", "1e308", "3.4e38", (-2147483648, 32767, 7, 1e308, 3.4e38)),
+    ("0", "0", "0", "2.2250738585072014e-308", "5.", (0, 0, 0, 2.2250738585072014e-308, 5.0)),
+    ("1", "1", "1", "0.1", "0.1", (1, 1, 1, 0.1, 0.1)),
+    ("1", "1", "1", "NaN", "1E2", None),
+]
+
+
+def test_text_parameters_bound_as_the_inferred_number(conn):
+    t = uniq("tp")
+    conn.execute("CREATE TABLE %s (k int, i int, s smallint, b bigint, d double precision, r real)" % t)
+    for k, (i, s, b, d, r, want) in enumerate(NUMERIC_TEXT):
+        conn.execute("INSERT INTO %s VALUES (%d, %%s, %%s, %%s, %%s, %%s)" % (t, k), (i, s, b, d, r), prepare=True)
+        got = conn.execute("SELECT i, s, b, d, r FROM %s WHERE k = %%s" % t, (str(k),), prepare=True).fetchone()
+        if want is None:  # 'NaN' and '1E2' go through the engine's cast as before
+            assert got[3] != got[3] and got[4] == 100.0
+        else:
+            assert got == want, (k, got)
+    assert conn.execute("SELECT count(*) FROM %s WHERE b = %%s" % t, ("  -9223372036854775808\n",)).fetchone() == (1,)
+
+
+@pytest.mark.parametrize("col,value", [("i", "2147483648"), ("s", "32768"), ("b", "9223372036854775808"),
+                                       ("i", "12abc"), ("i", "1.5.1"), ("i", "")])
+def test_text_parameters_that_are_not_plain_numbers_keep_their_errors(conn, col, value):
+    t = uniq("tq")
+    conn.execute("CREATE TABLE %s (i int, s smallint, b bigint, d double precision)" % t)
+    with pytest.raises(psycopg.errors.DataError) as e:
+        conn.execute("INSERT INTO %s (%s) VALUES (%%s)" % (t, col), (value,), prepare=True)
+    assert e.value.sqlstate.startswith("22")
+    assert conn.execute("SELECT count(*) FROM %s" % t).fetchone() == (0,)
