@@ -99,7 +99,7 @@ $(BUILD)/bench/pgfetch: bench/clients/pgfetch.c bench/clients/split.h
 
 $(BUILD)/bench/duckrun: bench/clients/duckrun.c bench/clients/split.h | $(DUCKDB)/duckdb.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -I$(DUCKDB) -o $@ $< -L$(DUCKDB) -Wl,-rpath,$(abspath $(DUCKDB)) -lduckdb
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -I$(DUCKDB) -o $@ $< -L$(DUCKDB) -Wl,-rpath,$(abspath $(DUCKDB)) -lduckdb -pthread
 
 # `make bench`: every benchmark (under 15 minutes); QUICK=1: B1-B3 at 1/10 scale (under 2 minutes).
 bench: deps all $(BENCH_CLIENTS) $(if $(QUICK),,bench-noaudit)
