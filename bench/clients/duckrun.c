@@ -88,13 +88,15 @@ static double per_run(duckdb_connection c, const char *sql, long key, int runs)
 static int lookup(duckdb_database db, duckdb_connection c, int argc, char **argv)
 {
     if (argc < 7) return 2;
+    const char *sql = argv[3], *param = strstr(sql, "$1");
+    long maxkey = atol(argv[4]);
     int nt = atoi(argv[6]);
-    if (nt < 1 || nt > 64) return 2;
+    if (!param || nt < 1 || nt > 64) return 2;
     struct looker ls[64];
     pthread_t th[64];
     double t0 = now_s(), until = t0 + atof(argv[5]);
     for (int i = 0; i < nt; i++) {
-        ls[i] = (struct looker){db, argv[3], atol(argv[4]), until, 7919u * (unsigned)(i + 1), 0, 0};
+        ls[i] = (struct looker){db, sql, maxkey, until, 7919u * (unsigned)(i + 1), 0, 0};
         pthread_create(&th[i], NULL, look, &ls[i]);
     }
     long total = 0;
@@ -106,10 +108,9 @@ static int lookup(duckdb_database db, duckdb_connection c, int argc, char **argv
     }
     double secs = now_s() - t0;
     /* the same lookup with its key written in: DuckDB keeps that plan */
-    char *lit = malloc(strlen(argv[3]) + 32), *p = strstr(argv[3], "$1");
-    if (!p) return 2;
-    sprintf(lit, "%.*s%ld%s", (int)(p - argv[3]), argv[3], atol(argv[4]) / 2, p + 2);
-    double cached = per_run(c, lit, -1, 2000), replanned = per_run(c, argv[3], atol(argv[4]) / 2, 2000);
+    char *lit = malloc(strlen(sql) + 32);
+    sprintf(lit, "%.*s%ld%s", (int)(param - sql), sql, maxkey / 2, param + 2);
+    double cached = per_run(c, lit, -1, 2000), replanned = per_run(c, sql, maxkey / 2, 2000);
     free(lit);
     printf("lookups=%ld seconds=%.6f cached_us=%.1f replanned_us=%.1f\n", total, secs, cached, replanned);
     return rc;

@@ -51,6 +51,8 @@ typedef struct audit_rec {
 
 void audit_rec_init(audit_rec_t *r);
 void audit_rec_free(audit_rec_t *r);
+/* Empties r for reuse (its memory kept). */
+void audit_rec_clear(audit_rec_t *r);
 /* A string member (NULL is ""); bytes that are not UTF-8 become U+FFFD. */
 void audit_rec_str(audit_rec_t *r, const char *key, const char *s);
 void audit_rec_strn(audit_rec_t *r, const char *key, const char *s, size_t n);

@@ -22,6 +22,12 @@ void audit_rec_init(audit_rec_t *r)
     r->n = 0;
 }
 
+void audit_rec_clear(audit_rec_t *r)
+{
+    r->text.len = 0;
+    r->n = 0;
+}
+
 void audit_rec_free(audit_rec_t *r)
 {
     buf_free(&r->text);

@@ -1332,6 +1332,11 @@ static __thread int t_prepare_depth;
 static bool gate_prepare_inner(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_type),
                                gate_stmt_t **out, gate_err_t *err);
 
+/* Records a statement refused or failed before it could run (decision
+ * "denied" for 42501, else "error", with err); err becomes 58030 when even
+ * that record cannot be written. */
+static void audit_not_run(sess_t *s, gate_stmt_t *st, gate_err_t *err);
+
 bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_type), gate_stmt_t **out,
                   gate_err_t *err)
 {
@@ -1343,8 +1348,7 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
         if (!ok) {
             /* refused or failed before it could run: one record, the decision in it */
             gate_stmt_t tmp = {.action = GATE_ENGINE, .kind = MET_KIND_OTHER, .audit_text = (char *)sql};
-            if (!gate_audit_begin(s, &tmp, !strcmp(err->sqlstate, "42501") ? "denied" : "error", err))
-                gate_audit_refused(err);
+            audit_not_run(s, &tmp, err);
             tmp.audit_text = NULL;
         } else if (*out && !(*out)->audit_text) {
             (*out)->audit_text = xstrdup(sql);
@@ -1625,16 +1629,12 @@ bool gate_execute(sess_t *s, gate_stmt_t *st, duckdb_result *res, int64_t *rows_
         }
         if (!ok) {
             met_statement(st->kind, false);
-            if (!gate_audit_begin(s, st, !strcmp(err->sqlstate, "42501") ? "denied" : "error", err))
-                gate_audit_refused(err);
+            audit_not_run(s, st, err);
             st->audit_seq = 0;
             return false;
         }
     }
-    if (!gate_audit_begin(s, st, "allowed", NULL)) {
-        gate_audit_refused(err);
-        return false;
-    }
+    if (!gate_audit_begin(s, st, "allowed", err)) return false;
     if (st->token_user && !identity_token_execute(s, st, err)) {
         met_statement(st->kind, false);
         gate_audit_end(s, st, 0, err);
@@ -2019,10 +2019,7 @@ static bool run_utility_inner(sess_t *s, gate_stmt_t *st, char *tag, size_t tagl
 bool gate_run_utility(sess_t *s, gate_stmt_t *st, char *tag, size_t taglen, gate_err_t *err)
 {
     /* the statement's record names the user who sent it (before a SET SESSION AUTHORIZATION) */
-    if (!gate_audit_begin(s, st, "allowed", NULL)) {
-        gate_audit_refused(err);
-        return false;
-    }
+    if (!gate_audit_begin(s, st, "allowed", err)) return false;
     bool ok = run_utility_inner(s, st, tag, taglen, err);
     gate_audit_end(s, st, 0, ok ? NULL : err);
     return ok;
@@ -2134,8 +2131,7 @@ bool gate_copy_begin(sess_t *s, gate_stmt_t *st, gate_copy_t **out, gate_err_t *
     c->s = s;
     c->st = st;
     c->ncols = st->ncols;
-    if (!gate_audit_begin(s, st, "allowed", NULL)) {
-        gate_audit_refused(err);
+    if (!gate_audit_begin(s, st, "allowed", err)) {
         free(c);
         return false;
     }
@@ -2264,8 +2260,7 @@ static audit_rec_t *audit_rec_for(sess_t *s)
     }
     if (!as->who_made || as->who_epoch != s->epoch) {
         audit_rec_t *w = &as->who;
-        w->text.len = 0;
-        w->n = 0;
+        audit_rec_clear(w);
         audit_rec_int(w, "session_id", s->id);
         audit_rec_str(w, "real_user", s->real_user);
         audit_rec_str(w, "user", s->user);
@@ -2275,8 +2270,7 @@ static audit_rec_t *audit_rec_for(sess_t *s)
         as->who_epoch = s->epoch;
         as->who_made = true;
     }
-    as->rec.text.len = 0;
-    as->rec.n = 0;
+    audit_rec_clear(&as->rec);
     return &as->rec;
 }
 
@@ -2337,7 +2331,18 @@ static bool audit_before_running(met_kind_t k)
            k == MET_KIND_COPY || k == MET_KIND_GOVERNANCE;
 }
 
-bool gate_audit_begin(sess_t *s, gate_stmt_t *st, const char *decision, const gate_err_t *err)
+/* The error of a statement the audit trail cannot record (fail closed). */
+static bool audit_refused(gate_err_t *err)
+{
+    if (!err) return false;
+    gate_err_set(err, "58030", "the audit trail cannot be written, so no statement runs");
+    snprintf(err->hint, sizeof err->hint,
+             "see the server log (audit_write_failed): free space or fix DATA/audit "
+             "and restart the server");
+    return false;
+}
+
+bool gate_audit_begin(sess_t *s, gate_stmt_t *st, const char *decision, gate_err_t *err)
 {
     audit_t *a = s->srv->audit;
     st->audit_seq = 0;
@@ -2350,24 +2355,23 @@ bool gate_audit_begin(sess_t *s, gate_stmt_t *st, const char *decision, const ga
     if (allowed && st->ps) {
         /* a prepared statement run again (pgbench, a pooled application) records
          * what the first run worked out */
-        if (!st->audit_static || st->audit_static_epoch != s->epoch ||
-            st->audit_static_authz != authz_version()) {
+        uint64_t authz = authz_version();
+        if (!st->audit_static || st->audit_static_epoch != s->epoch || st->audit_static_authz != authz) {
             if (!st->audit_static) {
                 st->audit_static = xmalloc(sizeof *st->audit_static);
                 audit_rec_init(st->audit_static);
             }
-            st->audit_static->text.len = 0;
-            st->audit_static->n = 0;
+            audit_rec_clear(st->audit_static);
             audit_statement_fields(s, st, true, st->audit_static);
             st->audit_static_epoch = s->epoch;
-            st->audit_static_authz = authz_version();
+            st->audit_static_authz = authz;
         }
         audit_rec_copy(f, st->audit_static);
     } else {
         audit_statement_fields(s, st, allowed, f);
     }
     audit_rec_str(f, "decision", decision);
-    if (err && err->sqlstate[0]) {
+    if (!allowed && err->sqlstate[0]) {
         audit_rec_str(f, "sqlstate", err->sqlstate);
         audit_rec_str(f, "rule", err->message);
     }
@@ -2375,31 +2379,29 @@ bool gate_audit_begin(sess_t *s, gate_stmt_t *st, const char *decision, const ga
      * gate_audit_durable just before it writes to the socket, and the first
      * session to wait writes and syncs every record appended by then */
     st->audit_seq = audit_append(a, "statement", f, false);
-    if (!st->audit_seq) return false;
+    if (!st->audit_seq) return audit_refused(err);
     if (st->audit_seq > s->audit_pending) s->audit_pending = st->audit_seq;
     /* a statement that changes something runs only once its record is on disk:
      * neither a crash nor a failing disk can leave a change without its record
      * (a read's record has until its answer) */
-    if (allowed && audit_before_running(st->kind) && !audit_sync(a, st->audit_seq)) return false;
+    if (allowed && audit_before_running(st->kind) && !audit_sync(a, st->audit_seq)) return audit_refused(err);
     return true;
 }
 
-void gate_audit_refused(gate_err_t *err)
+static void audit_not_run(sess_t *s, gate_stmt_t *st, gate_err_t *err)
 {
-    gate_err_set(err, "58030", "the audit trail cannot be written, so no statement runs");
-    snprintf(err->hint, sizeof err->hint,
-             "see the server log (audit_write_failed): free space or fix DATA/audit "
-             "and restart the server");
+    if (!gate_audit_begin(s, st, !strcmp(err->sqlstate, "42501") ? "denied" : "error", err))
+        return; /* err holds 58030 now */
 }
 
-bool gate_audit_durable(sess_t *s)
+bool gate_audit_durable(sess_t *s, gate_err_t *err)
 {
     bool ok = true;
     if (s->audit_pending && s->srv->audit) {
         ok = audit_sync(s->srv->audit, s->audit_pending);
         s->audit_pending = 0;
     }
-    return ok;
+    return ok || audit_refused(err);
 }
 
 void gate_audit_end(sess_t *s, gate_stmt_t *st, int64_t rows, const gate_err_t *err)
@@ -2423,10 +2425,10 @@ void gate_audit_end(sess_t *s, gate_stmt_t *st, int64_t rows, const gate_err_t *
     st->audit_seq = 0;
 }
 
-bool gate_audit_statement(sess_t *s, gate_stmt_t *st, int64_t rows, const gate_err_t *err)
+bool gate_audit_statement(sess_t *s, gate_stmt_t *st, gate_err_t *err)
 {
-    if (!gate_audit_begin(s, st, "allowed", NULL)) return false;
-    gate_audit_end(s, st, rows, err);
+    if (!gate_audit_begin(s, st, "allowed", err)) return false;
+    gate_audit_end(s, st, 0, NULL);
     return true;
 }
 

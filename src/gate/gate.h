@@ -183,18 +183,21 @@ bool gate_check_tx(sess_t *s, const gate_stmt_t *st, gate_err_t *err) MUST_CHECK
  * record durably (before any result reaches the client); gate_audit_end its
  * completion (err NULL = success). Doors call gate_audit_end when the
  * statement's last row or CommandComplete is sent, and gate_audit_statement
- * for statements they run themselves (FETCH, CLOSE). */
-/* Fail closed: gate_audit_begin and gate_audit_statement return false when
- * the record cannot be written (the trail's disk failed), and the statement
- * must not run (gate_audit_refused fills the error to send). */
-bool gate_audit_begin(sess_t *s, gate_stmt_t *st, const char *decision, const gate_err_t *err) MUST_CHECK;
+ * (the record and a successful completion) for statements they run
+ * themselves (FETCH, CLOSE). For a "denied" or "error" decision err is the
+ * statement's error, recorded with it.
+ * Fail closed: gate_audit_begin, gate_audit_statement and gate_audit_durable
+ * return false when the record cannot be written (the trail's disk failed):
+ * the statement must not run, or its answer must not be sent, and err (when
+ * not NULL) holds the error to send instead (58030). */
+bool gate_audit_begin(sess_t *s, gate_stmt_t *st, const char *decision, gate_err_t *err) MUST_CHECK;
 void gate_audit_end(sess_t *s, gate_stmt_t *st, int64_t rows, const gate_err_t *err);
-bool gate_audit_statement(sess_t *s, gate_stmt_t *st, int64_t rows, const gate_err_t *err) MUST_CHECK;
-void gate_audit_refused(gate_err_t *err);
+bool gate_audit_statement(sess_t *s, gate_stmt_t *st, gate_err_t *err) MUST_CHECK;
 /* Waits until the session's audit records are on disk (doors call it before
- * writing anything to the client); false when they cannot be: the door
- * closes the connection instead of answering. */
-bool gate_audit_durable(sess_t *s) MUST_CHECK;
+ * writing anything to the client); false when they cannot be (err, when not
+ * NULL, gets 58030): the wire door closes the connection instead of
+ * answering, the HTTP door answers with the error. */
+bool gate_audit_durable(sess_t *s, gate_err_t *err) MUST_CHECK;
 void gate_audit_session_free(sess_t *s);
 /* A login, success or failure (door, user, reason). */
 void gate_audit_login(server_t *srv, const char *door, const char *user, const char *real_user,

@@ -418,10 +418,7 @@ static enum MHD_Result run_sql_collect(http_t *h, struct MHD_Connection *c, cons
         gate_stmt_free(st);
     }
     free(ranges);
-    if (!gate_audit_durable(s)) {
-        ok = false;
-        gate_audit_refused(&ge);
-    }
+    if (!gate_audit_durable(s, &ge)) ok = false;
     sess_destroy(s);
     if (!ok) {
         json_decref(out);

@@ -175,7 +175,8 @@ void pgw_shutdown_all(int timeout_ms)
 static bool flush_out(conn_t *c)
 {
     /* nothing leaves for the client before the audit records of what it answers are on disk */
-    if (c->sess && !gate_audit_durable(c->sess)) c->broken = true; /* fail closed: no answer, no connection */
+    if (c->sess && !gate_audit_durable(c->sess, NULL))
+        c->broken = true; /* fail closed: no answer, no connection */
     size_t off = 0;
     while (off < c->wbuf.len && !c->broken) {
         ssize_t n;
@@ -888,10 +889,7 @@ static bool fetch_cursor(conn_t *c, gate_stmt_t *g, bool describe, gate_err_t *e
     if (describe) send_cursor_description(c, cur);
     int64_t sent = 0;
     bool more;
-    if (!gate_audit_begin(c->sess, g, "allowed", NULL)) {
-        gate_audit_refused(err);
-        return false;
-    }
+    if (!gate_audit_begin(c->sess, g, "allowed", err)) return false;
     if (g->fetch_count != 0 &&
         !stream_rows(c, cur, g->fetch_count < 0 ? 0 : g->fetch_count, &sent, &more, err)) {
         gate_audit_end(c->sess, g, sent, err);
@@ -1090,10 +1088,7 @@ static bool run_unnamed(conn_t *c, pstmt_t *ps, bool describe, int64_t max, bool
             }
             drop_portal(c, g->name);
         }
-        if (!gate_audit_statement(c->sess, g, 0, NULL)) {
-            gate_audit_refused(err);
-            return false;
-        }
+        if (!gate_audit_statement(c->sess, g, err)) return false;
         pgw_command_complete(&c->wbuf, g->tag);
         return true;
     case GATE_COPY_IN: {

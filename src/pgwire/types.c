@@ -1161,75 +1161,51 @@ static bool numeric_binary_to_text(const char *p, int32_t len, buf_t *out)
 /* DuckDB re-plans a prepared statement whenever a bound value's type differs
  * from the type it inferred for the parameter (PreparedStatementData::
  * RequireRebind), and after one such re-plan it re-plans on every execution.
- * Drivers send most parameters as text (pgbench, psycopg2, node-postgres) or
- * as a narrower integer than the column (pgjdbc's setInt on a bigint): bound
- * as such, every execution of `WHERE id = $1` was a fresh plan. So a value
- * whose spelling is unambiguous is bound as the inferred type itself; anything
- * else (out of range, exponents in an integer, 'NaN', dates...) is bound as
- * before and the engine casts it, with its own errors. */
+ * Drivers send most parameters as text (pgbench, node-postgres, psycopg 3 for
+ * a str) or as a narrower integer than the column (pgjdbc's setInt on a
+ * bigint). So a value whose spelling is unambiguous is bound as the inferred
+ * type itself; anything else (out of range, exponents in an integer, 'NaN',
+ * dates...) is bound as before and the engine casts it, with its own errors. */
 static bool is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-static bool int_range(duckdb_type t, int64_t *lo, int64_t *hi)
+/* Binds v as integer type t; false when t is not an integer type or v is out
+ * of its range. */
+static bool bind_int_as(duckdb_prepared_statement ps, idx_t idx, duckdb_type t, int64_t v, duckdb_state *st)
 {
     switch (t) {
     case DUCKDB_TYPE_TINYINT:
-        *lo = INT8_MIN, *hi = INT8_MAX;
+        if (v < INT8_MIN || v > INT8_MAX) return false;
+        *st = duckdb_bind_int8(ps, idx, (int8_t)v);
         return true;
     case DUCKDB_TYPE_SMALLINT:
-        *lo = INT16_MIN, *hi = INT16_MAX;
+        if (v < INT16_MIN || v > INT16_MAX) return false;
+        *st = duckdb_bind_int16(ps, idx, (int16_t)v);
         return true;
     case DUCKDB_TYPE_INTEGER:
-        *lo = INT32_MIN, *hi = INT32_MAX;
+        if (v < INT32_MIN || v > INT32_MAX) return false;
+        *st = duckdb_bind_int32(ps, idx, (int32_t)v);
         return true;
     case DUCKDB_TYPE_BIGINT:
-        *lo = INT64_MIN, *hi = INT64_MAX;
+        *st = duckdb_bind_int64(ps, idx, v);
         return true;
     case DUCKDB_TYPE_UTINYINT:
-        *lo = 0, *hi = UINT8_MAX;
+        if (v < 0 || v > UINT8_MAX) return false;
+        *st = duckdb_bind_uint8(ps, idx, (uint8_t)v);
         return true;
     case DUCKDB_TYPE_USMALLINT:
-        *lo = 0, *hi = UINT16_MAX;
+        if (v < 0 || v > UINT16_MAX) return false;
+        *st = duckdb_bind_uint16(ps, idx, (uint16_t)v);
         return true;
     case DUCKDB_TYPE_UINTEGER:
-        *lo = 0, *hi = UINT32_MAX;
+        if (v < 0 || v > UINT32_MAX) return false;
+        *st = duckdb_bind_uint32(ps, idx, (uint32_t)v);
         return true;
     default:
         return false;
     }
-}
-
-/* Binds V as integer type T; false when T is not one or V is out of its range. */
-static bool bind_int_as(duckdb_prepared_statement ps, idx_t idx, duckdb_type t, int64_t v, duckdb_state *st)
-{
-    int64_t lo, hi;
-    if (!int_range(t, &lo, &hi) || v < lo || v > hi) return false;
-    switch (t) {
-    case DUCKDB_TYPE_TINYINT:
-        *st = duckdb_bind_int8(ps, idx, (int8_t)v);
-        break;
-    case DUCKDB_TYPE_SMALLINT:
-        *st = duckdb_bind_int16(ps, idx, (int16_t)v);
-        break;
-    case DUCKDB_TYPE_INTEGER:
-        *st = duckdb_bind_int32(ps, idx, (int32_t)v);
-        break;
-    case DUCKDB_TYPE_BIGINT:
-        *st = duckdb_bind_int64(ps, idx, v);
-        break;
-    case DUCKDB_TYPE_UTINYINT:
-        *st = duckdb_bind_uint8(ps, idx, (uint8_t)v);
-        break;
-    case DUCKDB_TYPE_USMALLINT:
-        *st = duckdb_bind_uint16(ps, idx, (uint16_t)v);
-        break;
-    default:
-        *st = duckdb_bind_uint32(ps, idx, (uint32_t)v);
-        break;
-    }
-    return true;
 }
 
 /* [space][sign]digits[space] into *v; false for anything else or past int64. */
@@ -1288,9 +1264,10 @@ static bool parse_float_text(const char *p, int32_t len, double *d)
 static bool bind_text_typed(duckdb_prepared_statement ps, idx_t idx, duckdb_type t, const char *val,
                             int32_t len, duckdb_state *st)
 {
-    int64_t lo, hi, v;
+    int64_t v;
     double d;
-    if (int_range(t, &lo, &hi)) return parse_int_text(val, len, &v) && bind_int_as(ps, idx, t, v, st);
+    if (t == DUCKDB_TYPE_VARCHAR) return false; /* the common case: nothing to parse */
+    if (parse_int_text(val, len, &v) && bind_int_as(ps, idx, t, v, st)) return true;
     if (t == DUCKDB_TYPE_DOUBLE) {
         if (!parse_float_text(val, len, &d)) return false;
         *st = duckdb_bind_double(ps, idx, d);
