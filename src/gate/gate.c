@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "audit/audit.h"
 #include "gate/authz.h"
@@ -78,6 +79,7 @@ void gate_err_from_duckdb(gate_err_t *err, const char *msg, duckdb_error_type ty
         {"Mismatch Type Error: ", "42804"},
         {"Invalid type Error: ", "42804"},
         {"Division by zero", "22012"},
+        {"Divide by Zero Error: ", "22012"},
         {"Serialization Error: ", "22P02"},
         {"Invalid Error: ", "XX000"},
         {"Internal Error: ", "XX000"},
@@ -1611,6 +1613,48 @@ void gate_note_failure(sess_t *s)
     if (s->tx == SESS_TX_BLOCK) s->tx = SESS_TX_FAILED;
 }
 
+/* Runs a prepared statement into *res (its rows streamed when it returns
+ * rows), the engine's tasks for it run on the session's thread. DuckDB's own
+ * wait for a result (duckdb_execute_prepared) spins while one of its worker
+ * threads runs a task of the query, and a small query's only task is often
+ * taken by the worker that was woken to help: with eight sessions on two
+ * cores the spinning sessions took the CPU from the others and from the
+ * worker they waited for. Here the session sleeps instead, for the kernel's
+ * shortest sleep (its timer slack, 50 µs by default), and looks again. pgbench,
+ * 8 clients, primary-key lookups, audit off: 2 841 -> 3 604 tps, p99 18 ->
+ * 5.4 ms (median of three runs each); a single analytic query, which the
+ * worker helps, is not slower (bench/, B2). */
+static bool run_prepared(duckdb_prepared_statement ps, bool rows, duckdb_result *res, gate_err_t *err)
+{
+    duckdb_pending_result pr = NULL;
+    duckdb_state rc = rows ? duckdb_pending_prepared_streaming(ps, &pr) : duckdb_pending_prepared(ps, &pr);
+    if (!pr) {
+        gate_err_set(err, "XX000", "the engine cannot run the statement");
+        return false;
+    }
+    duckdb_pending_state st = rc == DuckDBSuccess ? DUCKDB_PENDING_RESULT_NOT_READY : DUCKDB_PENDING_ERROR;
+    while (st == DUCKDB_PENDING_RESULT_NOT_READY || st == DUCKDB_PENDING_NO_TASKS_AVAILABLE) {
+        st = duckdb_pending_execute_task(pr);
+        if (st == DUCKDB_PENDING_NO_TASKS_AVAILABLE) nanosleep(&(struct timespec){0, 1000}, NULL);
+    }
+    /* the error as the engine raised it (duckdb_execute_pending would wrap it
+     * in an "unsuccessful pending query result" error of its own) */
+    const char *msg = st == DUCKDB_PENDING_ERROR ? duckdb_pending_error(pr) : NULL;
+    if (msg && *msg) {
+        gate_err_from_duckdb(err, msg, DUCKDB_ERROR_INVALID);
+        duckdb_destroy_pending(&pr);
+        return false;
+    }
+    rc = duckdb_execute_pending(pr, res);
+    duckdb_destroy_pending(&pr);
+    if (rc != DuckDBSuccess) {
+        gate_err_from_duckdb(err, duckdb_result_error(res), duckdb_result_error_type(res));
+        duckdb_destroy_result(res);
+        return false;
+    }
+    return true;
+}
+
 bool gate_execute(sess_t *s, gate_stmt_t *st, duckdb_result *res, int64_t *rows_changed, gate_err_t *err)
 {
     *rows_changed = 0;
@@ -1646,11 +1690,7 @@ bool gate_execute(sess_t *s, gate_stmt_t *st, duckdb_result *res, int64_t *rows_
         return false;
     }
     lin_before_execute(s, st);
-    duckdb_state rc = st->returns_rows ? duckdb_execute_prepared_streaming(st->ps, res)
-                                       : duckdb_execute_prepared(st->ps, res);
-    if (rc != DuckDBSuccess) {
-        gate_err_from_duckdb(err, duckdb_result_error(res), duckdb_result_error_type(res));
-        duckdb_destroy_result(res);
+    if (!run_prepared(st->ps, st->returns_rows, res, err)) {
         met_statement(st->kind, false);
         gate_audit_end(s, st, 0, err);
         return false;
