@@ -173,3 +173,28 @@ def test_command_tags(conn):
     assert cur.statusmessage == "DELETE 8"
     cur.execute("DROP TABLE tag_t")
     assert cur.statusmessage == "DROP TABLE"
+
+
+def test_errors_raised_while_the_engine_runs_keep_their_sqlstate(conn):
+    # raised after planning, while the statement's tasks run (gate.c run_prepared):
+    # the engine's own error and SQLSTATE, never a wrapper of the driver's
+    cur = conn.cursor()
+    bad = "SELECT CAST(CASE WHEN i = 7000 THEN 'x' ELSE CAST(i AS VARCHAR) END AS INT) AS v FROM range(10000) t(i)"
+    with pytest.raises(psycopg2.errors.InvalidTextRepresentation) as e:
+        cur.execute(bad)
+    assert "Could not convert string 'x'" in e.value.pgerror and "pending" not in e.value.pgerror
+    cur.execute("CREATE TABLE run_err_t (id INTEGER PRIMARY KEY, v INTEGER)")
+    try:
+        with pytest.raises(psycopg2.errors.InvalidTextRepresentation):
+            cur.execute("INSERT INTO run_err_t " + bad.replace("AS v FROM", "AS id, 1 AS v FROM"))
+        cur.execute("INSERT INTO run_err_t VALUES (1, 1)")
+        with pytest.raises(psycopg2.errors.IntegrityError) as e:
+            cur.execute("INSERT INTO run_err_t SELECT 2, 2 UNION ALL SELECT 1, 3")
+        assert "pending" not in e.value.pgerror
+        # nothing of the failed statements stayed, and the session goes on
+        cur.execute("SELECT count(*), sum(v) FROM run_err_t")
+        assert cur.fetchone() == (1, 1)
+        cur.execute("SELECT sum(i) FROM range(100000) t(i)")
+        assert cur.fetchone()[0] == sum(range(100000))
+    finally:
+        cur.execute("DROP TABLE run_err_t")
