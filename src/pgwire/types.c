@@ -7,6 +7,7 @@
 #include "pgwire/types.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <float.h>
 #include <math.h>
@@ -1166,9 +1167,10 @@ static bool numeric_binary_to_text(const char *p, int32_t len, buf_t *out)
  * bigint). So a value whose spelling is unambiguous is bound as the inferred
  * type itself; anything else (out of range, exponents in an integer, 'NaN',
  * dates...) is bound as before and the engine casts it, with its own errors. */
-static bool is_space(char c)
+static void trim_space(const char **p, const char **e)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+    while (*p < *e && isspace((unsigned char)**p)) (*p)++;
+    while (*e > *p && isspace((unsigned char)(*e)[-1])) (*e)--;
 }
 
 /* Binds v as integer type t; false when t is not an integer type or v is out
@@ -1212,8 +1214,7 @@ static bool bind_int_as(duckdb_prepared_statement ps, idx_t idx, duckdb_type t, 
 static bool parse_int_text(const char *p, int32_t len, int64_t *v)
 {
     const char *e = p + len;
-    while (p < e && is_space(*p)) p++;
-    while (e > p && is_space(e[-1])) e--;
+    trim_space(&p, &e);
     bool neg = false;
     if (p < e && (*p == '+' || *p == '-')) neg = *p++ == '-';
     if (p == e || e - p > 19) return false;
@@ -1232,8 +1233,7 @@ static bool parse_int_text(const char *p, int32_t len, int64_t *v)
 static bool parse_float_text(const char *p, int32_t len, double *d)
 {
     const char *e = p + len;
-    while (p < e && is_space(*p)) p++;
-    while (e > p && is_space(e[-1])) e--;
+    trim_space(&p, &e);
     if (e - p > 64) return false;
     char tmp[72];
     size_t n = (size_t)(e - p);
