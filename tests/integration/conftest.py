@@ -50,12 +50,22 @@ class MadangServer:
             a.append("--demo")
         return a + self.extra_args
 
-    def start(self, timeout=120):
+    def start(self, timeout=120, tries=3):
         self.log = open(self.log_path, "ab")
+        logged = self.log.tell()
         self.proc = subprocess.Popen(self.args(), stdout=self.log, stderr=self.log, env=self.env)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
+                # free_port() lets go of its port before madang binds it: another
+                # socket of the machine can take it meanwhile; then new ports
+                with open(self.log_path, "rb") as f:
+                    f.seek(logged)
+                    taken = b"Address already in use" in f.read()
+                if tries > 1 and taken:
+                    self.log.close()
+                    self.pg_port, self.http_port = free_port(), free_port()
+                    return self.start(timeout, tries - 1)
                 raise RuntimeError("madang exited with %s:\n%s" % (self.proc.returncode, self.read_log()))
             try:
                 with urllib.request.urlopen(self.http_url("/api/v1/healthz"), timeout=1) as r:
