@@ -21,6 +21,7 @@
 
 #include "audit/audit.h"
 #include "gate/authz.h"
+#include "gate/catalog.h"
 #include "gate/identity_sql.h"
 #include "gate/polsql.h"
 #include "gate/protect.h"
@@ -1859,7 +1860,7 @@ bool gate_setup_engine(server_t *srv, char *err, size_t errlen)
         return false;
     }
     bool ok = sysviews_install(srv, c, err, errlen) && protect_setup_engine(srv->meta, c, err, errlen) &&
-              lin_setup_engine(srv, c, err, errlen) &&
+              lin_setup_engine(srv, c, err, errlen) && catalog_setup(srv, c, err, errlen) &&
               compat_install_part(c, "admin", true, 0, 0, err, errlen);
     int neager = 0;
     char **eager = ok ? temp_object_names(c, &neager) : NULL;

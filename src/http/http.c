@@ -5,6 +5,7 @@
 #include "http/http.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <stdlib.h>
@@ -483,6 +484,207 @@ static enum MHD_Result lineage_get(http_t *h, struct MHD_Connection *c, const ch
                                   (int)depth, "columns", columns, "nodes", nodes, "edges", edges));
 }
 
+/* A cell of a collected row as a JSON value: text cells that hold JSON
+ * (the lists the catalog queries send as to_json(...)::VARCHAR) parsed. */
+static json_t *row_json(json_t *row, size_t k)
+{
+    json_t *v = json_array_get(row, k);
+    if (!json_is_string(v)) return json_null();
+    json_t *j = json_loads(json_string_value(v), JSON_DECODE_ANY, NULL);
+    return j ? j : json_null();
+}
+
+static json_t *row_int(json_t *row, size_t k)
+{
+    json_t *v = json_array_get(row, k);
+    if (json_is_integer(v)) return json_incref(v);
+    if (json_is_string(v)) return json_integer(atoll(json_string_value(v)));
+    return json_null();
+}
+
+static json_t *row_bool(json_t *row, size_t k)
+{
+    json_t *v = json_array_get(row, k);
+    if (json_is_boolean(v)) return json_incref(v);
+    if (json_is_string(v)) return json_boolean(!strcmp(json_string_value(v), "true"));
+    return json_null();
+}
+
+static json_t *row_str(json_t *row, size_t k)
+{
+    json_t *v = json_array_get(row, k);
+    return json_is_string(v) ? json_incref(v) : json_null();
+}
+
+/* GET /api/v1/catalog/search?q=&limit= → {query, count, results:[{name,
+ * schema, table, kind, owner, comment, tags, estimated_rows,
+ * matched_columns, score}]}: the tables and views the caller can see
+ * (madang.tables, read through the gate) whose name, comment or tags — or a
+ * column's name, comment or tags — contain q (case-insensitive), best first:
+ * the name itself, then a name starting with q, containing it, a tag, the
+ * comment, and ten points a matching column. */
+static enum MHD_Result catalog_search(http_t *h, struct MHD_Connection *c)
+{
+    const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "q");
+    while (q && isspace((unsigned char)*q)) q++;
+    if (!q || !*q)
+        return respond_error(c, 400, "22023", "say what to look for: /api/v1/catalog/search?q=text");
+    if (strlen(q) > 200)
+        return respond_error(c, 400, "22023", "the search text is longer than 200 characters");
+    const char *lim = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+    long n = lim ? strtol(lim, NULL, 10) : 50;
+    if (n <= 0 || n > 1000) return respond_error(c, 400, "22023", "limit must be between 1 and 1000");
+    char *term = xstrdup(q);
+    for (char *p = term + strlen(term); p > term && isspace((unsigned char)p[-1]);) *--p = '\0';
+    buf_t lit;
+    buf_init(&lit, 64);
+    buf_append_str(&lit, "lower(");
+    lex_put_literal(&lit, term);
+    buf_append_str(&lit, ")");
+    const char *Q = buf_cstr(&lit);
+    buf_t sql;
+    buf_init(&sql, 2048);
+    buf_printf(
+        &sql,
+        "WITH m AS (SELECT t.schema_name, t.table_name, t.table_kind, t.owner, t.comment, t.tags, "
+        "t.estimated_rows, (SELECT list(c.column_name ORDER BY c.ordinal_position) FROM madang.columns c "
+        "WHERE c.schema_name = t.schema_name AND c.table_name = t.table_name AND "
+        "(contains(lower(c.column_name), %s) OR contains(lower(COALESCE(c.comment, '')), %s) OR "
+        "list_contains(list_transform(c.tags, x -> lower(x)), %s))) AS cols, "
+        "CASE WHEN lower(t.table_name) = %s OR lower(t.schema_name || '.' || t.table_name) = %s THEN 100 "
+        "WHEN starts_with(lower(t.table_name), %s) THEN 60 "
+        "WHEN contains(lower(t.schema_name || '.' || t.table_name), %s) THEN 40 ELSE 0 END + "
+        "CASE WHEN list_contains(list_transform(t.tags, x -> lower(x)), %s) THEN 30 ELSE 0 END + "
+        "CASE WHEN contains(lower(COALESCE(t.comment, '')), %s) THEN 20 ELSE 0 END AS own "
+        "FROM madang.tables t) "
+        "SELECT schema_name, table_name, table_kind, owner, comment, to_json(tags)::VARCHAR, "
+        "estimated_rows, to_json(COALESCE(cols, []))::VARCHAR, own + 10 * COALESCE(len(cols), 0) AS score "
+        "FROM m WHERE own > 0 OR len(cols) > 0 ORDER BY score DESC, schema_name, table_name LIMIT %ld",
+        Q, Q, Q, Q, Q, Q, Q, Q, Q, n);
+    buf_free(&lit);
+    json_t *out = NULL;
+    bool answered = false;
+    enum MHD_Result r = run_sql_collect(h, c, buf_cstr(&sql), &out, &answered);
+    buf_free(&sql);
+    if (answered) {
+        free(term);
+        return r;
+    }
+    json_t *results = json_array();
+    size_t i;
+    json_t *row;
+    json_array_foreach(json_object_get(out, "rows"), i, row)
+    {
+        const char *sc = json_string_value(json_array_get(row, 0)),
+                   *tb = json_string_value(json_array_get(row, 1));
+        char *name = xasprintf("%s.%s", sc ? sc : "", tb ? tb : "");
+        json_array_append_new(results,
+                              json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "name", name, "schema",
+                                        row_str(row, 0), "table", row_str(row, 1), "kind", row_str(row, 2),
+                                        "owner", row_str(row, 3), "comment", row_str(row, 4), "tags",
+                                        row_json(row, 5), "estimated_rows", row_int(row, 6),
+                                        "matched_columns", row_json(row, 7), "score", row_int(row, 8)));
+        free(name);
+    }
+    json_decref(out);
+    json_t *res = json_pack("{s:s,s:I,s:o}", "query", term, "count", (json_int_t)json_array_size(results),
+                            "results", results);
+    free(term);
+    return respond_json(c, 200, res);
+}
+
+/* GET /api/v1/tables/{schema}.{table} (no schema: main) → the table or view
+ * as the caller sees it: {name, schema, table, kind, owner, comment,
+ * estimated_rows, tags, has_row_policy, columns:[{name, position, type,
+ * nullable, comment, tags, masking_policy, masked_via}], upstream:[…],
+ * downstream:[…]} (the tables it is made from and those made from it, by
+ * madang.table_lineage). 404 when it does not exist or the caller may not
+ * see it: the answer does not tell the two apart. */
+static enum MHD_Result table_get(http_t *h, struct MHD_Connection *c, const char *name)
+{
+    char schema[128] = "main", table[128];
+    const char *dot = strchr(name, '.');
+    if (dot) {
+        if (dot == name || (size_t)(dot - name) >= sizeof schema)
+            return respond_error(c, 400, "22023", "name a table: /api/v1/tables/{schema}.{table}");
+        snprintf(schema, sizeof schema, "%.*s", (int)(dot - name), name);
+        name = dot + 1;
+    }
+    if (!*name || strlen(name) >= sizeof table || strchr(name, '/'))
+        return respond_error(c, 400, "22023", "name a table: /api/v1/tables/{schema}.{table}");
+    snprintf(table, sizeof table, "%s", name);
+    buf_t sl, tl, fl;
+    buf_init(&sl, 64);
+    buf_init(&tl, 64);
+    buf_init(&fl, 64);
+    lex_put_literal(&sl, schema);
+    lex_put_literal(&tl, table);
+    char *full = xasprintf("%s.%s", schema, table);
+    lex_put_literal(&fl, full);
+    /* one statement: the table's row, its columns, its neighbours in lineage */
+    buf_t sql;
+    buf_init(&sql, 2048);
+    buf_printf(&sql,
+               "SELECT 'table' AS part, table_kind AS a, owner AS b, comment AS c, "
+               "CAST(estimated_rows AS VARCHAR) AS d, to_json(tags)::VARCHAR AS e, "
+               "CAST(has_row_policy AS VARCHAR) AS f, NULL AS g, NULL AS h, 0 AS pos "
+               "FROM madang.tables WHERE schema_name = %s AND table_name = %s "
+               "UNION ALL SELECT 'column', column_name, data_type, comment, CAST(is_nullable AS VARCHAR), "
+               "to_json(tags)::VARCHAR, masking_policy, masked_via, NULL, ordinal_position "
+               "FROM madang.columns WHERE schema_name = %s AND table_name = %s "
+               "UNION ALL SELECT 'upstream', source_table, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0 "
+               "FROM madang.table_lineage WHERE target_table = %s AND source_table <> target_table "
+               "UNION ALL SELECT 'downstream', target_table, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0 "
+               "FROM madang.table_lineage WHERE source_table = %s AND source_table <> target_table "
+               "ORDER BY part, pos, a",
+               buf_cstr(&sl), buf_cstr(&tl), buf_cstr(&sl), buf_cstr(&tl), buf_cstr(&fl), buf_cstr(&fl));
+    buf_free(&sl);
+    buf_free(&tl);
+    buf_free(&fl);
+    json_t *out = NULL;
+    bool answered = false;
+    enum MHD_Result r = run_sql_collect(h, c, buf_cstr(&sql), &out, &answered);
+    buf_free(&sql);
+    if (answered) {
+        free(full);
+        return r;
+    }
+    json_t *res = NULL, *cols = json_array(), *up = json_array(), *down = json_array();
+    size_t i;
+    json_t *row;
+    json_array_foreach(json_object_get(out, "rows"), i, row)
+    {
+        const char *part = json_string_value(json_array_get(row, 0));
+        if (!part) continue;
+        if (!strcmp(part, "table")) {
+            res = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "name", full, "schema", schema, "table",
+                            table, "kind", row_str(row, 1), "owner", row_str(row, 2), "comment",
+                            row_str(row, 3), "estimated_rows", row_int(row, 4), "tags", row_json(row, 5),
+                            "has_row_policy", row_bool(row, 6));
+        } else if (!strcmp(part, "column")) {
+            json_array_append_new(cols, json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "name",
+                                                  row_str(row, 1), "position", row_int(row, 9), "type",
+                                                  row_str(row, 2), "nullable", row_bool(row, 4), "comment",
+                                                  row_str(row, 3), "tags", row_json(row, 5), "masking_policy",
+                                                  row_str(row, 6), "masked_via", row_str(row, 7)));
+        } else {
+            json_array_append_new(!strcmp(part, "upstream") ? up : down, row_str(row, 1));
+        }
+    }
+    json_decref(out);
+    free(full);
+    if (!res) {
+        json_decref(cols);
+        json_decref(up);
+        json_decref(down);
+        return respond_error(c, 404, "42P01", "no such table or view, or you may not see it");
+    }
+    json_object_set_new(res, "columns", cols);
+    json_object_set_new(res, "upstream", up);
+    json_object_set_new(res, "downstream", down);
+    return respond_json(c, 200, res);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *upload_data, size_t *upload_size, void **state)
 {
@@ -528,6 +730,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (strcmp(method, "GET")) return respond_error(c, 405, "method_not_allowed", "use GET");
         if (!url[16]) return respond_error(c, 400, "22023", "name a table: /api/v1/lineage/{schema}.{table}");
         return lineage_get(h, c, url + 16);
+    }
+    if (strcmp(url, "/api/v1/catalog/search") == 0) {
+        if (strcmp(method, "GET")) return respond_error(c, 405, "method_not_allowed", "use GET");
+        return catalog_search(h, c);
+    }
+    if (strncmp(url, "/api/v1/tables/", 15) == 0) {
+        if (strcmp(method, "GET")) return respond_error(c, 405, "method_not_allowed", "use GET");
+        return table_get(h, c, url + 15);
     }
     if (strcmp(url, "/api/v1/login") == 0 || strcmp(url, "/api/v1/query") == 0) {
         if (strcmp(method, "POST")) return respond_error(c, 405, "method_not_allowed", "use POST");

@@ -1,0 +1,243 @@
+/* catalog.c — madang.tables and madang.columns: the warehouse's tables and
+ * views with their owners, comments, tags, masks and row policies, as each
+ * caller may see them (catalog.h).
+ *
+ * What a caller sees follows PostgreSQL's information_schema: a table or view
+ * they own or hold any privilege on (SELECT, INSERT, UPDATE, DELETE, on the
+ * table, its schema or one of its columns), and of its columns those a
+ * privilege reaches. Superusers and members of the group `auditors` see
+ * everything. The names, types and comments come from the engine's own
+ * catalog (duckdb_tables, duckdb_views, duckdb_columns), read on a
+ * connection of the function's own (the caller's is busy binding), so they
+ * cannot disagree with what runs; owners, tags, masks and row policies from
+ * meta.db. The HTTP catalog (GET /api/v1/catalog/search, /api/v1/tables/…)
+ * reads these views through the gate. */
+#include "gate/catalog.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+#include "gate/sysviews.h"
+#include "policy/acl.h"
+#include "policy/rls.h"
+
+static server_t *g_srv;
+
+/* Schemas of the engine that are madang's own, not the warehouse's. */
+static bool system_schema(const char *schema)
+{
+    return !strcmp(schema, "madang") || !strcmp(schema, "pg_catalog") ||
+           !strcmp(schema, "information_schema");
+}
+
+typedef struct {
+    pol_acl_t *acl;
+    bool all; /* superuser or auditor */
+    rls_set_t *rls;
+    duckdb_connection c;
+} viewer_t;
+
+static bool viewer_open(viewer_t *v, const char *user, bool su, char *err, size_t errlen)
+{
+    memset(v, 0, sizeof *v);
+    v->acl = g_srv && g_srv->meta ? pol_acl_load(g_srv->meta, user) : NULL;
+    v->rls = g_srv && g_srv->meta ? rls_load(g_srv->meta) : NULL;
+    v->c = g_srv && g_srv->eng ? eng_connect(g_srv->eng) : NULL;
+    if (!v->acl || !v->rls || !v->c) {
+        snprintf(err, errlen, "could not read the catalog");
+        return false;
+    }
+    v->all = su || v->acl->superuser || pol_in_group(v->acl, "auditors");
+    return true;
+}
+
+static void viewer_close(viewer_t *v)
+{
+    pol_acl_free(v->acl);
+    rls_free(v->rls);
+    eng_disconnect(&v->c);
+}
+
+static const pol_priv_t PRIVS[] = {POL_SELECT, POL_INSERT, POL_UPDATE, POL_DELETE};
+
+static bool sees_table(const viewer_t *v, const char *schema, const char *table)
+{
+    if (v->all || pol_owns(v->acl, schema, table)) return true;
+    for (size_t i = 0; i < ARRAY_LEN(PRIVS); i++)
+        if (pol_allows_any(v->acl, PRIVS[i], schema, table)) return true;
+    return false;
+}
+
+static bool sees_column(const viewer_t *v, const char *schema, const char *table, const char *column)
+{
+    if (v->all || pol_owns(v->acl, schema, table)) return true;
+    for (size_t i = 0; i < ARRAY_LEN(PRIVS); i++)
+        if (pol_allows(v->acl, PRIVS[i], schema, table, column, NULL, 0)) return true;
+    return false;
+}
+
+/* The tags on a column (column == NULL: on any column of the table), comma
+ * separated in tag order without repeats, or NULL. Heap string. */
+static char *tags_of(const rls_set_t *r, const char *schema, const char *table, const char *column)
+{
+    buf_t b;
+    buf_init(&b, 64);
+    const char *last = NULL;
+    for (int i = 0; i < r->ncoltag; i++) { /* ordered by tag name */
+        const rls_colref_t *e = &r->coltag[i];
+        if (strcmp(e->schema, schema) || strcmp(e->table, table) || (column && strcmp(e->column, column)))
+            continue;
+        if (last && !strcmp(last, e->value)) continue;
+        if (b.len) buf_putc(&b, ',');
+        buf_append_str(&b, e->value);
+        last = e->value;
+    }
+    if (!b.len) {
+        buf_free(&b);
+        return NULL;
+    }
+    buf_cstr(&b);
+    return b.data;
+}
+
+/* Runs an engine catalog query; false (with err) when it fails. */
+static bool catalog_query(viewer_t *v, const char *sql, duckdb_result *r, char *err, size_t errlen)
+{
+    if (duckdb_query(v->c, sql, r) == DuckDBSuccess) return true;
+    snprintf(err, errlen, "could not read the catalog: %s", duckdb_result_error(r));
+    duckdb_destroy_result(r);
+    return false;
+}
+
+#define WAREHOUSE_OBJECTS                                                                                    \
+    "database_name NOT IN ('temp', 'system') AND NOT internal AND schema_name NOT IN "                       \
+    "('madang', 'pg_catalog', 'information_schema')"
+
+static bool tables_fill(const char *user, bool su, const char **args, sys_rows_t *out, char *err,
+                        size_t errlen)
+{
+    UNUSED(args);
+    viewer_t v;
+    if (!viewer_open(&v, user, su, err, errlen)) {
+        viewer_close(&v);
+        return false;
+    }
+    duckdb_result r;
+    bool ok =
+        catalog_query(&v,
+                      "SELECT schema_name, table_name, 'table', comment, column_count::VARCHAR, "
+                      "estimated_size::VARCHAR FROM duckdb_tables() WHERE " WAREHOUSE_OBJECTS
+                      " UNION ALL SELECT schema_name, view_name, 'view', comment, column_count::VARCHAR, "
+                      "NULL FROM duckdb_views() WHERE " WAREHOUSE_OBJECTS " ORDER BY 1, 2",
+                      &r, err, errlen);
+    for (idx_t i = 0; ok && i < duckdb_row_count(&r); i++) {
+        char *cell[6];
+        for (idx_t k = 0; k < 6; k++)
+            cell[k] = duckdb_value_is_null(&r, k, i) ? NULL : duckdb_value_varchar(&r, k, i);
+        if (cell[0] && cell[1] && !system_schema(cell[0]) && sees_table(&v, cell[0], cell[1])) {
+            char *owner = pol_owner_of(g_srv->meta, cell[0], cell[1]);
+            char *tags = tags_of(v.rls, cell[0], cell[1], NULL);
+            bool filtered = rls_has_row_policies(v.rls, cell[0], cell[1]);
+            /* the row count of a filtered table would tell what the filter hides */
+            const char *rows = filtered && !v.all && !pol_owns(v.acl, cell[0], cell[1]) ? NULL : cell[5];
+            const char *row[9] = {cell[0], cell[1], cell[2], owner ? owner : "admin",    cell[3],
+                                  cell[4], rows,    tags,    filtered ? "true" : "false"};
+            sys_rows_add(out, 9, row);
+            free(owner);
+            free(tags);
+        }
+        for (int k = 0; k < 6; k++) duckdb_free(cell[k]);
+    }
+    if (ok) duckdb_destroy_result(&r);
+    viewer_close(&v);
+    return ok;
+}
+
+static bool columns_fill(const char *user, bool su, const char **args, sys_rows_t *out, char *err,
+                         size_t errlen)
+{
+    UNUSED(args);
+    viewer_t v;
+    if (!viewer_open(&v, user, su, err, errlen)) {
+        viewer_close(&v);
+        return false;
+    }
+    duckdb_result r;
+    bool ok =
+        catalog_query(&v,
+                      "SELECT schema_name, table_name, column_name, (column_index)::VARCHAR, data_type, "
+                      "CASE WHEN is_nullable THEN 'true' ELSE 'false' END, comment FROM duckdb_columns() "
+                      "WHERE " WAREHOUSE_OBJECTS " ORDER BY schema_name, table_name, column_index",
+                      &r, err, errlen);
+    char last_schema[128] = "", last_table[128] = "";
+    bool table_seen = false;
+    for (idx_t i = 0; ok && i < duckdb_row_count(&r); i++) {
+        char *cell[7];
+        for (idx_t k = 0; k < 7; k++)
+            cell[k] = duckdb_value_is_null(&r, k, i) ? NULL : duckdb_value_varchar(&r, k, i);
+        if (cell[0] && cell[1] && cell[2] && !system_schema(cell[0])) {
+            if (strcmp(cell[0], last_schema) || strcmp(cell[1], last_table)) {
+                snprintf(last_schema, sizeof last_schema, "%s", cell[0]);
+                snprintf(last_table, sizeof last_table, "%s", cell[1]);
+                table_seen = sees_table(&v, cell[0], cell[1]);
+            }
+            if (table_seen && sees_column(&v, cell[0], cell[1], cell[2])) {
+                char via[160] = "";
+                const rls_mask_t *m = rls_column_mask(v.rls, cell[0], cell[1], cell[2],
+                                                      cell[4] ? cell[4] : "", via, sizeof via);
+                char *tags = tags_of(v.rls, cell[0], cell[1], cell[2]);
+                const char *row[10] = {cell[0],       cell[1], cell[2],
+                                       cell[3],       cell[4], cell[5],
+                                       cell[6],       tags,    m ? m->name : NULL,
+                                       m ? via : NULL};
+                sys_rows_add(out, 10, row);
+                free(tags);
+            }
+        }
+        for (int k = 0; k < 7; k++) duckdb_free(cell[k]);
+    }
+    if (ok) duckdb_destroy_result(&r);
+    viewer_close(&v);
+    return ok;
+}
+
+static const sys_fn_t fns[] = {
+    {"madang_tables",
+     {"schema_name", "table_name", "table_kind", "owner", "comment", "column_count", "estimated_rows", "tags",
+      "has_row_policy", NULL},
+     0,
+     {0},
+     tables_fill},
+    {"madang_columns",
+     {"schema_name", "table_name", "column_name", "ordinal_position", "data_type", "is_nullable", "comment",
+      "tags", "masking_policy", "masked_via", NULL},
+     0,
+     {0},
+     columns_fill},
+};
+
+#define TAG_LIST "CASE WHEN tags IS NULL THEN []::VARCHAR[] ELSE string_split(tags, ',') END AS tags"
+
+static const char *views_sql[] = {
+    "CREATE OR REPLACE VIEW madang.tables AS SELECT schema_name, table_name, table_kind, owner, comment, "
+    "CAST(column_count AS BIGINT) AS column_count, CAST(estimated_rows AS BIGINT) AS "
+    "estimated_rows, " TAG_LIST ", CAST(has_row_policy AS BOOLEAN) AS has_row_policy FROM madang_tables()",
+    "CREATE OR REPLACE VIEW madang.columns AS SELECT schema_name, table_name, column_name, "
+    "CAST(ordinal_position AS INTEGER) AS ordinal_position, data_type, CAST(is_nullable AS BOOLEAN) AS "
+    "is_nullable, comment, " TAG_LIST ", masking_policy, masked_via FROM madang_columns()",
+};
+
+bool catalog_setup(server_t *srv, duckdb_connection c, char *err, size_t errlen)
+{
+    g_srv = srv;
+    for (size_t i = 0; i < ARRAY_LEN(fns); i++)
+        if (!sysviews_register(c, &fns[i])) {
+            snprintf(err, errlen, "cannot register %s", fns[i].name);
+            return false;
+        }
+    for (size_t i = 0; i < ARRAY_LEN(views_sql); i++)
+        if (!eng_exec_internal(c, views_sql[i], err, errlen)) return false;
+    return true;
+}
