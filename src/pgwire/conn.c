@@ -297,6 +297,14 @@ static void send_fatal(conn_t *c, const char *sqlstate, const char *msg)
     flush_out(c);
 }
 
+/* Whether the client has sent more than we have read (without waiting). */
+static bool input_waiting(conn_t *c)
+{
+    if (c->ssl && SSL_pending(c->ssl) > 0) return true;
+    struct pollfd pf = {.fd = c->fd, .events = POLLIN};
+    return poll(&pf, 1, 0) == 1 && (pf.revents & POLLIN);
+}
+
 /* Next typed message: false when the connection should close. */
 static bool next_msg(conn_t *c, char *type, const char **body, size_t *len)
 {
@@ -318,8 +326,11 @@ static bool next_msg(conn_t *c, char *type, const char **body, size_t *len)
             log_event(LOG_WARN, "bad_message", "peer=%s", c->peer);
             return false;
         }
-        /* need more: make sure the client has everything we owe it first */
-        if (c->wbuf.len && !flush_out(c)) return false;
+        /* need more: make sure the client has everything we owe it first —
+         * unless more of its messages are here already (a pipelined batch):
+         * then their answers go out together, behind one wait for their audit
+         * records instead of one a statement */
+        if (c->wbuf.len && (c->wbuf.len >= PGW_FLUSH_AT || !input_waiting(c)) && !flush_out(c)) return false;
         if (!fill(c)) return false;
     }
 }
