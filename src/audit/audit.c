@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gate/lex.h"
+
 #define GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
 
 struct audit {
@@ -836,47 +838,101 @@ void audit_close(audit_t *a)
 
 /* ---- redaction ---- */
 
+/* Whether a string literal's text (with its quotes) holds a connection
+ * string's password (ATTACH 'host=… password=…'). */
+static bool holds_password(const char *p, size_t n)
+{
+    for (size_t i = 0; i + 8 <= n; i++) {
+        if (strncasecmp(p + i, "password", 8) != 0) continue;
+        size_t j = i + 8;
+        while (j < n && isspace((unsigned char)p[j])) j++;
+        if (j < n && (p[j] == '=' || p[j] == ':')) return true;
+    }
+    return false;
+}
+
+/* The statement text with secrets replaced by '***', keeping every other
+ * byte: the literal after PASSWORD in any of PostgreSQL's spellings ('…',
+ * E'…', $$…$$, $tag$…$tag$, U&'…', comments between), every literal of a
+ * CREATE SECRET, a literal holding "password=", and mdt_ token secrets
+ * anywhere. Text the lexer cannot read past after PASSWORD (an unterminated
+ * literal) is replaced to its end: nothing is guessed out. */
 char *audit_redact(const char *sql)
 {
-    buf_t b;
     size_t n = strlen(sql);
+    /* the byte ranges to replace, in order */
+    struct {
+        size_t from, to;
+    } cut[64];
+    int ncut = 0;
+    /* a cut; when they run out, the last one takes the rest of the text */
+#define ADD_CUT(f, t_)                                                                                       \
+    do {                                                                                                     \
+        cut[ncut].from = (f);                                                                                \
+        cut[ncut].to = ncut == (int)ARRAY_LEN(cut) - 1 ? n : (t_);                                           \
+        if (++ncut == (int)ARRAY_LEN(cut)) goto lexed;                                                       \
+    } while (0)
+    bool whole_literals = false; /* CREATE … SECRET: every literal */
+    lex_t l;
+    lex_init(&l, sql, n);
+    lex_tok_t prev = {0}, prev2 = {0};
+    bool after_password = false;
+    for (;;) {
+        lex_tok_t t = lex_next(&l);
+        if (t.type == TK_EOF) break;
+        if (t.type == TK_ERROR) {
+            /* an unterminated literal or comment: after PASSWORD, or in a
+             * statement that names a secret, the rest of the text goes */
+            if (after_password || whole_literals) ADD_CUT(t.offset, n);
+            break;
+        }
+        if (t.type == TK_SEMI) whole_literals = false;
+        if (t.type == TK_IDENT && lex_is(&t, "SECRET") && prev.type == TK_IDENT &&
+            (lex_is(&prev, "CREATE") || lex_is(&prev, "REPLACE") || lex_is(&prev, "PERSISTENT") ||
+             lex_is(&prev, "TEMPORARY") || lex_is(&prev, "TEMP")))
+            whole_literals = true;
+        if (t.type == TK_STRING) {
+            size_t from = t.offset;
+            /* U&'…': the U& goes with it */
+            if (after_password && prev.type == TK_OP && prev.len == 1 && prev.p[0] == '&' &&
+                prev2.type == TK_IDENT && prev2.len == 1 && (prev2.p[0] == 'u' || prev2.p[0] == 'U') &&
+                prev2.offset + 1 == prev.offset && prev.offset + 1 == t.offset)
+                from = prev2.offset;
+            if (after_password || whole_literals || holds_password(t.p, t.len))
+                ADD_CUT(from, t.offset + t.len);
+        }
+        /* PASSWORD's literal may come after U& (two tokens) */
+        if (after_password && !(t.type == TK_IDENT && t.len == 1 && (t.p[0] == 'u' || t.p[0] == 'U')) &&
+            !(t.type == TK_OP && t.len == 1 && t.p[0] == '&'))
+            after_password = false;
+        if (t.type == TK_IDENT && lex_is(&t, "PASSWORD")) after_password = true;
+        prev2 = prev;
+        prev = t;
+    }
+lexed:
+#undef ADD_CUT
+    buf_t b;
     buf_init(&b, n + 16);
-    /* PASSWORD '…' (any case, any quoting of the literal) */
-    for (size_t i = 0; i < n;) {
-        if (i + 8 <= n && !strncasecmp(sql + i, "password", 8) &&
-            (i == 0 || !isalnum((unsigned char)sql[i - 1]))) {
-            size_t j = i + 8;
-            while (j < n && isspace((unsigned char)sql[j])) j++;
-            if (j < n && (sql[j] == '\'' || (sql[j] == 'E' && j + 1 < n && sql[j + 1] == '\''))) {
-                if (sql[j] == 'E') j++;
-                size_t k = j + 1;
-                while (k < n) {
-                    if (sql[k] == '\'' && k + 1 < n && sql[k + 1] == '\'')
-                        k += 2;
-                    else if (sql[k] == '\\' && k + 1 < n)
-                        k += 2;
-                    else if (sql[k] == '\'')
-                        break;
-                    else
-                        k++;
+    size_t at = 0;
+    for (int k = 0; k <= ncut; k++) {
+        size_t upto = k < ncut ? cut[k].from : n;
+        /* token secrets, in what is kept */
+        for (size_t i = at; i < upto;) {
+            if (i + 4 <= upto && !strncmp(sql + i, "mdt_", 4)) {
+                size_t j = i + 4;
+                while (j < upto && isxdigit((unsigned char)sql[j])) j++;
+                if (j - i >= 20) {
+                    buf_append_str(&b, "mdt_***");
+                    i = j;
+                    continue;
                 }
-                buf_append(&b, sql + i, j - i);
-                buf_append_str(&b, "'***'");
-                i = k < n ? k + 1 : n;
-                continue;
             }
+            buf_putc(&b, sql[i++]);
         }
-        /* token secrets */
-        if (i + 4 <= n && !strncmp(sql + i, "mdt_", 4)) {
-            size_t k = i + 4;
-            while (k < n && isxdigit((unsigned char)sql[k])) k++;
-            if (k - i >= 20) {
-                buf_append_str(&b, "mdt_***");
-                i = k;
-                continue;
-            }
+        if (k < ncut) {
+            buf_append_str(&b, "'***'");
+            at = cut[k].to;
         }
-        buf_putc(&b, sql[i++]);
     }
     buf_cstr(&b);
     return b.data;
@@ -886,7 +942,7 @@ char *audit_redact(const char *sql)
 
 static int usage(FILE *f)
 {
-    fprintf(f, "usage: madang audit verify --data DIR [--anchor HASH]\n"
+    fprintf(f, "usage: madang audit verify --data DIR [--anchor [SEQ:]HASH]\n"
                "       madang audit export --data DIR [--since TS] --format jsonl|syslog [--socket PATH]\n"
                "       madang audit pubkey --data DIR\n"
                "\n"
@@ -950,6 +1006,21 @@ static int verify(const char *data, const char *anchor)
         free(b0);
     }
     bool anchor_seen = anchor == NULL;
+    /* --anchor HASH, or SEQ:HASH (then an anchor whose record retention purged is told apart from a cut) */
+    uint64_t anchor_seq = 0;
+    if (anchor && strchr(anchor, ':')) {
+        anchor_seq = strtoull(anchor, NULL, 10);
+        anchor = strchr(anchor, ':') + 1;
+    }
+    if (anchor && (strlen(anchor) != 64 || strspn(anchor, "0123456789abcdef") != 64)) {
+        fprintf(stderr, "madang audit verify: --anchor is a record's hash (64 hex digits), or SEQ:HASH\n");
+        free(segs);
+        EVP_PKEY_free(pub);
+        EVP_MAC_CTX_free(k.mac);
+        free(dir);
+        return 2;
+    }
+    uint64_t purged_through = 0; /* the newest verified purge record's through_seq */
     int rc = 0;
     uint64_t total = 0;
     for (int s = 0; s < n && rc == 0; s++) {
@@ -1033,6 +1104,13 @@ static int verify(const char *data, const char *anchor)
                     (uint64_t)json_integer_value(json_object_get(rec, "through_seq")) == gap_seq &&
                     !strcmp(json_string_value(json_object_get(rec, "through_hash")) ?: "", gap_hash))
                     gap_justified = true;
+                if (ty && !strcmp(ty, "purge")) {
+                    uint64_t th = (uint64_t)json_integer_value(json_object_get(rec, "through_seq"));
+                    if (th > purged_through) purged_through = th;
+                    if (anchor &&
+                        !strcmp(json_string_value(json_object_get(rec, "through_hash")) ?: "", anchor))
+                        anchor_seen = true; /* the last record purged */
+                }
                 if (anchor && !strcmp(anchor, h)) anchor_seen = true;
                 snprintf(prev, sizeof prev, "%s", h);
                 expect++;
@@ -1050,12 +1128,31 @@ static int verify(const char *data, const char *anchor)
                 (unsigned long long)(gap_seq + 1));
         rc = 1;
     }
+    if (rc == 0 && !anchor_seen && anchor_seq && anchor_seq <= purged_through) {
+        /* its record was purged by retention, and a verified purge record says so */
+        printf("audit: anchor seq %llu was purged by retention (records through seq %llu)\n",
+               (unsigned long long)anchor_seq, (unsigned long long)purged_through);
+        anchor_seen = true;
+    }
     if (rc == 0 && !anchor_seen) {
-        fprintf(stderr, "audit: anchor %s not found: the log was cut after record seq %llu\n", anchor,
-                (unsigned long long)(expect - 1));
+        if (anchor_seq && anchor_seq < expect)
+            fprintf(stderr,
+                    "audit: anchor %llu:%s does not match record seq %llu (the record was replaced)\n",
+                    (unsigned long long)anchor_seq, anchor, (unsigned long long)anchor_seq);
+        else if (purged_through && !anchor_seq)
+            fprintf(
+                stderr,
+                "audit: anchor %s not found: the log was cut after record seq %llu, or the anchor's record "
+                "was purged by retention (records through seq %llu are); give it as SEQ:HASH to tell\n",
+                anchor, (unsigned long long)(expect - 1), (unsigned long long)purged_through);
+        else
+            fprintf(stderr, "audit: anchor %s not found: the log was cut after record seq %llu\n", anchor,
+                    (unsigned long long)(expect - 1));
         rc = 1;
     }
-    if (rc == 0) printf("audit: %llu records verified, last hash %s\n", (unsigned long long)total, prev);
+    if (rc == 0)
+        printf("audit: %llu records verified, last hash %s (keep %llu:%s as an anchor)\n",
+               (unsigned long long)total, prev, (unsigned long long)(expect - 1), prev);
     free(segs);
     EVP_PKEY_free(pub);
     EVP_MAC_CTX_free(k.mac);
@@ -1063,8 +1160,60 @@ static int verify(const char *data, const char *anchor)
     return rc;
 }
 
-static int export_records(const char *data, const char *since, const char *format, const char *sock_path)
+/* A time as microseconds since the epoch: YYYY-MM-DD, then optionally T or a
+ * space, HH:MM[:SS[.frac]], then optionally Z or ±HH[:MM] (no zone: UTC, as
+ * the records' own times are). False when s is not such a time. */
+static bool parse_time(const char *s, int64_t *out)
 {
+    int y, mo, d, h = 0, mi = 0, n = 0;
+    double sec = 0;
+    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10) return false;
+    const char *p = s + n;
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        p++;
+        int m2 = 0;
+        if (sscanf(p, "%2d:%2d%n", &h, &mi, &m2) != 2 || m2 != 5) return false;
+        p += m2;
+        if (*p == ':') {
+            char *e;
+            sec = strtod(p + 1, &e);
+            if (e == p + 1 || sec < 0 || sec >= 61) return false;
+            p = e;
+        }
+    }
+    int64_t off = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh = 0, om = 0, m3 = 0;
+        if (sscanf(p + 1, "%2d%n", &oh, &m3) != 1 || m3 != 2) return false;
+        const char *q = p + 3;
+        if (*q == ':') q++;
+        if (isdigit((unsigned char)*q)) {
+            if (sscanf(q, "%2d%n", &om, &m3) != 1 || m3 != 2) return false;
+            q += 2;
+        }
+        off = (int64_t)(oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
+        p = q;
+    }
+    if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59) return false;
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi};
+    int64_t t = (int64_t)timegm(&tm);
+    *out = (t - off) * 1000000 + (int64_t)(sec * 1e6 + 0.5);
+    return true;
+}
+
+static int export_records(const char *data, const char *since_text, const char *format, const char *sock_path)
+{
+    int64_t since_us = 0;
+    const char *since = since_text;
+    if (since && !parse_time(since, &since_us)) {
+        fprintf(stderr,
+                "madang audit export: --since '%s' is not a time: say 2026-11-27, 2026-11-27T09:30:00Z or "
+                "2026-11-27 18:30:00+09:00 (no zone: UTC)\n",
+                since);
+        return 2;
+    }
     int sock = -1;
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     if (sock_path) {
@@ -1089,7 +1238,8 @@ static int export_records(const char *data, const char *since, const char *forma
             json_error_t je;
             json_t *rec = json_loadb(line, (size_t)(nl - line), 0, &je);
             const char *ts = json_string_value(json_object_get(rec, "ts"));
-            if (rec && ts && (!since || strcmp(ts, since) >= 0)) {
+            int64_t at = 0;
+            if (rec && ts && (!since || (parse_time(ts, &at) && at >= since_us))) {
                 if (!strcmp(format, "syslog")) {
                     /* RFC 5424: <PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG; facility 13 (log audit), info
                      */

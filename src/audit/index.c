@@ -112,11 +112,13 @@ static const struct {
     "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24) "    \
     "ON CONFLICT (seq) DO UPDATE SET completion_seq = excluded.completion_seq, completion_sqlstate = "       \
     "excluded.completion_sqlstate, rows = excluded.rows, duration_us = excluded.duration_us, error = "       \
-    "excluded.error WHERE excluded.completion_seq IS NOT NULL"
+    "excluded.error, decision = excluded.decision, rule = excluded.rule WHERE excluded.completion_seq IS "   \
+    "NOT "                                                                                                   \
+    "NULL"
 /* A completion whose statement was indexed in an earlier batch. */
 #define COMPLETE_SQL                                                                                         \
     "UPDATE audit_index SET completion_seq = ?1, completion_sqlstate = ?2, rows = ?3, duration_us = ?4, "    \
-    "error = ?5 WHERE seq = ?6"
+    "error = ?5, decision = COALESCE(?7, decision), rule = COALESCE(?8, rule) WHERE seq = ?6"
 
 typedef struct {
     char *col[NCOLS];
@@ -201,17 +203,20 @@ static uint64_t index_line(audit_index_t *x, batch_t *b, const char *line, size_
             free(st->col[C_CSEQ]);
             st->col[C_CSEQ] = r.col[C_SEQ];
             r.col[C_SEQ] = NULL;
-            int moved[] = {C_SQLSTATE, C_ROWS, C_DUR, C_ERROR};
+            int moved[] = {C_SQLSTATE, C_ROWS, C_DUR, C_ERROR, C_DECISION, C_RULE};
             for (size_t i = 0; i < ARRAY_LEN(moved); i++) {
                 int c = moved[i] == C_SQLSTATE ? C_CSQLSTATE : moved[i];
+                /* a completion's decision (a governance statement refused while
+                 * it ran) overrides the statement's; none keeps it */
+                if ((c == C_DECISION || c == C_RULE) && !r.col[moved[i]]) continue;
                 free(st->col[c]);
                 st->col[c] = r.col[moved[i]];
                 r.col[moved[i]] = NULL;
             }
         } else if (of) {
-            const char *args[] = {r.col[C_SEQ], r.col[C_SQLSTATE], r.col[C_ROWS],
-                                  r.col[C_DUR], r.col[C_ERROR],    r.col[C_CSEQ]};
-            (void)meta_exec(x->m, COMPLETE_SQL, 6, args, NULL, 0);
+            const char *args[] = {r.col[C_SEQ],   r.col[C_SQLSTATE], r.col[C_ROWS],     r.col[C_DUR],
+                                  r.col[C_ERROR], r.col[C_CSEQ],     r.col[C_DECISION], r.col[C_RULE]};
+            (void)meta_exec(x->m, COMPLETE_SQL, 8, args, NULL, 0);
         }
         uint64_t seq = r.seq;
         row_free(&r);
@@ -375,6 +380,22 @@ static void *index_main(void *arg)
     return NULL;
 }
 
+/* The lowest segment number in dir (0: none). */
+static int first_segment(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int lo = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int n;
+        char tail[8];
+        if (sscanf(e->d_name, "segment-%d.jsonl%7s", &n, tail) == 1 && n > 0 && (!lo || n < lo)) lo = n;
+    }
+    closedir(d);
+    return lo;
+}
+
 audit_index_t *audit_index_start(meta_t *m, const char *data_dir, uint64_t log_end)
 {
     /* rows of records the log no longer holds (lost with the page cache in a
@@ -390,6 +411,15 @@ audit_index_t *audit_index_start(meta_t *m, const char *data_dir, uint64_t log_e
     audit_index_t *x = xcalloc(1, sizeof *x);
     x->m = m;
     x->dir = xasprintf("%s/audit", data_dir);
+    /* rows of segments retention purged: their statements are gone from the
+     * trail, so they go from the index too */
+    int first = first_segment(x->dir);
+    if (first > 1) {
+        char fs[16];
+        snprintf(fs, sizeof fs, "%d", first);
+        const char *fa[] = {fs};
+        (void)meta_exec(m, "DELETE FROM audit_index WHERE segment < ?1", 1, fa, NULL, 0);
+    }
     x->segment = 1;
     pthread_mutex_init(&x->mu, NULL);
     pthread_mutex_init(&x->hand_mu, NULL);

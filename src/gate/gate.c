@@ -1606,6 +1606,12 @@ bool gate_check_tx(sess_t *s, const gate_stmt_t *st, gate_err_t *err)
     if (st->action == GATE_ROLLBACK || st->action == GATE_COMMIT || st->action == GATE_EMPTY) return true;
     gate_err_set(err, "25P02",
                  "current transaction is aborted, commands ignored until end of transaction block");
+    /* not run, but sent: on the record like any statement refused */
+    const char *text = st->audit_text ? st->audit_text : st->sql;
+    if (text) {
+        gate_stmt_t tmp = {.action = GATE_ENGINE, .kind = st->kind, .audit_text = (char *)text};
+        audit_not_run(s, &tmp, err);
+    }
     return false;
 }
 
@@ -2263,9 +2269,13 @@ bool gate_copy_end(gate_copy_t *c, bool commit, int64_t *rows, gate_err_t *err)
         }
     }
     met_statement(MET_KIND_COPY, ok && commit);
+    /* abandoned: err says why (bad data, CopyFail), or nothing did */
     gate_err_t aborted;
-    if (!commit && ok) gate_err_set(&aborted, "57014", "COPY from stdin was abandoned");
-    gate_audit_end(c->s, c->st, ok && commit ? *rows : 0, ok && commit ? NULL : ok ? &aborted : err);
+    if (!commit && ok && !err->sqlstate[0]) gate_err_set(&aborted, "57014", "COPY from stdin was abandoned");
+    gate_audit_end(c->s, c->st, ok && commit ? *rows : 0,
+                   ok && commit              ? NULL
+                   : ok && !err->sqlstate[0] ? &aborted
+                                             : err);
     free(c);
     return ok && commit;
 }
@@ -2479,6 +2489,12 @@ void gate_audit_end(sess_t *s, gate_stmt_t *st, int64_t rows, const gate_err_t *
     audit_rec_int(f, "rows", rows);
     audit_rec_int(f, "duration_us", now_us() - st->audit_t0);
     if (err && err->message[0]) audit_rec_str(f, "error", err->message);
+    if (err && !strcmp(err->sqlstate, "42501")) {
+        /* refused while it ran (a governance or session statement checks its
+         * rights itself): the decision is the completion's */
+        audit_rec_str(f, "decision", "denied");
+        audit_rec_str(f, "rule", err->message);
+    }
     if (st->lineage_us > 0) audit_rec_int(f, "lineage_us", st->lineage_us);
     /* on disk, like the statement's record, before the client hears more:
      * usually in the same write and sync (it comes before the door's flush) */

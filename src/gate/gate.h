@@ -167,7 +167,8 @@ typedef struct gate_copy gate_copy_t;
 bool gate_copy_begin(sess_t *s, gate_stmt_t *st, gate_copy_t **out, gate_err_t *err) MUST_CHECK;
 /* fields[i] NULL = SQL NULL. */
 bool gate_copy_row(gate_copy_t *c, int n, char **fields, size_t *lens, gate_err_t *err) MUST_CHECK;
-/* Finishes (commit=true) or abandons the load; returns rows appended. */
+/* Finishes (commit=true) or abandons the load; returns rows appended. When
+ * abandoning, err may hold the reason (recorded); otherwise zero it. */
 bool gate_copy_end(gate_copy_t *c, bool commit, int64_t *rows, gate_err_t *err) MUST_CHECK;
 
 /* Called by the door when a statement fails inside a transaction block. */

@@ -1,6 +1,8 @@
 /* protect.c — row policies and masks applied by rewriting statements (protect.h). */
 #include "gate/protect.h"
 
+#include "audit/audit.h"
+
 #include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -2384,8 +2386,9 @@ bool protect_rewrite(sess_t *s, gate_stmt_t *st, char **out, gate_err_t *err)
         /* exempt, and on the record */
         const rls_set_t *r = policy_set(s);
         if (any_policy(r) && names_protected(s, r, st->sql)) {
-            log_event(LOG_INFO, "policy_exempt", "user=\"%s\" reason=superuser sql=\"%.200s\"", s->user,
-                      st->sql);
+            char *red = audit_redact(st->sql); /* the log is no place for secrets either */
+            log_event(LOG_INFO, "policy_exempt", "user=\"%s\" reason=superuser sql=\"%.200s\"", s->user, red);
+            free(red);
             free(st->audit_policies);
             st->audit_policies = xstrdup("[{\"exempt\":\"superuser\"}]"); /* on the record too */
         }
@@ -2493,7 +2496,11 @@ finish:
     }
     json_decref(t_applied);
     t_applied = NULL;
-    if (res) log_event(LOG_DEBUG, "policy_rewrite", "user=\"%s\" sql=\"%.2000s\"", s->user, res);
+    if (res && log_enabled(LOG_DEBUG)) {
+        char *red = audit_redact(res);
+        log_event(LOG_DEBUG, "policy_rewrite", "user=\"%s\" sql=\"%.2000s\"", s->user, red);
+        free(red);
+    }
     *out = res;
     return true;
 }

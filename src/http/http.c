@@ -327,16 +327,29 @@ static enum MHD_Result run_sql_collect(http_t *h, struct MHD_Connection *c, cons
                              "a valid token is required (POST /api/v1/login, or CREATE TOKEN)");
     }
     meta_user_t u;
-    if (!meta_user_get(m, user, &u) || !u.can_login || id_is_locked(&u))
+    if (!meta_user_get(m, user, &u) || !u.can_login || id_is_locked(&u)) {
+        gate_audit_login(h->srv, "http", user, user, peer, "", false, "28000",
+                         "this token's user may not log in");
         return respond_error(c, 401, "28000", "this token's user may not log in");
+    }
     const char *imp = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Madang-Impersonate");
     meta_user_t eff = u;
     if (imp && *imp) {
         char why[256];
-        if (!id_may_impersonate(m, user, imp, why, sizeof why) || !meta_user_get(m, imp, &eff))
+        snprintf(why, sizeof why, "permission denied to impersonate \"%s\"", imp);
+        bool ok = id_may_impersonate(m, user, imp, why, sizeof why) && meta_user_get(m, imp, &eff);
+        if (ok && !config_host_allowed(&h->srv->cfg, user, peer)) {
+            snprintf(why, sizeof why, "\"%s\" may not impersonate from %s (impersonation.allowed_hosts)",
+                     user, peer);
+            ok = false;
+        }
+        if (!ok) {
+            /* refused before any statement: on the record as the wire's refusal is */
+            gate_audit_login(h->srv, "http", imp, user, peer,
+                             MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent"), false, "42501",
+                             why);
             return respond_error(c, 403, "42501", why);
-        if (!config_host_allowed(&h->srv->cfg, user, peer))
-            return respond_error(c, 403, "42501", "impersonation is not allowed from this host");
+        }
     }
     sess_t *s = sess_create(h->srv, imp && *imp ? imp : user, eff.superuser, peer, "http");
     if (!s) return respond_error(c, 503, "53000", "could not open an engine connection");

@@ -947,7 +947,7 @@ static bool copy_in(conn_t *c, gate_stmt_t *g, bool *ok, gate_err_t *err)
     pgw_copy_response(&c->wbuf, 'G', false, g->ncols);
     if (!flush_out(c)) {
         int64_t rows;
-        gate_err_t e2;
+        gate_err_t e2 = {0}; /* no reason: abandoned */
         if (!gate_copy_end(gc, false, &rows, &e2)) log_event(LOG_DEBUG, "copy_abandoned", "");
         return false;
     }
@@ -997,7 +997,8 @@ static bool copy_in(conn_t *c, gate_stmt_t *g, bool *ok, gate_err_t *err)
     }
     pgw_copy_parser_free(&parser);
     int64_t rows = 0;
-    gate_err_t e2;
+    gate_err_t e2 = {0};
+    if (failed) e2 = *err; /* why the load was abandoned, for its audit record */
     if (!gate_copy_end(gc, !failed, &rows, &e2) && !failed) {
         *err = e2;
         failed = true;
@@ -1209,12 +1210,14 @@ static bool handle_parse(conn_t *c, const char *body, size_t len, gate_err_t *er
         gate_err_set(err, "42601", "cannot insert multiple commands into a prepared statement");
         return false;
     }
-    if (!gate_check_tx(c->sess, &(gate_stmt_t){.action = GATE_ENGINE}, err)) {
+    if (c->sess->tx == SESS_TX_FAILED) {
         /* PostgreSQL still parses ROLLBACK/COMMIT in a failed transaction */
         lex_t l;
         lex_init(&l, m.query, strlen(m.query));
         lex_tok_t t = lex_next(&l);
-        if (!(lex_is(&t, "ROLLBACK") || lex_is(&t, "COMMIT") || lex_is(&t, "END") || lex_is(&t, "ABORT")))
+        if (!(lex_is(&t, "ROLLBACK") || lex_is(&t, "COMMIT") || lex_is(&t, "END") || lex_is(&t, "ABORT")) &&
+            !gate_check_tx(c->sess, &(gate_stmt_t){.action = GATE_ENGINE, .audit_text = (char *)m.query},
+                           err))
             return false;
     }
     park_open_results(c);

@@ -205,7 +205,17 @@ bool config_load(config_t *c, const char *path, bool missing_ok, char *err, size
         }
         continue;
     bad:
-        snprintf(err, errlen, "%s:%d: bad value \"%s\" for %s", path, lineno, val, k);
+        if (key->kind == K_BOOL)
+            snprintf(err, errlen, "%s:%d: bad value \"%s\" for %s: say on or off", path, lineno, val, k);
+        else if (key->kind == K_DURATION)
+            snprintf(err, errlen,
+                     "%s:%d: bad value \"%s\" for %s: a duration of at least %lds (30s, 5min, 2h, 1d)", path,
+                     lineno, val, k, key->min);
+        else if (key->kind == K_INT)
+            snprintf(err, errlen, "%s:%d: bad value \"%s\" for %s: a whole number, at least %ld", path,
+                     lineno, val, k, key->min);
+        else
+            snprintf(err, errlen, "%s:%d: bad value \"%s\" for %s", path, lineno, val, k);
         ok = false;
     }
     fclose(f);

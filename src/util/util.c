@@ -71,6 +71,11 @@ void log_set_level(log_level_t lvl)
     g_level = lvl;
 }
 
+bool log_enabled(log_level_t lvl)
+{
+    return lvl >= g_level;
+}
+
 void log_event(log_level_t lvl, const char *event, const char *fmt, ...)
 {
     if (lvl < g_level) return;

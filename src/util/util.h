@@ -26,6 +26,8 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 typedef enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR } log_level_t;
 void log_set_level(log_level_t lvl);
+/* Whether events of this level are written (to skip building what is not). */
+bool log_enabled(log_level_t lvl);
 /* log_event(LOG_INFO, "server_start", "pg_port=%d http_port=%d", 5433, 8080) */
 void log_event(log_level_t lvl, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -216,8 +216,53 @@ static void test_writer(void)
     free(rm);
 }
 
+/* Secrets never reach a record: every spelling of PASSWORD's literal, a
+ * CREATE SECRET's literals, connection strings, token secrets; the rest of
+ * the text is kept byte for byte. */
+static void redacts(const char *in, const char *want)
+{
+    char *got = audit_redact(in);
+    if (strcmp(got, want) != 0) fprintf(stderr, "redact: %s\n   got: %s\n  want: %s\n", in, got, want);
+    CHECK(!strcmp(got, want));
+    free(got);
+}
+
+static void test_redact(void)
+{
+    redacts("CREATE USER a PASSWORD 'pw1'", "CREATE USER a PASSWORD '***'");
+    redacts("create user a with password 'it''s'", "create user a with password '***'");
+    redacts("ALTER USER a PASSWORD E'x\\'y'", "ALTER USER a PASSWORD '***'");
+    redacts("CREATE USER s2 WITH PASSWORD $$SecretDollar02$$", "CREATE USER s2 WITH PASSWORD '***'");
+    redacts("CREATE USER s3 WITH PASSWORD $tag$Secret$Tag03$tag$ LOGIN",
+            "CREATE USER s3 WITH PASSWORD '***' LOGIN");
+    redacts("CREATE USER s9 PASSWORD/*c*/'SecretComment09'", "CREATE USER s9 PASSWORD/*c*/'***'");
+    redacts("CREATE USER s9 PASSWORD -- c\n 'SecretComment10'", "CREATE USER s9 PASSWORD -- c\n '***'");
+    redacts("CREATE USER s14 WITH PASSWORD U&'SecretUnicode14'", "CREATE USER s14 WITH PASSWORD '***'");
+    redacts("CREATE USER s15 PASSWORD\n\t'Secret15'; CREATE USER s16 PASSWORD 'Secret16'",
+            "CREATE USER s15 PASSWORD\n\t'***'; CREATE USER s16 PASSWORD '***'");
+    redacts("CREATE USER s17 PASSWORD 'unterminated", "CREATE USER s17 PASSWORD '***'");
+    redacts("ALTER USER s18 ENCRYPTED PASSWORD 'Secret18'", "ALTER USER s18 ENCRYPTED PASSWORD '***'");
+    /* not a password: kept */
+    redacts("SELECT 'password' AS password, 'x' FROM t", "SELECT 'password' AS password, 'x' FROM t");
+    redacts("SELECT password FROM t WHERE note = 'PASSWORD'",
+            "SELECT password FROM t WHERE note = 'PASSWORD'");
+    /* CREATE SECRET: every literal */
+    redacts("CREATE SECRET s (TYPE s3, KEY_ID 'AKIA1', SECRET 'wJalr')",
+            "CREATE SECRET s (TYPE s3, KEY_ID '***', SECRET '***')");
+    redacts("CREATE OR REPLACE PERSISTENT SECRET s (TYPE s3, SECRET $$x$$); SELECT 'kept'",
+            "CREATE OR REPLACE PERSISTENT SECRET s (TYPE s3, SECRET '***'); SELECT 'kept'");
+    /* connection strings */
+    redacts("ATTACH 'host=db password=hunter2 user=x' AS pg (TYPE postgres)",
+            "ATTACH '***' AS pg (TYPE postgres)");
+    /* token secrets, anywhere outside what is cut */
+    redacts("SELECT 'mdt_0123456789abcdef0123456789' AS t", "SELECT 'mdt_***' AS t");
+    redacts("select 1 -- mdt_0123456789abcdef0123456789abcdef", "select 1 -- mdt_***");
+    redacts("SELECT 'mdt_short'", "SELECT 'mdt_short'");
+}
+
 int main(void)
 {
+    test_redact();
     test_escaping();
     test_records();
     test_writer();

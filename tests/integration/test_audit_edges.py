@@ -1,0 +1,301 @@
+"""Issue 7, the edges of "every statement, exactly once, no secrets": secrets in
+every spelling PostgreSQL accepts, statements refused inside an aborted
+transaction, refused HTTP impersonation, governance refused while it runs,
+COPY that fails on its data, export --since as a time, retention (segments,
+index, anchors) and verify's anchors."""
+import glob
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import psycopg
+import psycopg2
+import pytest
+
+from conftest import MADANG, MadangServer
+
+FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    d = tmp_path_factory.mktemp("audit_edges")
+    s = MadangServer(d / "data", demo=True).start(timeout=300)
+    s.psql("CREATE USER alice PASSWORD 'alice-edge-pw'; CREATE USER bob PASSWORD 'bob-edge-pw'; "
+           "CREATE USER zeppelin PASSWORD 'zep-edge-pw'; GRANT IMPERSONATE ON USER alice TO USER zeppelin; "
+           "GRANT SELECT ON customers TO alice; CREATE TABLE edge_notes (id INTEGER, body VARCHAR); "
+           "GRANT ALL ON edge_notes TO alice")
+    yield s
+    s.stop()
+
+
+def records(s):
+    out = []
+    for p in sorted(glob.glob(os.path.join(s.data_dir, "audit", "segment-*.jsonl"))):
+        with open(p) as f:
+            out += [json.loads(line) for line in f if line.endswith("\n")]
+    return out
+
+
+def statements(s, marker):
+    recs = records(s)
+    comp = {r["statement_seq"]: r for r in recs if r["type"] == "completion"}
+    return [(r, comp.get(r["seq"])) for r in recs if r["type"] == "statement" and marker in r["statement"]]
+
+
+def connect(s, user="admin", password=None):
+    c = psycopg2.connect(s.dsn(user, password))
+    c.autocommit = True
+    return c
+
+
+def audit_log(s, where):
+    c = connect(s)
+    cur = c.cursor()
+    cur.execute("SELECT statement, decision, rule, sqlstate, kind, type, user_name, real_user, door, outcome "
+                "FROM madang.audit_log WHERE " + where + " ORDER BY seq")
+    rows = cur.fetchall()
+    c.close()
+    return rows
+
+
+SECRETS = [
+    ("CREATE USER s2 WITH PASSWORD $$SecretDollar02$$", True),
+    ("CREATE USER s3 WITH PASSWORD $tag$SecretDollarTag03$tag$", True),
+    ("CREATE USER s9 PASSWORD/*c*/'SecretComment09'", True),
+    ("CREATE USER s10 PASSWORD -- c\n 'SecretComment10'", True),
+    ("CREATE USER s14 WITH PASSWORD U&'SecretUnicode14'", None),  # refused or not: never recorded
+    ("ALTER USER s2 WITH PASSWORD E'SecretEscape\\'15'", True),
+    ("CREATE SECRET s16 (TYPE s3, KEY_ID 'SecretKeyId16', SECRET 'SecretValue16')", False),
+    ("ATTACH 'host=127.0.0.1 password=SecretConn17' AS pg17 (TYPE postgres)", False),
+]
+
+
+@pytest.mark.parametrize("proto", ["simple", "extended"])
+def test_secrets_in_every_spelling_never_recorded(srv, proto):
+    # psycopg2 sends simple queries, psycopg 3 extended ones
+    c = psycopg2.connect(srv.dsn()) if proto == "simple" else psycopg.connect(srv.dsn())
+    c.autocommit = True
+    for sql, ok in SECRETS:
+        sql = re.sub(r"\b(s\d+)\b", lambda m: m.group(1) + proto[0], sql)
+        try:
+            c.cursor().execute(sql)
+            worked = True
+        except (psycopg.Error, psycopg2.Error):
+            worked = False
+        if ok is not None:
+            assert worked == ok, sql
+    c.close()
+    time.sleep(0.3)  # the index follows the segments
+    places = {}
+    for p in glob.glob(os.path.join(srv.data_dir, "audit", "segment-*.jsonl")):
+        places[p] = open(p, encoding="utf-8", errors="replace").read()
+    places["log"] = open(srv.log_path, encoding="utf-8", errors="replace").read()
+    m = sqlite3.connect("file:%s?mode=ro" % os.path.join(srv.data_dir, "meta.db"), uri=True)
+    places["index"] = "\n".join(str(r) for r in m.execute("SELECT statement, rule, error FROM audit_index"))
+    m.close()
+    places["audit_log"] = "\n".join(str(r) for r in audit_log(srv, "true"))
+    r = subprocess.run([MADANG, "audit", "export", "--data", srv.data_dir, "--format", "syslog"],
+                       capture_output=True, text=True, timeout=60)
+    places["export"] = r.stdout
+    for where, text in places.items():
+        assert "Secret" not in text, (where, [line for line in text.splitlines() if "Secret" in line][:3])
+    # the statements are there, their secrets replaced
+    assert statements(srv, "CREATE USER s2%s WITH PASSWORD '***'" % proto[0])
+
+
+def test_statements_in_an_aborted_transaction_are_recorded(srv):
+    # simple protocol (psycopg2) and extended (psycopg 3): each statement sent once, on the record once
+    a = psycopg2.connect(srv.dsn("alice", "alice-edge-pw"))
+    cur = a.cursor()
+    with pytest.raises(psycopg2.Error):
+        cur.execute("SELECT * FROM trades /* ab-denied */")
+    for marker in ("ab-second", "ab-third"):
+        with pytest.raises(psycopg2.Error) as e:
+            cur.execute("SELECT id FROM customers LIMIT 1 /* %s */" % marker)
+        assert e.value.pgcode == "25P02"
+    a.rollback()
+    a.close()
+    b = psycopg.connect(srv.dsn("alice", "alice-edge-pw"))
+    with pytest.raises(psycopg.Error):
+        b.execute("SELECT 1/0::INTEGER, CAST('x' AS INTEGER) /* ab3-failed */")
+    with pytest.raises(psycopg.Error) as e:
+        b.execute("INSERT INTO edge_notes VALUES (%s, %s) /* ab3-insert */", (1, "x"))
+    assert e.value.sqlstate == "25P02"
+    b.rollback()
+    b.close()
+    for marker in ("ab-second", "ab-third", "ab3-insert"):
+        got = statements(srv, marker)
+        assert len(got) == 1, (marker, got)
+        rec, _ = got[0]
+        assert rec["sqlstate"] == "25P02" and rec["decision"] == "error" and rec["user"] == "alice"
+    assert len(statements(srv, "ab-denied")) == 1 and len(statements(srv, "ab3-failed")) == 1
+
+
+def http(srv, path, body=None, headers=None):
+    req = urllib.request.Request(srv.http_url(path), data=json.dumps(body).encode() if body is not None else None,
+                                 headers=dict({"Content-Type": "application/json"}, **(headers or {})))
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def test_refused_http_impersonation_is_recorded(srv):
+    st, body = http(srv, "/api/v1/login", {"user": "zeppelin", "password": "zep-edge-pw"})
+    assert st == 200
+    tok = body["token"]
+    st, body = http(srv, "/api/v1/query", {"sql": "SELECT 1 /* imp-refused */"},
+                    {"Authorization": "Bearer " + tok, "X-Madang-Impersonate": "bob"})
+    assert st == 403 and body["error"]["code"] == "42501"
+    logins = [r for r in records(srv) if r["type"] == "login" and r.get("user") == "bob"
+              and r.get("real_user") == "zeppelin"]
+    assert logins and logins[-1]["outcome"] == "failure" and logins[-1]["door"] == "http"
+    assert logins[-1]["sqlstate"] == "42501" and "bob" in logins[-1]["reason"]
+    assert not statements(srv, "imp-refused")  # it never ran
+    # allowed impersonation still works and is recorded as alice, by zeppelin
+    st, body = http(srv, "/api/v1/query", {"sql": "SELECT 2 /* imp-allowed */"},
+                    {"Authorization": "Bearer " + tok, "X-Madang-Impersonate": "alice"})
+    assert st == 200
+    (rec, _), = statements(srv, "imp-allowed")
+    assert rec["user"] == "alice" and rec["real_user"] == "zeppelin" and rec["door"] == "http"
+
+
+def test_governance_refused_while_it_runs_is_denied(srv):
+    a = connect(srv, "alice", "alice-edge-pw")
+    for sql in ["GRANT SELECT ON customers TO bob /* gov-grant */",
+                "CREATE USER s21 PASSWORD 'gov-pw-21' /* gov-user */",
+                "SET SESSION AUTHORIZATION 'bob' /* gov-sess */"]:
+        with pytest.raises(psycopg2.Error) as e:
+            a.cursor().execute(sql)
+        assert e.value.pgcode == "42501", sql
+    a.close()
+    time.sleep(0.3)
+    for marker in ("gov-grant", "gov-user", "gov-sess"):
+        (rec, comp), = statements(srv, marker)
+        assert comp["sqlstate"] == "42501" and comp["decision"] == "denied" and comp["rule"], marker
+        rows = audit_log(srv, "statement LIKE '%%%s%%'" % marker)
+        assert [(r[1], r[3]) for r in rows] == [("denied", "42501")], (marker, rows)
+        assert rows[0][2]  # the rule
+    assert audit_log(srv, "decision = 'denied' AND statement LIKE '%gov-grant%'")
+
+
+def test_copy_that_fails_on_its_data_records_why(srv):
+    c = connect(srv)
+    cur = c.cursor()
+    import io
+    with pytest.raises(psycopg2.Error) as e:
+        cur.copy_expert("COPY edge_notes FROM STDIN /* copy-bad-int */", io.StringIO("1\tok\nnotanumber\tx\n"))
+    code = e.value.pgcode
+    with pytest.raises(psycopg2.Error) as e:
+        cur.copy_expert("COPY edge_notes FROM STDIN /* copy-short */", io.StringIO("1\n"))
+    short_code = e.value.pgcode
+    c.close()
+    (rec, comp), = statements(srv, "copy-bad-int")
+    assert comp["sqlstate"] == code and comp["sqlstate"] != "57014" and "notanumber" in comp["error"]
+    (rec, comp), = statements(srv, "copy-short")
+    assert comp["sqlstate"] == short_code == "22P04"
+    assert comp["rows"] == 0
+
+
+def export(data, *args):
+    return subprocess.run([MADANG, "audit", "export", "--data", data, "--format", "jsonl", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_export_since_compares_times(srv):
+    recs = records(srv)
+    mid = recs[len(recs) // 2]["ts"]  # 2026-11-27T05:12:12.123456Z
+    want = len([r for r in recs if r["ts"] >= mid])
+    iso = export(srv.data_dir, "--since", mid)
+    assert iso.returncode == 0
+    n = len(iso.stdout.splitlines())
+    assert n >= want  # records written since the listing are in too
+    pg = export(srv.data_dir, "--since", mid.replace("T", " ").rstrip("Z"))
+    assert pg.returncode == 0 and abs(len(pg.stdout.splitlines()) - n) <= 5
+    hh = int(mid[11:13])
+    shifted = mid[:11] + "%02d" % ((hh + 9) % 24) + mid[13:].rstrip("Z") + "+09:00"
+    if hh + 9 < 24:  # the same instant in Seoul
+        off = export(srv.data_dir, "--since", shifted)
+        assert off.returncode == 0 and abs(len(off.stdout.splitlines()) - n) <= 5
+    day = export(srv.data_dir, "--since", mid[:10])
+    assert day.returncode == 0 and len(day.stdout.splitlines()) >= n
+    bad = export(srv.data_dir, "--since", "garbage")
+    assert bad.returncode == 2 and "not a time" in bad.stderr and bad.stdout == ""
+
+
+def verify(data, anchor=None):
+    return subprocess.run([MADANG, "audit", "verify", "--data", data] + (["--anchor", anchor] if anchor else []),
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_verify_anchor_forms(srv):
+    r = verify(srv.data_dir)
+    assert r.returncode == 0, r.stderr
+    m = re.search(r"keep (\d+):([0-9a-f]{64}) as an anchor", r.stdout)
+    assert m
+    assert verify(srv.data_dir, "%s:%s" % (m.group(1), m.group(2))).returncode == 0
+    assert verify(srv.data_dir, m.group(2)).returncode == 0
+    bad = verify(srv.data_dir, "zzzz")
+    assert bad.returncode == 2 and "64 hex digits" in bad.stderr
+    # a record replaced under an anchor that names its seq: named
+    early = records(srv)[5]
+    wrong = "0" * 64
+    r = verify(srv.data_dir, "%d:%s" % (early["seq"], wrong))
+    assert r.returncode == 1 and "record seq %d" % early["seq"] in r.stderr
+
+
+def test_retention_purges_segments_index_and_keeps_anchors(tmp_path):
+    assert os.path.exists(FAKETIME), "faketime is installed by scripts/deps"
+    conf = tmp_path / "madang.conf"
+    conf.write_text("audit.segment_max_mb = 1\naudit.retention_days = 1\n")
+    s = MadangServer(tmp_path / "data", extra_args=["--config", str(conf)]).start()
+    c = connect(s)
+    cur = c.cursor()
+    # over 1 MB of records: a few segments
+    big = "x" * 20000
+    for i in range(80):
+        cur.execute("SELECT %s AS pad /* ret-old-" + str(i) + " */", (big,))
+    c.close()
+    assert s.stop() == 0
+    segs = sorted(glob.glob(os.path.join(s.data_dir, "audit", "segment-*.jsonl")))
+    assert len(segs) >= 2
+    first = [json.loads(line) for line in open(segs[0])]
+    anchor_rec = first[3]
+    last_of_first = first[-1]
+    # three days later, retention of one day purges every segment but the newest
+    s2 = MadangServer(tmp_path / "data", extra_args=["--config", str(conf)],
+                      env={"LD_PRELOAD": FAKETIME, "FAKETIME": "+3d", "FAKETIME_DONT_FAKE_MONOTONIC": "1"})
+    s2.start()
+    try:
+        left = sorted(glob.glob(os.path.join(s.data_dir, "audit", "segment-*.jsonl")))
+        assert segs[0] not in left and left
+        purges = [r for r in records(s2) if r["type"] == "purge"]
+        assert len(purges) == 1 and purges[0]["retention_days"] == 1
+        through = purges[0]["through_seq"]
+        assert through >= last_of_first["seq"]
+        # the index forgets what the trail no longer holds
+        c = connect(s2)
+        cur = c.cursor()
+        cur.execute("SELECT count(*), min(seq) FROM madang.audit_log WHERE seq <= %s", (through,))
+        assert cur.fetchone()[0] == 0
+        cur.execute("SELECT count(*) FROM madang.audit_log WHERE statement LIKE '%%ret-old-0 %%'")
+        assert cur.fetchone()[0] == 0
+        c.close()
+    finally:
+        assert s2.stop() == 0
+    assert verify(s.data_dir).returncode == 0
+    # an anchor whose record was purged: with its seq it passes, bare it cannot be told from a cut
+    r = verify(s.data_dir, "%d:%s" % (anchor_rec["seq"], anchor_rec["hash"]))
+    assert r.returncode == 0 and "purged by retention" in r.stdout, r.stderr
+    r = verify(s.data_dir, anchor_rec["hash"])
+    assert r.returncode == 1 and "purged by retention" in r.stderr
+    # the last record purged is named by the purge record itself
+    r = verify(s.data_dir, purges[0]["through_hash"])
+    assert r.returncode == 0, r.stderr
