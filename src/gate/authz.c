@@ -125,7 +125,9 @@ static struct authz_state *az(sess_t *s);
 
 json_t *authz_serialize(sess_t *s, const char *fn, const char *sql, gate_err_t *err)
 {
-    bool plan = !strcmp(fn, "json_serialize_plan");
+    bool optimized = !strcmp(fn, "json_serialize_plan_optimized");
+    if (optimized) fn = "json_serialize_plan";
+    bool plan = !optimized && !strcmp(fn, "json_serialize_plan");
     struct authz_state *a = az(s);
     if (plan && a->plan && a->plan_version == authz_version() && !strcmp(a->plan_sql, sql))
         return json_incref(a->plan);
@@ -134,7 +136,8 @@ json_t *authz_serialize(sess_t *s, const char *fn, const char *sql, gate_err_t *
     buf_printf(&q, "SELECT %s(", fn);
     lex_put_literal(&q, sql);
     /* smaller JSON: nothing the checks read is null or empty */
-    buf_append_str(&q, ", skip_null := true, skip_empty := true)");
+    buf_append_str(&q, optimized ? ", skip_null := true, skip_empty := true, optimize := true)"
+                                 : ", skip_null := true, skip_empty := true)");
     duckdb_result r;
     json_t *j = NULL;
     if (duckdb_query(s->conn, buf_cstr(&q), &r) != DuckDBSuccess) {
@@ -1593,6 +1596,65 @@ static void add_column(json_t *e, const char *col)
     json_array_append_new(cols, json_string(col));
 }
 
+/* The name of the target's column i (a write's table_info / a CTAS's info). */
+static const char *target_column(json_t *ti, unsigned long long i)
+{
+    return json_string_value(json_object_get(
+        json_array_get(json_object_get(json_object_get(ti, "columns"), "columns"), (size_t)i), "name"));
+}
+
+/* Whether a column_index_map entry names an expression (not INVALID_INDEX:
+ * the column gets its default). */
+static bool mapped(json_t *v)
+{
+    return authz_jidx(v) >= 0; /* plans are read with integers as reals: INVALID_INDEX is 1.8e19 */
+}
+
+/* The columns a write writes: an INSERT's (its column list, or all), an
+ * UPDATE's SET columns, a MERGE's updated and inserted ones, a CTAS's all;
+ * a DELETE removes whole rows (no columns). */
+static void write_columns(json_t *e, json_t *n, json_t *ti, const char *type)
+{
+    size_t ncols = json_array_size(json_object_get(json_object_get(ti, "columns"), "columns"));
+    if (!strcmp(type, "LOGICAL_CREATE_TABLE")) {
+        for (size_t i = 0; i < ncols; i++)
+            if (target_column(ti, i)) add_column(e, target_column(ti, i));
+    } else if (!strcmp(type, "LOGICAL_INSERT")) {
+        json_t *map = json_object_get(json_object_get(n, "column_index_map"), "internal_vector");
+        for (size_t i = 0; i < ncols; i++)
+            if ((!json_array_size(map) || mapped(json_array_get(map, i))) && target_column(ti, i))
+                add_column(e, target_column(ti, i));
+    } else if (!strcmp(type, "LOGICAL_UPDATE")) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(n, "columns"), i, c)
+        {
+            long long idx = authz_jidx(c);
+            if (idx >= 0 && target_column(ti, (unsigned long long)idx)) add_column(e, target_column(ti, idx));
+        }
+    } else if (!strcmp(type, "LOGICAL_MERGE_INTO")) {
+        size_t i, j, k;
+        json_t *a, *act, *c;
+        json_array_foreach(json_object_get(n, "actions"), i, a)
+            json_array_foreach(json_object_get(a, "value"), j, act)
+        {
+            const char *at = authz_jstr(act, "action_type");
+            if (!strcmp(at, "MERGE_UPDATE")) {
+                json_array_foreach(json_object_get(act, "columns"), k, c)
+                {
+                    long long idx = authz_jidx(c);
+                    if (idx >= 0 && target_column(ti, idx)) add_column(e, target_column(ti, idx));
+                }
+            } else if (!strcmp(at, "MERGE_INSERT")) {
+                json_t *map = json_object_get(json_object_get(act, "column_index_map"), "internal_vector");
+                for (size_t x = 0; x < ncols; x++)
+                    if ((!json_array_size(map) || mapped(json_array_get(map, x))) && target_column(ti, x))
+                        add_column(e, target_column(ti, x));
+            }
+        }
+    }
+}
+
 static void objs_walk(objs_t *o, json_t *n)
 {
     if (json_is_array(n)) {
@@ -1621,18 +1683,23 @@ static void objs_walk(objs_t *o, json_t *n)
             }
         }
     } else if (type && (!strcmp(type, "LOGICAL_INSERT") || !strcmp(type, "LOGICAL_UPDATE") ||
-                        !strcmp(type, "LOGICAL_DELETE") || !strcmp(type, "LOGICAL_MERGE_INTO"))) {
-        json_t *ti = json_object_get(n, "table_info");
+                        !strcmp(type, "LOGICAL_DELETE") || !strcmp(type, "LOGICAL_MERGE_INTO") ||
+                        !strcmp(type, "LOGICAL_CREATE_TABLE"))) {
+        bool ctas = !strcmp(type, "LOGICAL_CREATE_TABLE");
+        json_t *ti = json_object_get(n, ctas ? "info" : "table_info");
         if (!ti) ti = json_object_get(n, "table");
         const char *cat = authz_jstr(ti, "catalog");
         if (authz_jstr(ti, "table")[0] && strcmp(cat, "temp") && strcmp(cat, "system")) {
-            char *obj = xasprintf("%s.%s", authz_jstr(ti, "schema"), authz_jstr(ti, "table"));
+            char *obj = xasprintf("%s.%s", authz_jstr(ti, "schema")[0] ? authz_jstr(ti, "schema") : "main",
+                                  authz_jstr(ti, "table"));
             const char *acc = !strcmp(type, "LOGICAL_INSERT")   ? "insert"
                               : !strcmp(type, "LOGICAL_UPDATE") ? "update"
                               : !strcmp(type, "LOGICAL_DELETE") ? "delete"
+                              : ctas                            ? "create"
                                                                 : "merge";
-            obj_entry(o, obj, acc);
+            json_t *e = obj_entry(o, obj, acc);
             free(obj);
+            write_columns(e, n, ti, type);
         }
     }
     const char *k;
@@ -1654,6 +1721,29 @@ char *authz_objects(sess_t *s, const char *sql)
     objs_t o = {json_array()};
     if (plan) objs_walk(&o, json_object_get(plan, "plans"));
     json_decref(plan);
+    /* the columns a read uses: the bound plan reads every column of a view it
+     * expands; the optimized plan only what the statement uses (its filters
+     * too). Which tables: the bound plan's (the optimizer may drop a scan it
+     * knows to be empty); their columns: the optimized plan's where it scans. */
+    json_t *opt = authz_serialize(s, "json_serialize_plan_optimized", sql, &err);
+    if (opt) {
+        objs_t p = {json_array()};
+        objs_walk(&p, json_object_get(opt, "plans"));
+        size_t i, j;
+        json_t *e, *f;
+        json_array_foreach(o.list, i, e)
+        {
+            if (strcmp(authz_jstr(e, "access"), "read")) continue;
+            json_array_foreach(p.list, j, f)
+            {
+                if (!strcmp(authz_jstr(f, "access"), "read") &&
+                    !strcmp(authz_jstr(f, "object"), authz_jstr(e, "object")))
+                    json_object_set(e, "columns", json_object_get(f, "columns"));
+            }
+        }
+        json_decref(p.list);
+        json_decref(opt);
+    }
     char *out = json_dumps(o.list, JSON_COMPACT);
     json_decref(o.list);
     strcache_put(&a->objects, authz_version(), key, out, 8192);

@@ -1169,6 +1169,8 @@ static bool classify_copy(sess_t *s, const char *sql, bool (*type_ok)(duckdb_log
         chk->sql = xstrdup(buf_cstr(&ins));
         ok = authz_check(s, chk, err);
         gate_stmt_free(chk);
+        /* on the record as what it is: a write of these columns, no read */
+        if (ok) st->audit_objects = authz_objects(s, buf_cstr(&ins));
         buf_free(&ins);
     }
     buf_free(&q);

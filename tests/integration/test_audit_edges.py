@@ -299,3 +299,33 @@ def test_retention_purges_segments_index_and_keeps_anchors(tmp_path):
     # the last record purged is named by the purge record itself
     r = verify(s.data_dir, purges[0]["through_hash"])
     assert r.returncode == 0, r.stderr
+
+
+def test_objects_written_and_read_down_to_columns(srv):
+    c = connect(srv)
+    cur = c.cursor()
+    cur.execute("CREATE TABLE obj_t (a INTEGER, b VARCHAR, c INTEGER DEFAULT 5) /* ob-create */")
+    cur.execute("INSERT INTO obj_t (b) VALUES ('y') /* ob-insert-b */")
+    cur.execute("INSERT INTO obj_t VALUES (1, 'x', 2) /* ob-insert-all */")
+    cur.execute("UPDATE obj_t SET c = a + 1 WHERE b = 'x' /* ob-update */")
+    cur.execute("CREATE TABLE obj_t2 AS SELECT a, b FROM obj_t /* ob-ctas */")
+    cur.execute("CREATE VIEW obj_v AS SELECT a, b FROM obj_t")
+    cur.execute("SELECT a FROM obj_v /* ob-view */")
+    cur.execute("DELETE FROM obj_t WHERE a = 1 /* ob-delete */")
+    import io
+    cur.copy_expert("COPY obj_t (a, b) FROM STDIN /* ob-copy */", io.StringIO("7\tz\n"))
+    c.close()
+
+    def objs(marker):
+        (rec, _), = statements(srv, marker)
+        return sorted((o["object"], o["access"], sorted(o["columns"])) for o in rec["objects"])
+
+    assert objs("ob-insert-b") == [("main.obj_t", "insert", ["b"])]
+    assert objs("ob-insert-all") == [("main.obj_t", "insert", ["a", "b", "c"])]
+    assert objs("ob-update") == [("main.obj_t", "read", ["a", "b"]), ("main.obj_t", "update", ["c"])]
+    assert objs("ob-ctas") == [("main.obj_t", "read", ["a", "b"]), ("main.obj_t2", "create", ["a", "b"])]
+    # through a view: the columns the statement uses, not all the view reads
+    assert objs("ob-view") == [("main.obj_t", "read", ["a"])]
+    assert objs("ob-delete") == [("main.obj_t", "delete", []), ("main.obj_t", "read", ["a"])]
+    # COPY FROM is a write of its columns, not a read
+    assert objs("ob-copy") == [("main.obj_t", "insert", ["a", "b"])]
