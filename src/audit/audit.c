@@ -942,23 +942,27 @@ lexed:
 
 static int usage(FILE *f)
 {
-    fprintf(f, "usage: madang audit verify --data DIR [--anchor [SEQ:]HASH]\n"
+    fprintf(f, "usage: madang audit verify --data DIR [--anchor [SEQ:]HASH] [--pubkey FILE]\n"
                "       madang audit export --data DIR [--since TS] --format jsonl|syslog [--socket PATH]\n"
                "       madang audit pubkey --data DIR\n"
                "\n"
                "verify checks every record's hash chain, MAC and the signed checkpoints, and\n"
                "names the first bad record; with --anchor (a record hash kept elsewhere) it\n"
-               "also detects a cut tail. export prints records (RFC 5424 lines for syslog).\n");
+               "also detects a cut tail; with --pubkey (the key `pubkey` exported, kept\n"
+               "elsewhere) checkpoints are checked against it, not the data dir's.\n"
+               "export prints records (RFC 5424 lines for syslog).\n");
     return f == stdout ? 0 : 2;
 }
 
-static int verify(const char *data, const char *anchor)
+static int verify(const char *data, const char *anchor, const char *pubkey)
 {
     char *dir = xasprintf("%s/audit", data);
     audit_t k = {.dir = dir};
     char err[256];
-    /* keys must exist already: verifying never creates them */
-    char *mp = xasprintf("%s/mac.key", dir), *pp = xasprintf("%s/signing.pub", dir);
+    /* keys must exist already: verifying never creates them. The checkpoints'
+     * key: the one exported earlier and kept elsewhere (--pubkey), or the data dir's */
+    char *mp = xasprintf("%s/mac.key", dir),
+         *pp = pubkey ? xstrdup(pubkey) : xasprintf("%s/signing.pub", dir);
     size_t mlen;
     char *m = audit_read_file(mp, &mlen);
     FILE *pf = fopen(pp, "r");
@@ -967,7 +971,11 @@ static int verify(const char *data, const char *anchor)
     free(mp);
     free(pp);
     if (!m || mlen < 64 || !pub) {
-        fprintf(stderr, "madang audit verify: no audit keys in %s\n", dir);
+        if (pubkey && !pub)
+            fprintf(stderr, "madang audit verify: %s is not a public key (madang audit pubkey writes one)\n",
+                    pubkey);
+        else
+            fprintf(stderr, "madang audit verify: no audit keys in %s\n", dir);
         free(m);
         free(dir);
         return 2;
@@ -1275,7 +1283,8 @@ static int export_records(const char *data, const char *since_text, const char *
 int audit_main(int argc, char **argv)
 {
     if (argc < 2) return usage(stderr);
-    const char *cmd = argv[1], *data = NULL, *anchor = NULL, *since = NULL, *format = NULL, *sock = NULL;
+    const char *cmd = argv[1], *data = NULL, *anchor = NULL, *since = NULL, *format = NULL, *sock = NULL,
+               *pubkey = NULL;
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) return usage(stdout);
     for (int i = 2; i < argc; i++) {
         const char *o = argv[i];
@@ -1288,6 +1297,8 @@ int audit_main(int argc, char **argv)
             data = argv[++i];
         else if (!strcmp(o, "--anchor"))
             anchor = argv[++i];
+        else if (!strcmp(o, "--pubkey"))
+            pubkey = argv[++i];
         else if (!strcmp(o, "--since"))
             since = argv[++i];
         else if (!strcmp(o, "--format"))
@@ -1303,7 +1314,7 @@ int audit_main(int argc, char **argv)
         fprintf(stderr, "madang audit %s: --data DIR is required\n", cmd);
         return 2;
     }
-    if (!strcmp(cmd, "verify")) return verify(data, anchor);
+    if (!strcmp(cmd, "verify")) return verify(data, anchor, pubkey);
     if (!strcmp(cmd, "export")) {
         if (!format) format = "jsonl";
         if (strcmp(format, "jsonl") && strcmp(format, "syslog")) {

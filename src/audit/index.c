@@ -72,6 +72,8 @@ enum {
     C_CSEQ,
     C_CSQLSTATE,
     C_ERROR,
+    C_DIRECT,
+    C_TAG,
     C_SEGMENT,
     NCOLS
 };
@@ -101,6 +103,8 @@ static const struct {
     [C_OUTCOME] = {"outcome", 's'},
     [C_CSEQ] = {"statement_seq", 'i'}, /* a completion's link, read into its own row_t */
     [C_ERROR] = {"error", 's'},
+    [C_DIRECT] = {"direct_objects", 'j'},
+    [C_TAG] = {"tag", 's'},
 };
 
 /* Inserts a row, or (a statement indexed before its completion was read)
@@ -108,8 +112,9 @@ static const struct {
 #define UPSERT_SQL                                                                                           \
     "INSERT INTO audit_index (seq, ts, type, session_id, real_user, user_name, client_addr, "                \
     "application_name, door, statement, fingerprint, kind, decision, rule, sqlstate, rows, duration_us, "    \
-    "objects, policies, outcome, completion_seq, completion_sqlstate, error, segment) VALUES (?1, ?2, ?3, "  \
-    "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24) "    \
+    "objects, policies, outcome, completion_seq, completion_sqlstate, error, direct_objects, tag, segment) " \
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "    \
+    "?21, ?22, ?23, ?24, ?25, ?26) "                                                                         \
     "ON CONFLICT (seq) DO UPDATE SET completion_seq = excluded.completion_seq, completion_sqlstate = "       \
     "excluded.completion_sqlstate, rows = excluded.rows, duration_us = excluded.duration_us, error = "       \
     "excluded.error, decision = excluded.decision, rule = excluded.rule WHERE excluded.completion_seq IS "   \

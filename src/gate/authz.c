@@ -1437,9 +1437,64 @@ static const char *names_string_reader(const char *sql)
     return NULL;
 }
 
+/* The statement's shape for its fingerprint, as pg_stat_statements groups
+ * statements: keywords and unquoted names in lower case, whitespace and
+ * comments gone, every constant and parameter (a signed number too) a '?',
+ * and a list of constants — IN (1, 2, 3) — one '?' (as PostgreSQL 18
+ * squashes them). Not the shape authorization caches decisions on. */
+static char *fingerprint_shape(const char *sql)
+{
+    lex_t l;
+    lex_init(&l, sql, strlen(sql));
+    buf_t b;
+    buf_init(&b, strlen(sql) + 16);
+    lex_tok_t prev = {TK_EOF, NULL, 0, 0};
+    for (lex_tok_t t = lex_next(&l); t.type != TK_EOF; t = lex_next(&l)) {
+        if (t.type == TK_ERROR) {
+            buf_free(&b);
+            return xstrdup(sql);
+        }
+        bool constant = t.type == TK_STRING || t.type == TK_NUMBER || t.type == TK_PARAM;
+        /* a sign before a number, where a value starts (not a subtraction) */
+        if (t.type == TK_OP && t.len == 1 && (t.p[0] == '-' || t.p[0] == '+') &&
+            (prev.type == TK_EOF || prev.type == TK_OP || prev.type == TK_LPAREN || prev.type == TK_COMMA ||
+             (prev.type == TK_IDENT &&
+              (lex_is(&prev, "SELECT") || lex_is(&prev, "WHERE") || lex_is(&prev, "AND") ||
+               lex_is(&prev, "OR") || lex_is(&prev, "THEN") || lex_is(&prev, "ELSE") ||
+               lex_is(&prev, "WHEN") || lex_is(&prev, "VALUES") || lex_is(&prev, "BETWEEN"))))) {
+            lex_t peek = l;
+            lex_tok_t n = lex_next(&peek);
+            if (n.type == TK_NUMBER) {
+                l = peek;
+                t = n;
+                constant = true;
+            }
+        }
+        if (constant) {
+            /* "?, ?" in a list is one "?" */
+            if (prev.type == TK_COMMA && b.len >= 3 && !memcmp(b.data + b.len - 3, "? ,", 3)) {
+                b.len -= 2;
+                prev = t;
+                continue;
+            }
+            if (b.len) buf_putc(&b, ' ');
+            buf_putc(&b, '?');
+        } else {
+            if (b.len) buf_putc(&b, ' ');
+            size_t at = b.len;
+            buf_append(&b, t.p, t.len);
+            if (t.type == TK_IDENT)
+                for (size_t i = at; i < b.len; i++) b.data[i] = (char)tolower((unsigned char)b.data[i]);
+        }
+        prev = t;
+    }
+    buf_cstr(&b);
+    return b.data;
+}
+
 char *authz_fingerprint(const char *sql)
 {
-    char *shape = statement_shape(sql);
+    char *shape = fingerprint_shape(sql);
     unsigned char d[32];
     unsigned int n = 0;
     EVP_Digest(shape, strlen(shape), d, &n, EVP_sha256(), NULL);

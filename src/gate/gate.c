@@ -1333,6 +1333,9 @@ bool gate_refresh(sess_t *s, gate_stmt_t *st, gate_err_t *err)
 }
 
 static __thread int t_prepare_depth;
+/* The top-level statement the gate refused after classifying it (its kind,
+ * tag and the objects it would have read and written), for its record. */
+static __thread gate_stmt_t *t_refused;
 
 static bool gate_prepare_inner(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_type),
                                gate_stmt_t **out, gate_err_t *err);
@@ -1351,11 +1354,21 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
     t_prepare_depth--;
     if (t_prepare_depth == 0) {
         if (!ok) {
-            /* refused or failed before it could run: one record, the decision in it */
+            /* refused or failed before it could run: one record, the decision in it
+             * (what it is and would have touched, when the gate got that far) */
             gate_stmt_t tmp = {.action = GATE_ENGINE, .kind = MET_KIND_OTHER, .audit_text = (char *)sql};
+            if (t_refused) {
+                tmp.kind = t_refused->kind;
+                snprintf(tmp.tag, sizeof tmp.tag, "%s", t_refused->tag);
+                tmp.audit_objects = t_refused->audit_objects;
+            }
             audit_not_run(s, &tmp, err);
             tmp.audit_text = NULL;
-        } else if (*out && !(*out)->audit_text) {
+            tmp.audit_objects = NULL;
+        }
+        gate_stmt_free(t_refused);
+        t_refused = NULL;
+        if (ok && *out && !(*out)->audit_text) {
             (*out)->audit_text = xstrdup(sql);
         }
     }
@@ -1582,7 +1595,13 @@ static bool gate_prepare_inner(sess_t *s, const char *sql, bool (*type_ok)(duckd
         return false;
     }
     if (!t_skip_authz && (!authz_check(s, st, err) || !apply_policies(s, st, type_ok, err))) {
-        gate_stmt_free(st);
+        if (t_prepare_depth == 1 && !t_refused && s->srv->audit) {
+            /* the engine could plan it: the record names what it would have touched */
+            st->audit_objects = authz_objects(s, st->orig_sql ? st->orig_sql : st->sql);
+            t_refused = st;
+        } else {
+            gate_stmt_free(st);
+        }
         return false;
     }
     *out = st;
@@ -2338,6 +2357,50 @@ static audit_rec_t *audit_rec_for(sess_t *s)
 
 /* A JSON array kept as text (authz's objects, the policies applied), as a
  * member in canonical form. */
+/* The policies applied, with a table's masks cut to the columns the
+ * statement reads of it (the rewrite masks every masked column of the table;
+ * the record names the masks that shaped what was read). */
+static void audit_policies_used(audit_rec_t *r, const char *policies, const char *objects)
+{
+    json_error_t je;
+    json_t *pol = policies ? json_loads(policies, 0, &je) : NULL;
+    json_t *obj = objects ? json_loads(objects, 0, &je) : NULL;
+    if (!pol) pol = json_array();
+    size_t i, j;
+    json_t *p, *o;
+    json_array_foreach(pol, i, p)
+    {
+        json_t *masks = json_object_get(p, "masks");
+        const char *table = json_string_value(json_object_get(p, "table"));
+        json_t *cols = NULL;
+        json_array_foreach(obj, j, o)
+        {
+            const char *name = json_string_value(json_object_get(o, "object"));
+            const char *acc = json_string_value(json_object_get(o, "access"));
+            if (table && name && acc && !strcmp(name, table) && !strcmp(acc, "read"))
+                cols = json_object_get(o, "columns");
+        }
+        if (!json_is_object(masks) || !cols) continue;
+        json_t *kept = json_object();
+        const char *col;
+        json_t *m;
+        json_object_foreach(masks, col, m)
+        {
+            size_t k;
+            json_t *c;
+            json_array_foreach(cols, k, c) if (json_is_string(c) && !strcmp(json_string_value(c), col))
+            {
+                json_object_set(kept, col, m);
+                break;
+            }
+        }
+        json_object_set_new(p, "masks", kept);
+    }
+    audit_rec_json(r, "policies", pol);
+    json_decref(pol);
+    json_decref(obj);
+}
+
 static void audit_rec_array(audit_rec_t *r, const char *key, const char *text)
 {
     json_error_t je;
@@ -2353,6 +2416,7 @@ static void audit_rec_array(audit_rec_t *r, const char *key, const char *text)
 static void audit_statement_fields(sess_t *s, gate_stmt_t *st, bool allowed, audit_rec_t *f)
 {
     const char *text = st->audit_text ? st->audit_text : st->sql ? st->sql : "";
+    while (isspace((unsigned char)*text)) text++; /* "SELECT 1; SELECT 2": the second is "SELECT 2" */
     char *red = audit_redact(text);
     size_t n = strlen(red);
     size_t cap =
@@ -2384,7 +2448,7 @@ static void audit_statement_fields(sess_t *s, gate_stmt_t *st, bool allowed, aud
                        : NULL;
     audit_rec_array(f, "direct_objects", direct);
     free(direct);
-    audit_rec_array(f, "policies", st->audit_policies);
+    audit_policies_used(f, st->audit_policies, st->audit_objects);
 }
 
 static bool audit_before_running(met_kind_t k)

@@ -123,7 +123,7 @@ typedef struct {
     "SELECT s.seq, s.ts, s.type, s.real_user, s.user_name, s.session_id, s.client_addr, "                    \
     "s.application_name, s.door, s.statement, s.fingerprint, s.kind, s.decision, s.rule, "                   \
     "COALESCE(s.completion_sqlstate, s.sqlstate), s.rows, s.duration_us, s.objects, s.policies, "            \
-    "s.outcome FROM audit_index s WHERE true" filter " ORDER BY s.seq"
+    "s.outcome, s.tag, s.error, s.direct_objects FROM audit_index s WHERE true" filter " ORDER BY s.seq"
 
 static const sysfn_t fns[] = {
     {"madang_users",
@@ -193,11 +193,12 @@ static const sysfn_t fns[] = {
      "'user' AND target = ?1) ORDER BY 1, 2, 3",
      0},
     {"madang_audit_log",
-     {"seq",         "ts",         "type",        "real_user",
-      "user_name",   "session_id", "client_addr", "application_name",
-      "door",        "statement",  "fingerprint", "kind",
-      "decision",    "rule",       "sqlstate",    "rows",
-      "duration_us", "objects",    "policies",    "outcome"},
+     {"seq",         "ts",         "type",          "real_user",
+      "user_name",   "session_id", "client_addr",   "application_name",
+      "door",        "statement",  "fingerprint",   "kind",
+      "decision",    "rule",       "sqlstate",      "rows",
+      "duration_us", "objects",    "policies",      "outcome",
+      "tag",         "error",      "direct_objects"},
      AUDIT_SQL(""),
      AUDIT_SQL(" AND (s.user_name = ?1 OR s.real_user = ?1)"),
      0},
@@ -555,7 +556,8 @@ static const char *views_sql[] = {
     "AS "
     "BIGINT) AS duration_us, CAST(COALESCE(objects, '[]') AS JSON) AS objects, CAST(COALESCE(policies, '[]') "
     "AS "
-    "JSON) AS policies, outcome FROM madang_audit_log()",
+    "JSON) AS policies, outcome, tag, error, CAST(COALESCE(direct_objects, '[]') AS JSON) AS direct_objects "
+    "FROM madang_audit_log()",
     "CREATE OR REPLACE VIEW madang.tokens AS SELECT CAST(token_id AS BIGINT) AS token_id, user_name, "
     "created_by, "
     "created_at::TIMESTAMP AS created_at, expires_at::TIMESTAMP AS expires_at, expired::BOOLEAN AS expired "

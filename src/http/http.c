@@ -256,6 +256,9 @@ static enum MHD_Result query(http_t *h, struct MHD_Connection *c, json_t *in)
 /* GET /api/v1/audit?user=&since=&until=&table=&column=&type=&decision=&limit= —
  * madang.audit_log with the caller's visibility (their own records; all for
  * superusers and the auditors group). */
+static enum MHD_Result run_sql_collect(http_t *h, struct MHD_Connection *c, const char *sql, json_t **result,
+                                       bool *answered);
+
 static enum MHD_Result audit_get(http_t *h, struct MHD_Connection *c)
 {
     buf_t q;
@@ -269,7 +272,8 @@ static enum MHD_Result audit_get(http_t *h, struct MHD_Connection *c)
         {"until", " AND ts < CAST(%s AS TIMESTAMP)"},
         {"type", " AND type = %s"},
         {"decision", " AND decision = %s"},
-        {"table", " AND json_contains(objects, json_object('object', %s))"},
+        {"table", " AND (json_contains(objects, json_object('object', %s)) OR json_contains(direct_objects, "
+                  "json_object('object', %s)))"},
         {"column", " AND list_contains(flatten(list_transform(CAST(objects AS JSON[]), x -> "
                    "CAST(json_extract(x, '$.columns') AS VARCHAR[]))), %s)"},
     };
@@ -278,17 +282,31 @@ static enum MHD_Result audit_get(http_t *h, struct MHD_Connection *c)
         if (!v) continue;
         buf_t lit;
         buf_init(&lit, 64);
-        lex_put_literal(&lit, v);
+        /* a table without its schema is in main, as in SQL */
+        char *qualified =
+            !strcmp(filters[i].param, "table") && !strchr(v, '.') ? xasprintf("main.%s", v) : NULL;
+        lex_put_literal(&lit, qualified ? qualified : v);
+        free(qualified);
         buf_printf(&q, filters[i].cond, buf_cstr(&lit), buf_cstr(&lit));
         buf_free(&lit);
     }
     const char *lim = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
     long n = lim ? strtol(lim, NULL, 10) : 1000;
     if (n <= 0 || n > MAX_ROWS) n = MAX_ROWS;
-    buf_printf(&q, " ORDER BY seq LIMIT %ld", n);
-    enum MHD_Result r = run_sql(h, c, buf_cstr(&q));
+    /* one row more than asked for tells whether there are more */
+    buf_printf(&q, " ORDER BY seq LIMIT %ld", n + 1);
+    json_t *out = NULL;
+    bool answered = false;
+    enum MHD_Result r = run_sql_collect(h, c, buf_cstr(&q), &out, &answered);
     buf_free(&q);
-    return r;
+    if (answered) return r;
+    json_t *rows = json_object_get(out, "rows");
+    if ((long)json_array_size(rows) > n) {
+        json_array_remove(rows, (size_t)n);
+        json_object_set_new(out, "row_count", json_integer(n));
+        json_object_set_new(out, "truncated", json_true());
+    }
+    return respond_json(c, 200, out);
 }
 
 /* Runs sql through the gate as the request's user (token, impersonation).

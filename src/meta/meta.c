@@ -192,6 +192,11 @@ static const char *migrations[] = {
     "ALTER TABLE audit_index RENAME COLUMN statement_seq TO completion_seq;"
     "ALTER TABLE audit_index ADD COLUMN completion_sqlstate TEXT;"
     "ALTER TABLE audit_index ADD COLUMN error TEXT;",
+    /* 8: what a statement named (views as views) and its command tag, for
+     * madang.audit_log; emptied, it is rebuilt from the segments */
+    "DELETE FROM audit_index;"
+    "ALTER TABLE audit_index ADD COLUMN direct_objects TEXT;"
+    "ALTER TABLE audit_index ADD COLUMN tag TEXT;",
 };
 
 int meta_latest_version(void)

@@ -329,3 +329,116 @@ def test_objects_written_and_read_down_to_columns(srv):
     assert objs("ob-delete") == [("main.obj_t", "delete", []), ("main.obj_t", "read", ["a"])]
     # COPY FROM is a write of its columns, not a read
     assert objs("ob-copy") == [("main.obj_t", "insert", ["a", "b"])]
+
+
+def test_denied_statement_names_what_it_would_touch(srv):
+    a = connect(srv, "alice", "alice-edge-pw")
+    with pytest.raises(psycopg2.Error) as e:
+        a.cursor().execute("SELECT price FROM trades WHERE id = 1 /* den-select */")
+    assert e.value.pgcode == "42501"
+    with pytest.raises(psycopg2.Error):
+        a.cursor().execute("UPDATE customers SET email = 'x' WHERE id = 1 /* den-update */")
+    a.close()
+    (rec, _), = statements(srv, "den-select")
+    assert rec["decision"] == "denied" and rec["kind"] == "select" and rec["tag"] == "SELECT"
+    assert [(o["object"], o["access"], sorted(o["columns"])) for o in rec["objects"]] == [
+        ("main.trades", "read", ["id", "price"])]
+    (rec, _), = statements(srv, "den-update")
+    assert rec["decision"] == "denied" and rec["kind"] == "update"
+    assert ("main.customers", "update", ["email"]) in [(o["object"], o["access"], o["columns"]) for o in rec["objects"]]
+
+
+def test_audit_log_columns_and_http_filters(srv):
+    c = connect(srv)
+    cur = c.cursor()
+    cur.execute("CREATE VIEW edge_v AS SELECT id, country FROM customers")
+    for i in range(3):
+        cur.execute("SELECT id FROM edge_v /* via-view-%d */" % i)
+    with pytest.raises(psycopg2.Error):
+        cur.execute("SELECT CAST('x' AS INTEGER) FROM customers /* runtime-err */")
+    c.close()
+    time.sleep(0.3)
+    c = connect(srv)
+    cur = c.cursor()
+    cur.execute("SELECT tag, direct_objects::VARCHAR FROM madang.audit_log WHERE statement LIKE '%via-view-0%'")
+    tag, direct = cur.fetchone()
+    assert tag == "SELECT" and json.loads(direct) == [{"kind": "view", "object": "main.edge_v"}]
+    cur.execute("SELECT sqlstate, error FROM madang.audit_log WHERE statement LIKE '%runtime-err%'")
+    st, err = cur.fetchone()
+    assert st == "22018" or st.startswith("22"), st
+    assert err and "x" in err
+    c.close()
+    st, body = http(srv, "/api/v1/login", {"user": "admin", "password": srv.admin_password})
+    tok = body["token"]
+    hdr = {"Authorization": "Bearer " + tok}
+    # by the view's name (what was named), and by a table without its schema
+    st, body = http(srv, "/api/v1/audit?type=statement&table=main.edge_v", None, hdr)
+    assert st == 200 and body["row_count"] >= 3
+    st, body2 = http(srv, "/api/v1/audit?type=statement&table=edge_v", None, hdr)
+    assert st == 200 and body2["row_count"] == body["row_count"]
+    st, body = http(srv, "/api/v1/audit?type=statement&table=customers", None, hdr)
+    assert st == 200 and body["row_count"] >= 3
+    # limit says when there is more
+    st, body = http(srv, "/api/v1/audit?limit=2", None, hdr)
+    assert st == 200 and body["row_count"] == 2 and len(body["rows"]) == 2 and body["truncated"] is True
+    st, body = http(srv, "/api/v1/audit?type=statement&table=main.edge_v&limit=1000", None, hdr)
+    assert body["truncated"] is False
+
+
+def test_fingerprint_groups_statements_of_one_shape(srv):
+    c = connect(srv)
+    cur = c.cursor()
+    same = ["SELECT id FROM customers WHERE id = 5 /* fp-1 */",
+            "select  id from customers where id=7 /* fp-2 */",
+            "SELECT id\n  FROM Customers WHERE id = -5 /* fp-3 */"]
+    for q in same:
+        cur.execute(q)
+    cur.execute("SELECT id FROM customers WHERE id IN (1, 2, 3) /* fp-in3 */")
+    cur.execute("SELECT id FROM customers WHERE id IN (4) /* fp-in1 */")
+    cur.execute("SELECT country FROM customers WHERE id = 5 /* fp-other */")
+    c.close()
+    fp = {m: statements(srv, m)[0][0]["fingerprint"] for m in ("fp-1", "fp-2", "fp-3", "fp-in3", "fp-in1", "fp-other")}
+    assert fp["fp-1"] == fp["fp-2"] == fp["fp-3"]
+    assert fp["fp-in3"] == fp["fp-in1"]
+    assert fp["fp-other"] != fp["fp-1"]
+
+
+def test_verify_with_an_exported_public_key(tmp_path):
+    srv = MadangServer(tmp_path / "data").start()
+    srv.psql("SELECT 1")
+    assert srv.stop() == 0  # the segment closes with a signed checkpoint
+    pub = subprocess.run([MADANG, "audit", "pubkey", "--data", srv.data_dir], capture_output=True, text=True)
+    assert pub.returncode == 0 and "PUBLIC KEY" in pub.stdout
+    kept = tmp_path / "kept.pub"
+    kept.write_text(pub.stdout)
+    r = subprocess.run([MADANG, "audit", "verify", "--data", srv.data_dir, "--pubkey", str(kept)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    # another key (as after someone replaced the data dir's key pair): the checkpoints do not verify
+    other = tmp_path / "other.key"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(other)], check=True)
+    other_pub = tmp_path / "other.pub"
+    subprocess.run(["openssl", "pkey", "-in", str(other), "-pubout", "-out", str(other_pub)], check=True)
+    r = subprocess.run([MADANG, "audit", "verify", "--data", srv.data_dir, "--pubkey", str(other_pub)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "checkpoint signature does not verify" in r.stderr
+    r = subprocess.run([MADANG, "audit", "verify", "--data", srv.data_dir, "--pubkey", str(tmp_path / "none")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "not a public key" in r.stderr
+
+
+def test_policies_name_the_masks_that_shaped_what_was_read(srv):
+    srv.psql("CREATE TABLE pol_t (id INTEGER, secret VARCHAR); INSERT INTO pol_t VALUES (1, 'abc'); "
+             "GRANT SELECT ON pol_t TO alice; "
+             "CREATE MASKING POLICY pol_m AS (v VARCHAR) RETURNS VARCHAR -> mask_redact(v); "
+             "ALTER TABLE pol_t ALTER COLUMN secret SET MASKING POLICY pol_m")
+    a = connect(srv, "alice", "alice-edge-pw")
+    cur = a.cursor()
+    cur.execute("SELECT id FROM pol_t /* pm-id */")
+    cur.execute("SELECT id, secret FROM pol_t /* pm-secret */")
+    assert cur.fetchall() == [(1, "***")] or cur.rowcount == 1
+    a.close()
+    (rec, _), = statements(srv, "pm-id")
+    assert [p["masks"] for p in rec["policies"] if p.get("table") == "main.pol_t"] == [{}]
+    (rec, _), = statements(srv, "pm-secret")
+    assert [p["masks"] for p in rec["policies"] if p.get("table") == "main.pol_t"] == [{"secret": "pol_m"}]
