@@ -842,6 +842,15 @@ void audit_close(audit_t *a)
  * string's password (ATTACH 'host=… password=…'). */
 static bool holds_password(const char *p, size_t n)
 {
+    /* a URI's user info: scheme://user:password@host */
+    for (size_t i = 0; i + 3 <= n; i++) {
+        if (memcmp(p + i, "://", 3) != 0) continue;
+        bool colon = false;
+        for (size_t j = i + 3; j < n && p[j] != '/' && p[j] != '\''; j++) {
+            if (p[j] == ':') colon = true;
+            if (p[j] == '@' && colon) return true;
+        }
+    }
     for (size_t i = 0; i + 8 <= n; i++) {
         if (strncasecmp(p + i, "password", 8) != 0) continue;
         size_t j = i + 8;
@@ -891,7 +900,10 @@ char *audit_redact(const char *sql)
             (lex_is(&prev, "CREATE") || lex_is(&prev, "REPLACE") || lex_is(&prev, "PERSISTENT") ||
              lex_is(&prev, "TEMPORARY") || lex_is(&prev, "TEMP")))
             whole_literals = true;
-        if (t.type == TK_STRING) {
+        if (t.type == TK_QIDENT && after_password) {
+            /* PASSWORD "…" (refused by the parser, but sent) */
+            ADD_CUT(t.offset, t.offset + t.len);
+        } else if (t.type == TK_STRING) {
             size_t from = t.offset;
             /* U&'…': the U& goes with it */
             if (after_password && prev.type == TK_OP && prev.len == 1 && prev.p[0] == '&' &&
@@ -901,9 +913,10 @@ char *audit_redact(const char *sql)
             if (after_password || whole_literals || holds_password(t.p, t.len))
                 ADD_CUT(from, t.offset + t.len);
         }
-        /* PASSWORD's literal may come after U& (two tokens) */
+        /* PASSWORD's literal may come after U& (two tokens), and go on in
+         * literals that follow it (PostgreSQL joins 'a'<newline>'b') */
         if (after_password && !(t.type == TK_IDENT && t.len == 1 && (t.p[0] == 'u' || t.p[0] == 'U')) &&
-            !(t.type == TK_OP && t.len == 1 && t.p[0] == '&'))
+            !(t.type == TK_OP && t.len == 1 && t.p[0] == '&') && t.type != TK_STRING && t.type != TK_QIDENT)
             after_password = false;
         if (t.type == TK_IDENT && lex_is(&t, "PASSWORD")) after_password = true;
         prev2 = prev;
@@ -1016,11 +1029,16 @@ static int verify(const char *data, const char *anchor, const char *pubkey)
     bool anchor_seen = anchor == NULL;
     /* --anchor HASH, or SEQ:HASH (then an anchor whose record retention purged is told apart from a cut) */
     uint64_t anchor_seq = 0;
+    bool anchor_ok = true;
     if (anchor && strchr(anchor, ':')) {
+        size_t digits = strspn(anchor, "0123456789");
+        anchor_ok = digits > 0 && anchor[digits] == ':';
         anchor_seq = strtoull(anchor, NULL, 10);
+        anchor_ok = anchor_ok && anchor_seq > 0;
         anchor = strchr(anchor, ':') + 1;
     }
-    if (anchor && (strlen(anchor) != 64 || strspn(anchor, "0123456789abcdef") != 64)) {
+    uint64_t anchor_found_at = 0; /* the seq of the record with the anchor's hash */
+    if (anchor && (!anchor_ok || strlen(anchor) != 64 || strspn(anchor, "0123456789abcdef") != 64)) {
         fprintf(stderr, "madang audit verify: --anchor is a record's hash (64 hex digits), or SEQ:HASH\n");
         free(segs);
         EVP_PKEY_free(pub);
@@ -1116,10 +1134,14 @@ static int verify(const char *data, const char *anchor, const char *pubkey)
                     uint64_t th = (uint64_t)json_integer_value(json_object_get(rec, "through_seq"));
                     if (th > purged_through) purged_through = th;
                     if (anchor &&
-                        !strcmp(json_string_value(json_object_get(rec, "through_hash")) ?: "", anchor))
+                        !strcmp(json_string_value(json_object_get(rec, "through_hash")) ?: "", anchor) &&
+                        (!anchor_seq || anchor_seq == th))
                         anchor_seen = true; /* the last record purged */
                 }
-                if (anchor && !strcmp(anchor, h)) anchor_seen = true;
+                if (anchor && !strcmp(anchor, h)) {
+                    anchor_found_at = seq;
+                    anchor_seen = !anchor_seq || anchor_seq == seq;
+                }
                 snprintf(prev, sizeof prev, "%s", h);
                 expect++;
                 total++;
@@ -1136,14 +1158,19 @@ static int verify(const char *data, const char *anchor, const char *pubkey)
                 (unsigned long long)(gap_seq + 1));
         rc = 1;
     }
-    if (rc == 0 && !anchor_seen && anchor_seq && anchor_seq <= purged_through) {
+    if (rc == 0 && !anchor_seen && anchor_seq && !anchor_found_at && anchor_seq <= purged_through) {
         /* its record was purged by retention, and a verified purge record says so */
         printf("audit: anchor seq %llu was purged by retention (records through seq %llu)\n",
                (unsigned long long)anchor_seq, (unsigned long long)purged_through);
         anchor_seen = true;
     }
     if (rc == 0 && !anchor_seen) {
-        if (anchor_seq && anchor_seq < expect)
+        if (anchor_seq && anchor_found_at)
+            fprintf(stderr,
+                    "audit: anchor %llu:%s names record seq %llu, but that hash is record seq %llu's\n",
+                    (unsigned long long)anchor_seq, anchor, (unsigned long long)anchor_seq,
+                    (unsigned long long)anchor_found_at);
+        else if (anchor_seq && anchor_seq < expect)
             fprintf(stderr,
                     "audit: anchor %llu:%s does not match record seq %llu (the record was replaced)\n",
                     (unsigned long long)anchor_seq, anchor, (unsigned long long)anchor_seq);
@@ -1171,7 +1198,7 @@ static int verify(const char *data, const char *anchor, const char *pubkey)
 /* A time as microseconds since the epoch: YYYY-MM-DD, then optionally T or a
  * space, HH:MM[:SS[.frac]], then optionally Z or ±HH[:MM] (no zone: UTC, as
  * the records' own times are). False when s is not such a time. */
-static bool parse_time(const char *s, int64_t *out)
+bool audit_parse_time(const char *s, int64_t *out)
 {
     int y, mo, d, h = 0, mi = 0, n = 0;
     double sec = 0;
@@ -1215,7 +1242,7 @@ static int export_records(const char *data, const char *since_text, const char *
 {
     int64_t since_us = 0;
     const char *since = since_text;
-    if (since && !parse_time(since, &since_us)) {
+    if (since && !audit_parse_time(since, &since_us)) {
         fprintf(stderr,
                 "madang audit export: --since '%s' is not a time: say 2026-11-27, 2026-11-27T09:30:00Z or "
                 "2026-11-27 18:30:00+09:00 (no zone: UTC)\n",
@@ -1247,7 +1274,7 @@ static int export_records(const char *data, const char *since_text, const char *
             json_t *rec = json_loadb(line, (size_t)(nl - line), 0, &je);
             const char *ts = json_string_value(json_object_get(rec, "ts"));
             int64_t at = 0;
-            if (rec && ts && (!since || (parse_time(ts, &at) && at >= since_us))) {
+            if (rec && ts && (!since || (audit_parse_time(ts, &at) && at >= since_us))) {
                 if (!strcmp(format, "syslog")) {
                     /* RFC 5424: <PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG; facility 13 (log audit), info
                      */

@@ -112,6 +112,11 @@ bool audit_sync(audit_t *a, uint64_t seq);
  * token secrets. Heap string. */
 char *audit_redact(const char *sql);
 
+/* A time as microseconds since the epoch: YYYY-MM-DD, then optionally T or a
+ * space, HH:MM[:SS[.frac]], then optionally Z or ±HH[:MM] (no zone: UTC, as
+ * records' ts are). False when s is not such a time. */
+bool audit_parse_time(const char *s, int64_t *out);
+
 /* `madang audit verify|export|pubkey ...`: the process exit code. */
 int audit_main(int argc, char **argv);
 

@@ -240,10 +240,19 @@ static void check_get(walk_t *w, json_t *get)
         if (!col) continue;
         ncols++;
         if (!pol_allows(w->acl, POL_SELECT, schema, table, col, NULL, 0)) {
-            deny(w->err, "%s lacks SELECT on this column; a superuser or the table's owner can GRANT it",
-                 w->acl->user, NULL, "permission denied for column %s of table %s.%s", col, schema, table);
-            snprintf(w->err->hint, sizeof w->err->hint, "GRANT SELECT (%s) ON %s.%s TO %s", col, schema,
-                     table, w->acl->user);
+            if (!pol_allows_any(w->acl, POL_SELECT, schema, table)) {
+                /* no column of it is theirs: name the table, not a column they may not know of */
+                deny(w->err, "%s lacks SELECT on this table; a superuser or the table's owner can GRANT it",
+                     w->acl->user, NULL, "permission denied for table %s.%s", schema, table);
+                snprintf(w->err->hint, sizeof w->err->hint, "GRANT SELECT ON %s.%s TO %s", schema, table,
+                         w->acl->user);
+            } else {
+                deny(w->err, "%s lacks SELECT on this column; a superuser or the table's owner can GRANT it",
+                     w->acl->user, NULL, "permission denied for column %s of table %s.%s", col, schema,
+                     table);
+                snprintf(w->err->hint, sizeof w->err->hint, "GRANT SELECT (%s) ON %s.%s TO %s", col, schema,
+                         table, w->acl->user);
+            }
             w->ok = false;
             return;
         }
@@ -1331,6 +1340,17 @@ static bool load_acl(sess_t *s, gate_err_t *err)
     return true;
 }
 
+static void visible_row(buf_t *ins, const char *schema, const char *table, const char *column)
+{
+    buf_append_str(ins, ", (");
+    lex_put_literal(ins, schema);
+    buf_append_str(ins, ", ");
+    lex_put_literal(ins, table);
+    buf_append_str(ins, ", ");
+    lex_put_literal(ins, column);
+    buf_append_str(ins, ")");
+}
+
 bool authz_refresh(sess_t *s, gate_err_t *err)
 {
     if (!load_acl(s, err)) return false;
@@ -1345,7 +1365,8 @@ bool authz_refresh(sess_t *s, gate_err_t *err)
     buf_t ins;
     buf_init(&ins, 1024);
     buf_append_str(
-        &ins, "DELETE FROM temp.main.madang_visible; INSERT INTO temp.main.madang_visible VALUES ('', '')");
+        &ins,
+        "DELETE FROM temp.main.madang_visible; INSERT INTO temp.main.madang_visible VALUES ('', '', '')");
     if (duckdb_query(s->conn,
                      "SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT temporary AND "
                      "database_name NOT IN ('temp','system') "
@@ -1358,11 +1379,38 @@ bool authz_refresh(sess_t *s, gate_err_t *err)
             if (pol_allows_any(s->acl, POL_SELECT, sc, tb) || pol_allows_any(s->acl, POL_INSERT, sc, tb) ||
                 pol_allows_any(s->acl, POL_UPDATE, sc, tb) ||
                 pol_allows(s->acl, POL_DELETE, sc, tb, NULL, NULL, 0)) {
-                buf_append_str(&ins, ", (");
-                lex_put_literal(&ins, sc);
-                buf_append_str(&ins, ", ");
-                lex_put_literal(&ins, tb);
-                buf_append_str(&ins, ")");
+                /* the whole table (''), or only the columns a column grant reaches */
+                bool whole = pol_owns(s->acl, sc, tb) ||
+                             pol_allows(s->acl, POL_SELECT, sc, tb, NULL, NULL, 0) ||
+                             pol_allows(s->acl, POL_INSERT, sc, tb, NULL, NULL, 0) ||
+                             pol_allows(s->acl, POL_UPDATE, sc, tb, NULL, NULL, 0) ||
+                             pol_allows(s->acl, POL_DELETE, sc, tb, NULL, NULL, 0);
+                if (whole) {
+                    visible_row(&ins, sc, tb, "");
+                } else {
+                    duckdb_prepared_statement ps;
+                    duckdb_result cr;
+                    if (duckdb_prepare(s->conn,
+                                       "SELECT column_name FROM duckdb_columns() WHERE NOT internal AND "
+                                       "database_name NOT IN ('temp','system') AND schema_name = $1 AND "
+                                       "table_name = $2",
+                                       &ps) == DuckDBSuccess) {
+                        duckdb_bind_varchar(ps, 1, sc);
+                        duckdb_bind_varchar(ps, 2, tb);
+                        if (duckdb_execute_prepared(ps, &cr) == DuckDBSuccess) {
+                            for (idx_t k = 0; k < duckdb_row_count(&cr); k++) {
+                                char *col = duckdb_value_varchar(&cr, 0, k);
+                                if (col && (pol_allows(s->acl, POL_SELECT, sc, tb, col, NULL, 0) ||
+                                            pol_allows(s->acl, POL_INSERT, sc, tb, col, NULL, 0) ||
+                                            pol_allows(s->acl, POL_UPDATE, sc, tb, col, NULL, 0)))
+                                    visible_row(&ins, sc, tb, col);
+                                duckdb_free(col);
+                            }
+                        }
+                        duckdb_destroy_result(&cr);
+                    }
+                    duckdb_destroy_prepare(&ps);
+                }
             }
             duckdb_free(sc);
             duckdb_free(tb);
@@ -1468,6 +1516,30 @@ static char *fingerprint_shape(const char *sql)
                 l = peek;
                 t = n;
                 constant = true;
+            }
+        }
+        /* "=-7": an operator run that ends in a sign before a number */
+        if (t.type == TK_OP && t.len > 1 && (t.p[t.len - 1] == '-' || t.p[t.len - 1] == '+')) {
+            lex_t peek = l;
+            lex_tok_t n = lex_next(&peek);
+            if (n.type == TK_NUMBER) {
+                if (b.len) buf_putc(&b, ' ');
+                buf_append(&b, t.p, t.len - 1);
+                l = peek;
+                t = n;
+                constant = true;
+            }
+        }
+        /* "main"."pub" is main.pub */
+        if (t.type == TK_QIDENT && t.len > 2) {
+            bool plain = !isdigit((unsigned char)t.p[1]);
+            for (size_t i = 1; i + 1 < t.len && plain; i++)
+                plain = (t.p[i] >= 'a' && t.p[i] <= 'z') || (t.p[i] >= '0' && t.p[i] <= '9') || t.p[i] == '_';
+            if (plain) {
+                if (b.len) buf_putc(&b, ' ');
+                buf_append(&b, t.p + 1, t.len - 2);
+                prev = t;
+                continue;
             }
         }
         if (constant) {

@@ -25,6 +25,10 @@
 
 static server_t *g_srv;
 
+/* Tags travel joined by the unit separator (a tag name may hold a comma). */
+#define TAG_SEP     '\x1f'
+#define TAG_SEP_SQL "chr(31)"
+
 /* Schemas of the engine that are madang's own, not the warehouse's. */
 static bool system_schema(const char *schema)
 {
@@ -78,8 +82,8 @@ static bool sees_column(const viewer_t *v, const char *schema, const char *table
     return false;
 }
 
-/* The tags on a column (column == NULL: on any column of the table), comma
- * separated in tag order without repeats, or NULL. Heap string. */
+/* The tags on a column (column == NULL: on any column of the table),
+ * separated by TAG_SEP in tag order without repeats, or NULL. Heap string. */
 static char *tags_of(const rls_set_t *r, const char *schema, const char *table, const char *column)
 {
     buf_t b;
@@ -90,7 +94,7 @@ static char *tags_of(const rls_set_t *r, const char *schema, const char *table, 
         if (strcmp(e->schema, schema) || strcmp(e->table, table) || (column && strcmp(e->column, column)))
             continue;
         if (last && !strcmp(last, e->value)) continue;
-        if (b.len) buf_putc(&b, ',');
+        if (b.len) buf_putc(&b, TAG_SEP);
         buf_append_str(&b, e->value);
         last = e->value;
     }
@@ -100,6 +104,69 @@ static char *tags_of(const rls_set_t *r, const char *schema, const char *table, 
     }
     buf_cstr(&b);
     return b.data;
+}
+
+/* The columns of schema.table the viewer may see: how many, and their tags
+ * (*tags: separated by TAG_SEP, in tag order without repeats, or NULL). */
+static int visible_columns(viewer_t *v, const char *schema, const char *table, char **tags)
+{
+    *tags = NULL;
+    duckdb_prepared_statement ps;
+    if (duckdb_prepare(
+            v->c,
+            "SELECT column_name FROM duckdb_columns() WHERE database_name NOT IN ('temp', 'system') "
+            "AND schema_name = $1 AND table_name = $2",
+            &ps) != DuckDBSuccess) {
+        duckdb_destroy_prepare(&ps);
+        return 0;
+    }
+    duckdb_bind_varchar(ps, 1, schema);
+    duckdb_bind_varchar(ps, 2, table);
+    duckdb_result r;
+    int n = 0;
+    if (duckdb_execute_prepared(ps, &r) == DuckDBSuccess) {
+        int nt = 0;
+        const char **seen = NULL;
+        for (idx_t i = 0; i < duckdb_row_count(&r); i++) {
+            char *col = duckdb_value_varchar(&r, 0, i);
+            if (col && sees_column(v, schema, table, col)) {
+                n++;
+                for (int k = 0; k < v->rls->ncoltag; k++) {
+                    const rls_colref_t *e = &v->rls->coltag[k];
+                    if (strcmp(e->schema, schema) || strcmp(e->table, table) || strcmp(e->column, col))
+                        continue;
+                    bool dup = false;
+                    for (int j = 0; j < nt; j++) dup |= !strcmp(seen[j], e->value);
+                    if (!dup) {
+                        seen = xrealloc(seen, sizeof *seen * (size_t)(nt + 1));
+                        seen[nt++] = e->value;
+                    }
+                }
+            }
+            duckdb_free(col);
+        }
+        /* in tag order, as tags_of gives them */
+        for (int i = 1; i < nt; i++)
+            for (int j = i; j > 0 && strcmp(seen[j - 1], seen[j]) > 0; j--) {
+                const char *t = seen[j];
+                seen[j] = seen[j - 1];
+                seen[j - 1] = t;
+            }
+        if (nt) {
+            buf_t b;
+            buf_init(&b, 64);
+            for (int i = 0; i < nt; i++) {
+                if (i) buf_putc(&b, TAG_SEP);
+                buf_append_str(&b, seen[i]);
+            }
+            buf_cstr(&b);
+            *tags = b.data;
+        }
+        free(seen);
+    }
+    duckdb_destroy_result(&r);
+    duckdb_destroy_prepare(&ps);
+    return n;
 }
 
 /* Runs an engine catalog query; false (with err) when it fails. */
@@ -138,7 +205,17 @@ static bool tables_fill(const char *user, bool su, const char **args, sys_rows_t
             cell[k] = duckdb_value_is_null(&r, k, i) ? NULL : duckdb_value_varchar(&r, k, i);
         if (cell[0] && cell[1] && !system_schema(cell[0]) && sees_table(&v, cell[0], cell[1])) {
             char *owner = pol_owner_of(g_srv->meta, cell[0], cell[1]);
-            char *tags = tags_of(v.rls, cell[0], cell[1], NULL);
+            char *tags = NULL;
+            if (v.all || pol_owns(v.acl, cell[0], cell[1])) {
+                tags = tags_of(v.rls, cell[0], cell[1], NULL);
+            } else {
+                /* a column grant shows those columns: their count, their tags */
+                char count[24];
+                snprintf(count, sizeof count, "%d", visible_columns(&v, cell[0], cell[1], &tags));
+                duckdb_free(cell[4]);
+                cell[4] = duckdb_malloc(strlen(count) + 1);
+                memcpy(cell[4], count, strlen(count) + 1);
+            }
             bool filtered = rls_has_row_policies(v.rls, cell[0], cell[1]);
             /* the row count of a filtered table would tell what the filter hides */
             const char *rows = filtered && !v.all && !pol_owns(v.acl, cell[0], cell[1]) ? NULL : cell[5];
@@ -218,7 +295,8 @@ static const sys_fn_t fns[] = {
      columns_fill},
 };
 
-#define TAG_LIST "CASE WHEN tags IS NULL THEN []::VARCHAR[] ELSE string_split(tags, ',') END AS tags"
+#define TAG_LIST                                                                                             \
+    "CASE WHEN tags IS NULL THEN []::VARCHAR[] ELSE string_split(tags, " TAG_SEP_SQL ") END AS tags"
 
 static const char *views_sql[] = {
     "CREATE OR REPLACE VIEW madang.tables AS SELECT schema_name, table_name, table_kind, owner, comment, "

@@ -85,11 +85,18 @@ INSERT INTO madang_settings VALUES
 @@
 -- relations the session's user may read something of (madang refreshes it when grants change);
 -- superusers see everything
-CREATE OR REPLACE TEMP TABLE madang_visible(schema_name VARCHAR, table_name VARCHAR)
+CREATE OR REPLACE TEMP TABLE madang_visible(schema_name VARCHAR, table_name VARCHAR, column_name VARCHAR)
 @@
 CREATE OR REPLACE TEMP MACRO madang_can_see(s, t) AS ('{{SUPERUSER}}' = 'on' OR (SELECT count(*) > 0
   FROM (SELECT s AS madang_s, t AS madang_t) madang_p, madang_visible madang_v
   WHERE madang_v.schema_name = madang_p.madang_s AND madang_v.table_name = madang_p.madang_t))
+@@
+-- columns: a row with column_name '' stands for every column (a table-level privilege or ownership);
+-- a column grant lists its columns, as information_schema.columns shows only those in PostgreSQL
+CREATE OR REPLACE TEMP MACRO madang_can_see_col(s, t, c) AS ('{{SUPERUSER}}' = 'on' OR (SELECT count(*) > 0
+  FROM (SELECT s AS madang_s, t AS madang_t, c AS madang_col) madang_p, madang_visible madang_v
+  WHERE madang_v.schema_name = madang_p.madang_s AND madang_v.table_name = madang_p.madang_t
+    AND madang_v.column_name IN ('', madang_p.madang_col)))
 @@
 CREATE OR REPLACE TEMP MACRO pg_relation_is_publishable(x) AS false
 @@
@@ -223,11 +230,11 @@ SELECT c.table_oid::BIGINT AS attrelid, c.column_name AS attname, madang_typoid(
   '' AS attidentity, '' AS attgenerated, false AS attisdropped, true AS attislocal, 0 AS attinhcount,
   CASE WHEN c.data_type = 'VARCHAR' THEN 100 ELSE 0 END::BIGINT AS attcollation,
   NULL::VARCHAR[] AS attacl, NULL::VARCHAR[] AS attoptions, NULL::VARCHAR[] AS attfdwoptions, NULL::VARCHAR AS attmissingval
-FROM duckdb_columns() c WHERE c.database_name = '{{DB}}' AND madang_can_see(c.schema_name, c.table_name)
+FROM duckdb_columns() c WHERE c.database_name = '{{DB}}' AND madang_can_see_col(c.schema_name, c.table_name, c.column_name)
 @@
 CREATE OR REPLACE TEMP VIEW pg_attrdef AS
 SELECT (table_oid * 1000 + column_index)::BIGINT AS oid, table_oid::BIGINT AS adrelid, column_index::SMALLINT AS adnum, column_default AS adbin
-FROM duckdb_columns() madang_c WHERE column_default IS NOT NULL AND database_name = '{{DB}}' AND madang_can_see(madang_c.schema_name, madang_c.table_name)
+FROM duckdb_columns() madang_c WHERE column_default IS NOT NULL AND database_name = '{{DB}}' AND madang_can_see_col(madang_c.schema_name, madang_c.table_name, madang_c.column_name)
 @@
 CREATE OR REPLACE TEMP VIEW pg_index AS
 SELECT idxoid::BIGINT AS indexrelid, table_oid::BIGINT AS indrelid, len(constraint_column_indexes)::SMALLINT AS indnatts,
@@ -273,7 +280,7 @@ WHERE c.database_name = '{{DB}}' AND c.constraint_type IN ('CHECK','UNIQUE','PRI
 CREATE OR REPLACE TEMP VIEW pg_description AS
 SELECT table_oid::BIGINT AS objoid, 1259::BIGINT AS classoid, 0 AS objsubid, comment AS description FROM duckdb_tables() madang_t WHERE comment IS NOT NULL AND database_name = '{{DB}}' AND madang_can_see(madang_t.schema_name, madang_t.table_name)
 UNION ALL SELECT view_oid, 1259, 0, comment FROM duckdb_views() madang_w WHERE comment IS NOT NULL AND NOT internal AND database_name = '{{DB}}' AND madang_can_see(madang_w.schema_name, madang_w.view_name)
-UNION ALL SELECT table_oid, 1259, column_index, comment FROM duckdb_columns() madang_c WHERE comment IS NOT NULL AND database_name = '{{DB}}' AND madang_can_see(madang_c.schema_name, madang_c.table_name)
+UNION ALL SELECT table_oid, 1259, column_index, comment FROM duckdb_columns() madang_c WHERE comment IS NOT NULL AND database_name = '{{DB}}' AND madang_can_see_col(madang_c.schema_name, madang_c.table_name, madang_c.column_name)
 UNION ALL SELECT index_oid, 1259, 0, comment FROM duckdb_indexes() WHERE comment IS NOT NULL AND database_name = '{{DB}}'
 UNION ALL SELECT sequence_oid, 1259, 0, comment FROM duckdb_sequences() WHERE comment IS NOT NULL AND database_name = '{{DB}}'
 UNION ALL SELECT oid, 2615, 0, comment FROM duckdb_schemas() WHERE comment IS NOT NULL AND database_name = '{{DB}}'
@@ -467,7 +474,7 @@ WHERE madang_t.table_catalog = '{{DB}}' AND madang_can_see(madang_t.table_schema
 CREATE OR REPLACE TEMP VIEW madang_is_columns AS
 SELECT * REPLACE ('madang' AS table_catalog, coalesce(format_type(madang_typoid(data_type), NULL), lower(data_type)) AS data_type)
 FROM information_schema.columns madang_c
-WHERE madang_c.table_catalog = '{{DB}}' AND madang_can_see(madang_c.table_schema, madang_c.table_name)
+WHERE madang_c.table_catalog = '{{DB}}' AND madang_can_see_col(madang_c.table_schema, madang_c.table_name, madang_c.column_name)
 @@
 CREATE OR REPLACE TEMP VIEW madang_is_views AS
 SELECT * REPLACE ('madang' AS table_catalog) FROM information_schema.views madang_v

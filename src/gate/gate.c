@@ -52,6 +52,12 @@ static void deny(gate_err_t *err, const char *what, const char *hint)
 
 /* DuckDB messages look like "Catalog Error: Table with name x does not exist!\nDid you mean ...".
  * The prefix names the error class; map it to PostgreSQL's SQLSTATE. */
+/* Whether this thread's session may see the whole catalog (superuser): the
+ * engine's hints ("Did you mean \"hr.salaries\"?", "Candidate bindings: …")
+ * name tables and columns the session may not know of, so others do not get
+ * them. Set by gate_prepare for the session it prepares for. */
+static __thread bool t_whole_catalog = true;
+
 void gate_err_from_duckdb(gate_err_t *err, const char *msg, duckdb_error_type type)
 {
     memset(err, 0, sizeof *err);
@@ -129,7 +135,9 @@ void gate_err_from_duckdb(gate_err_t *err, const char *msg, duckdb_error_type ty
             const char *end = strchr(line, '\n');
             size_t len = end ? (size_t)(end - line) : strlen(line);
             if (strncmp(line, "Did you mean", 12) == 0) {
-                snprintf(err->hint, sizeof err->hint, "%.*s", (int)len, line);
+                if (t_whole_catalog) snprintf(err->hint, sizeof err->hint, "%.*s", (int)len, line);
+            } else if (!t_whole_catalog && strncmp(line, "Candidate bindings", 18) == 0) {
+                /* names columns the session may not see */
             } else if (strncmp(line, "LINE ", 5) == 0) {
                 skip_caret = true;
             } else if (skip_caret && len > 0 && line[len - 1] == '^') {
@@ -212,6 +220,7 @@ void gate_stmt_free(gate_stmt_t *st)
     free(st->token_user);
     free(st->token_expires);
     free(st->audit_objects);
+    free(st->audit_direct);
     free(st->audit_policies);
     free(st->audit_text);
     if (st->audit_static) {
@@ -806,6 +815,21 @@ static bool classify_user(const char *sql, gate_action_t action, gate_stmt_t **o
             } else if (t.type == TK_STRING) {
                 free(st->password);
                 st->password = lex_value(&t);
+                /* 'a' <newline> 'b' is one literal, as in PostgreSQL */
+                for (;;) {
+                    lex_t peek = l;
+                    lex_tok_t n = lex_next(&peek);
+                    const char *gap = t.p + t.len;
+                    bool newline = n.type == TK_STRING && memchr(gap, '\n', (size_t)(n.p - gap)) != NULL;
+                    if (!newline) break;
+                    char *more = lex_value(&n);
+                    char *joined = xasprintf("%s%s", st->password, more);
+                    free(more);
+                    free(st->password);
+                    st->password = joined;
+                    l = peek;
+                    t = n;
+                }
             } else {
                 goto syntax;
             }
@@ -818,7 +842,8 @@ static bool classify_user(const char *sql, gate_action_t action, gate_stmt_t **o
                    lex_is(&t, "NOREPLICATION") || lex_is(&t, "NOBYPASSRLS")) {
             /* accepted for compatibility; every madang user may log in */
         } else {
-            char *w = lex_value(&t);
+            /* the word, never a literal (it could be part of a secret) */
+            char *w = t.type == TK_IDENT ? lex_value(&t) : xstrdup("(a literal)");
             gate_err_set(err, "0A000", "role option \"%s\" is not supported by madang", w);
             free(w);
             gate_stmt_free(st);
@@ -1349,6 +1374,7 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
                   gate_err_t *err)
 {
     if (t_prepare_depth == 0) authz_new_statement(s);
+    t_whole_catalog = s->superuser;
     t_prepare_depth++;
     bool ok = gate_prepare_inner(s, sql, type_ok, out, err);
     t_prepare_depth--;
@@ -1361,10 +1387,22 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
                 tmp.kind = t_refused->kind;
                 snprintf(tmp.tag, sizeof tmp.tag, "%s", t_refused->tag);
                 tmp.audit_objects = t_refused->audit_objects;
+                tmp.audit_direct = t_refused->audit_direct;
+                /* refused in the query a COPY or DECLARE runs: the statement is the COPY or DECLARE */
+                lex_t l;
+                lex_init(&l, sql, strlen(sql));
+                lex_tok_t w0 = lex_next(&l);
+                if (lex_is(&w0, "COPY")) {
+                    tmp.kind = MET_KIND_COPY;
+                    snprintf(tmp.tag, sizeof tmp.tag, "COPY");
+                } else if (lex_is(&w0, "DECLARE")) {
+                    snprintf(tmp.tag, sizeof tmp.tag, "DECLARE CURSOR");
+                }
             }
             audit_not_run(s, &tmp, err);
             tmp.audit_text = NULL;
             tmp.audit_objects = NULL;
+            tmp.audit_direct = NULL;
         }
         gate_stmt_free(t_refused);
         t_refused = NULL;
@@ -1595,9 +1633,12 @@ static bool gate_prepare_inner(sess_t *s, const char *sql, bool (*type_ok)(duckd
         return false;
     }
     if (!t_skip_authz && (!authz_check(s, st, err) || !apply_policies(s, st, type_ok, err))) {
-        if (t_prepare_depth == 1 && !t_refused && s->srv->audit) {
-            /* the engine could plan it: the record names what it would have touched */
-            st->audit_objects = authz_objects(s, st->orig_sql ? st->orig_sql : st->sql);
+        if (!t_refused && s->srv->audit) {
+            /* the engine could plan it: the record names what it would have touched
+             * (a COPY's or DECLARE's query too) and what it named */
+            const char *q = st->orig_sql ? st->orig_sql : st->sql;
+            st->audit_objects = authz_objects(s, q);
+            if (st->kind == MET_KIND_SELECT) st->audit_direct = authz_direct_objects(s, q);
             t_refused = st;
         } else {
             gate_stmt_free(st);
@@ -2445,7 +2486,8 @@ static void audit_statement_fields(sess_t *s, gate_stmt_t *st, bool allowed, aud
     /* what the statement named (views as views), beside what the plan reads (base tables) */
     char *direct = st->ps && st->sql && allowed && st->kind == MET_KIND_SELECT
                        ? authz_direct_objects(s, st->orig_sql ? st->orig_sql : st->sql)
-                       : NULL;
+                   : st->audit_direct ? xstrdup(st->audit_direct)
+                                      : NULL;
     audit_rec_array(f, "direct_objects", direct);
     free(direct);
     audit_policies_used(f, st->audit_policies, st->audit_objects);
@@ -2532,6 +2574,12 @@ static void audit_not_run(sess_t *s, gate_stmt_t *st, gate_err_t *err)
         return; /* err holds 58030 now */
 }
 
+void gate_audit_refused(sess_t *s, const char *sql, gate_err_t *err)
+{
+    gate_stmt_t tmp = {.action = GATE_ENGINE, .kind = MET_KIND_OTHER, .audit_text = (char *)sql};
+    audit_not_run(s, &tmp, err);
+}
+
 bool gate_audit_durable(sess_t *s, gate_err_t *err)
 {
     bool ok = true;
@@ -2580,10 +2628,18 @@ void gate_audit_login(server_t *srv, const char *door, const char *user, const c
                       const char *peer, const char *app, bool ok, const char *sqlstate, const char *reason)
 {
     if (!srv->audit) return;
-    json_t *f = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "door", door, "user", user ? user : "",
-                          "real_user", real_user ? real_user : (user ? user : ""), "client_addr",
-                          peer ? peer : "", "application_name", app ? app : "", "outcome",
-                          ok ? "success" : "failure", "sqlstate", sqlstate ? sqlstate : "00000");
-    if (reason && reason[0]) json_object_set_new(f, "reason", json_string(reason));
-    audit_write(srv->audit, "login", f, true);
+    /* built as text, not with jansson: a name that is not UTF-8 (sent by a
+     * client on purpose) is kept with U+FFFD instead of emptying the record */
+    audit_rec_t r;
+    audit_rec_init(&r);
+    audit_rec_str(&r, "door", door);
+    audit_rec_str(&r, "user", user ? user : "");
+    audit_rec_str(&r, "real_user", real_user ? real_user : (user ? user : ""));
+    audit_rec_str(&r, "client_addr", peer ? peer : "");
+    audit_rec_str(&r, "application_name", app ? app : "");
+    audit_rec_str(&r, "outcome", ok ? "success" : "failure");
+    audit_rec_str(&r, "sqlstate", sqlstate ? sqlstate : "00000");
+    if (reason && reason[0]) audit_rec_str(&r, "reason", reason);
+    audit_append(srv->audit, "login", &r, true);
+    audit_rec_free(&r);
 }

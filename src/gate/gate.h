@@ -104,6 +104,7 @@ typedef struct gate_stmt {
     uint64_t audit_seq;
     int64_t audit_t0;
     char *audit_objects;  /* JSON array */
+    char *audit_direct;   /* a refused statement's direct objects (JSON), for its record */
     char *audit_policies; /* JSON array */
     char *audit_text;     /* what the client sent (NULL: sql) */
     /* the record's fields that are the same at every execution of an allowed
@@ -199,6 +200,9 @@ bool gate_audit_statement(sess_t *s, gate_stmt_t *st, gate_err_t *err) MUST_CHEC
  * NULL, gets 58030): the wire door closes the connection instead of
  * answering, the HTTP door answers with the error. */
 bool gate_audit_durable(sess_t *s, gate_err_t *err) MUST_CHECK;
+/* Records a statement the door refused before the gate could take it (err
+ * says why): every statement sent has its record. */
+void gate_audit_refused(sess_t *s, const char *sql, gate_err_t *err);
 void gate_audit_session_free(sess_t *s);
 /* A login, success or failure (door, user, reason). */
 void gate_audit_login(server_t *srv, const char *door, const char *user, const char *real_user,

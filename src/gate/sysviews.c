@@ -106,14 +106,15 @@ typedef struct {
     "NULL, "                                                                                                 \
     "'(' || m.arg_name || ' ' || m.arg_type || ') -> ' || m.body, 'column', m.owner, m.created_at, EXISTS "  \
     "(SELECT 1 FROM grants g WHERE g.schema_name = c.schema_name AND g.table_name IN ('', c.table_name) "    \
-    "AND " GRANTEE_IS_CALLER ") FROM column_masks c JOIN masking_policies m ON m.name = c.policy "           \
+    "AND g.column_name IN ('', c.column_name) AND " GRANTEE_IS_CALLER                                        \
+    ") FROM column_masks c JOIN masking_policies m ON m.name = c.policy "                                    \
     "UNION ALL SELECT m.name, 'MASKING', c.schema_name, c.table_name, c.column_name, 'SELECT', 'public', "   \
     "NULL, "                                                                                                 \
     "'(' || m.arg_name || ' ' || m.arg_type || ') -> ' || m.body, 'tag ' || t.name || ' (columns of type ' " \
     "|| "                                                                                                    \
     "m.arg_type || ')', m.owner, m.created_at, EXISTS (SELECT 1 FROM grants g WHERE g.schema_name = "        \
-    "c.schema_name AND g.table_name IN ('', c.table_name) AND " GRANTEE_IS_CALLER                            \
-    ") FROM column_tags c JOIN "                                                                             \
+    "c.schema_name AND g.table_name IN ('', c.table_name) AND g.column_name IN ('', c.column_name) "         \
+    "AND " GRANTEE_IS_CALLER ") FROM column_tags c JOIN "                                                    \
     "tags t ON t.name = c.tag JOIN masking_policies m ON m.name = t.masking_policy"                          \
     ")" filter " ORDER BY schema_name, table_name, column_name NULLS FIRST, name"
 
@@ -173,7 +174,7 @@ static const sysfn_t fns[] = {
      "'.' "
      "|| table_name || '.' || column_name, ',') FROM (SELECT * FROM column_tags c WHERE c.tag = t.name AND "
      "EXISTS (SELECT 1 FROM grants g WHERE g.schema_name = c.schema_name AND g.table_name IN ('', "
-     "c.table_name) "
+     "c.table_name) AND g.column_name IN ('', c.column_name) "
      "AND " GRANTEE_IS_CALLER ") ORDER BY 1, 2, 3)) FROM tags t ORDER BY t.name",
      0},
     {"madang_tokens",

@@ -7,12 +7,14 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <jansson.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include "audit/audit.h"
 #include "gate/gate.h"
 #include "gate/lex.h"
 #include "pgwire/scram.h"
@@ -197,6 +199,15 @@ static const char *type_name(duckdb_type t)
     }
 }
 
+/* JSON has no Infinity or NaN: they are sent as PostgreSQL spells them, as
+ * strings (jansson refuses them as numbers, which would shift the row). */
+static json_t *real_cell(double v)
+{
+    if (isnan(v)) return json_string("NaN");
+    if (isinf(v)) return json_string(v > 0 ? "Infinity" : "-Infinity");
+    return json_real(v);
+}
+
 static json_t *cell(duckdb_vector v, duckdb_type t, idx_t i)
 {
     uint64_t *valid = duckdb_vector_get_validity(v);
@@ -220,12 +231,22 @@ static json_t *cell(duckdb_vector v, duckdb_type t, idx_t i)
     case DUCKDB_TYPE_UINTEGER:
         return json_integer(((uint32_t *)d)[i]);
     case DUCKDB_TYPE_FLOAT:
-        return json_real(((float *)d)[i]);
+        return real_cell(((float *)d)[i]);
     case DUCKDB_TYPE_DOUBLE:
-        return json_real(((double *)d)[i]);
+        return real_cell(((double *)d)[i]);
     case DUCKDB_TYPE_VARCHAR: {
         duckdb_string_t *s = &((duckdb_string_t *)d)[i];
-        return json_stringn(duckdb_string_t_data(s), duckdb_string_t_length(*s));
+        json_t *j = json_stringn(duckdb_string_t_data(s), duckdb_string_t_length(*s));
+        if (!j) { /* not UTF-8 (a BLOB cast to text): shown with U+FFFD, never dropped */
+            buf_t b;
+            buf_init(&b, duckdb_string_t_length(*s) + 8);
+            audit_json_string(&b, duckdb_string_t_data(s), duckdb_string_t_length(*s));
+            char *u = audit_json_unquote(b.data, b.len);
+            j = u ? json_string(u) : NULL;
+            free(u);
+            buf_free(&b);
+        }
+        return j ? j : json_null();
     }
     default:
         return json_null();
@@ -285,6 +306,23 @@ static enum MHD_Result audit_get(http_t *h, struct MHD_Connection *c)
         /* a table without its schema is in main, as in SQL */
         char *qualified =
             !strcmp(filters[i].param, "table") && !strchr(v, '.') ? xasprintf("main.%s", v) : NULL;
+        if (!strcmp(filters[i].param, "since") || !strcmp(filters[i].param, "until")) {
+            /* a time with its zone, as `madang audit export --since` reads it; the log's times are UTC */
+            int64_t us;
+            if (!audit_parse_time(v, &us)) {
+                buf_free(&lit);
+                buf_free(&q);
+                return respond_error(c, 400, "22007",
+                                     "since and until are times: 2026-11-27, 2026-11-27T09:30:00Z or "
+                                     "2026-11-27T18:30:00+09:00 (no zone: UTC)");
+            }
+            time_t secs = (time_t)(us / 1000000);
+            struct tm tm;
+            gmtime_r(&secs, &tm);
+            char when[64];
+            strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+            qualified = xasprintf("%s.%06d", when, (int)(us % 1000000));
+        }
         lex_put_literal(&lit, qualified ? qualified : v);
         free(qualified);
         buf_printf(&q, filters[i].cond, buf_cstr(&lit), buf_cstr(&lit));
@@ -581,11 +619,11 @@ static enum MHD_Result catalog_search(http_t *h, struct MHD_Connection *c)
         "t.estimated_rows, (SELECT list(c.column_name ORDER BY c.ordinal_position) FROM madang.columns c "
         "WHERE c.schema_name = t.schema_name AND c.table_name = t.table_name AND "
         "(contains(lower(c.column_name), %s) OR contains(lower(COALESCE(c.comment, '')), %s) OR "
-        "list_contains(list_transform(c.tags, x -> lower(x)), %s))) AS cols, "
+        "len(list_filter(c.tags, x -> contains(lower(x), %s))) > 0)) AS cols, "
         "CASE WHEN lower(t.table_name) = %s OR lower(t.schema_name || '.' || t.table_name) = %s THEN 100 "
         "WHEN starts_with(lower(t.table_name), %s) THEN 60 "
         "WHEN contains(lower(t.schema_name || '.' || t.table_name), %s) THEN 40 ELSE 0 END + "
-        "CASE WHEN list_contains(list_transform(t.tags, x -> lower(x)), %s) THEN 30 ELSE 0 END + "
+        "CASE WHEN len(list_filter(t.tags, x -> contains(lower(x), %s))) > 0 THEN 30 ELSE 0 END + "
         "CASE WHEN contains(lower(COALESCE(t.comment, '')), %s) THEN 20 ELSE 0 END AS own "
         "FROM madang.tables t) "
         "SELECT schema_name, table_name, table_kind, owner, comment, to_json(tags)::VARCHAR, "

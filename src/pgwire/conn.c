@@ -1193,8 +1193,10 @@ static bool handle_parse(conn_t *c, const char *body, size_t len, gate_err_t *er
         gate_err_set(err, "08P01", "invalid Parse message");
         return false;
     }
+    /* refused before the gate sees it: still on the record, once */
     if (m.name[0] && find_stmt(c, m.name)) {
         gate_err_set(err, "42P05", "prepared statement \"%s\" already exists", m.name);
+        gate_audit_refused(c->sess, m.query, err);
         return false;
     }
     lex_range_t *r = NULL;
@@ -1204,10 +1206,12 @@ static bool handle_parse(conn_t *c, const char *body, size_t len, gate_err_t *er
     free(r);
     if (n < 0) {
         gate_err_set(err, "42601", "unterminated quoted string, identifier or comment");
+        gate_audit_refused(c->sess, m.query, err);
         return false;
     }
     if (nonempty > 1) {
         gate_err_set(err, "42601", "cannot insert multiple commands into a prepared statement");
+        gate_audit_refused(c->sess, m.query, err);
         return false;
     }
     if (c->sess->tx == SESS_TX_FAILED) {
@@ -1616,6 +1620,7 @@ static void conn_startup_and_run(conn_t *c)
     if (strcmp(db, "madang") != 0) {
         char msg[200];
         snprintf(msg, sizeof msg, "database \"%s\" does not exist", db);
+        gate_audit_login(c->srv, "pgwire", uname, uname, c->peer, app0, false, "3D000", msg);
         pgw_error_t e = {.severity = "FATAL",
                          .sqlstate = "3D000",
                          .message = msg,

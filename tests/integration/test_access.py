@@ -440,7 +440,7 @@ ATTACKS = [
     A("create_function", "support", "CREATE FUNCTION f() RETURNS int AS 'select 1' LANGUAGE sql"),
     A("temp_view_pg_class", "support", "CREATE OR REPLACE TEMP VIEW pg_class AS SELECT * FROM pg_catalog.pg_class"),
     A("drop_view_pg_class", "support", "DROP VIEW pg_class"),
-    A("insert_madang_visible", "support", "INSERT INTO madang_visible VALUES ('main', 'trades')"),
+    A("insert_madang_visible", "support", "INSERT INTO madang_visible VALUES ('main', 'trades', '')"),
     A("update_madang_visible", "support", "UPDATE madang_visible SET table_name = 'trades'"),
     A("delete_madang_visible", "support", "DELETE FROM madang_visible"),
     A("insert_madang_settings", "support", "INSERT INTO madang_settings VALUES ('is_superuser', 'on')"),

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import psycopg
@@ -270,8 +271,10 @@ def test_retention_purges_segments_index_and_keeps_anchors(tmp_path):
     anchor_rec = first[3]
     last_of_first = first[-1]
     # three days later, retention of one day purges every segment but the newest
-    s2 = MadangServer(tmp_path / "data", extra_args=["--config", str(conf)],
-                      env={"LD_PRELOAD": FAKETIME, "FAKETIME": "+3d", "FAKETIME_DONT_FAKE_MONOTONIC": "1"})
+    env = {"LD_PRELOAD": FAKETIME, "FAKETIME": "+3d", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+    if os.environ.get("MADANG_ASAN"):  # the sanitizer's runtime wants to be loaded first
+        env["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+    s2 = MadangServer(tmp_path / "data", extra_args=["--config", str(conf)], env=env)
     s2.start()
     try:
         left = sorted(glob.glob(os.path.join(s.data_dir, "audit", "segment-*.jsonl")))
@@ -442,3 +445,115 @@ def test_policies_name_the_masks_that_shaped_what_was_read(srv):
     assert [p["masks"] for p in rec["policies"] if p.get("table") == "main.pol_t"] == [{}]
     (rec, _), = statements(srv, "pm-secret")
     assert [p["masks"] for p in rec["policies"] if p.get("table") == "main.pol_t"] == [{"secret": "pol_m"}]
+
+
+def test_second_review_edges(srv, tmp_path):
+    # HTTP: non-finite doubles keep their place in the row
+    st, body = http(srv, "/api/v1/login", {"user": "admin", "password": srv.admin_password})
+    hdr = {"Authorization": "Bearer " + body["token"]}
+    st, body = http(srv, "/api/v1/query", {"sql": "SELECT 'inf'::DOUBLE i, 'nan'::DOUBLE n, '-inf'::DOUBLE m, 3 z"},
+                    hdr)
+    assert st == 200 and body["rows"] == [["Infinity", "NaN", "-Infinity", 3]]
+    # a login whose application name is not UTF-8 keeps its fields
+    env = {k.encode(): v.encode() for k, v in os.environ.items()}
+    env.update({b"PGAPPNAME": b"evil\xff", b"PGPASSWORD": b"wrong-pw-1", b"PGCONNECT_TIMEOUT": b"10"})
+    subprocess.run([b"psql", b"-X", b"-h", b"127.0.0.1", b"-p", str(srv.pg_port).encode(), b"-U", b"alice",
+                    b"-d", b"madang", b"-c", b"SELECT 1"], env=env, capture_output=True, timeout=60)
+    logins = [r for r in records(srv) if r["type"] == "login" and r.get("application_name", "").startswith("evil")]
+    assert logins and logins[-1]["user"] == "alice" and logins[-1]["outcome"] == "failure"
+    assert logins[-1]["application_name"] == "evil\ufffd" and logins[-1]["client_addr"]
+    # the wrong database: a failed login on the record
+    with pytest.raises(psycopg2.Error):
+        psycopg2.connect(srv.dsn("alice", "alice-edge-pw", dbname="otherdb"))
+    assert [r for r in records(srv) if r["type"] == "login" and r.get("sqlstate") == "3D000"
+            and r["user"] == "alice"]
+    # a Parse of two statements: refused, recorded
+    with psycopg.connect(srv.dsn("alice", "alice-edge-pw"), autocommit=True) as c3:
+        with pytest.raises(psycopg.Error) as e:
+            c3.execute("SELECT %s /* ms-a */; SELECT 2 /* ms-b */", (1,))
+        assert e.value.sqlstate == "42601"
+    got = [r for r in records(srv) if r["type"] == "statement" and "ms-a" in r.get("statement", "")]
+    assert len(got) == 1 and got[0]["sqlstate"] == "42601" and got[0]["decision"] == "error"
+
+
+def test_errors_name_nothing_the_user_may_not_see(srv):
+    srv.psql("CREATE TABLE hid_t (a INTEGER, secretcol INTEGER); CREATE TABLE hid_whole (zz INTEGER); "
+             "GRANT SELECT (a) ON hid_t TO alice")
+    a = connect(srv, "alice", "alice-edge-pw")
+    cur = a.cursor()
+    for sql in ["SELECT nope FROM hid_t", "SELECT * FROM hid_whol", "SELECT secretcl FROM hid_t"]:
+        with pytest.raises(psycopg2.Error) as e:
+            cur.execute(sql)
+        text = "%s %s %s" % (e.value.pgerror, e.value.diag.message_hint, e.value.diag.message_detail)
+        assert "secretcol" not in text and "hid_whole" not in text, (sql, text)
+    with pytest.raises(psycopg2.Error) as e:
+        cur.execute("SELECT * FROM hid_whole")
+    assert e.value.pgcode == "42501" and "permission denied for table main.hid_whole" in e.value.pgerror
+    assert "zz" not in e.value.pgerror and "zz" not in (e.value.diag.message_hint or "")
+    a.close()
+    # a superuser still gets the engine's hint
+    c = connect(srv)
+    with pytest.raises(psycopg2.Error) as e:
+        c.cursor().execute("SELECT * FROM hid_whol")
+    assert "hid_whole" in "%s %s" % (e.value.pgerror, e.value.diag.message_hint)
+    c.close()
+
+
+def test_refused_copy_and_cursor_name_what_they_would_read(srv):
+    a = connect(srv, "alice", "alice-edge-pw")
+    with pytest.raises(psycopg2.Error):
+        a.cursor().copy_expert("COPY trades TO STDOUT /* rc-copy */", __import__("io").StringIO())
+    a.close()
+    (rec, _), = statements(srv, "rc-copy")
+    assert rec["decision"] == "denied" and rec["kind"] == "copy" and rec["tag"] == "COPY"
+    assert "main.trades" in [o["object"] for o in rec["objects"]]
+    a = psycopg2.connect(srv.dsn("alice", "alice-edge-pw"))
+    with pytest.raises(psycopg2.Error):
+        a.cursor().execute("DECLARE rc_cur CURSOR FOR SELECT price FROM trades /* rc-declare */")
+    a.close()
+    (rec, _), = statements(srv, "rc-declare")
+    assert rec["decision"] == "denied" and rec["tag"] == "DECLARE CURSOR"
+    assert [(o["object"], o["columns"]) for o in rec["objects"]] == [("main.trades", ["price"])]
+    assert rec["direct_objects"] == [{"kind": "table", "object": "main.trades"}]
+
+
+def test_http_audit_times_with_zones_and_anchor_seq(srv):
+    st, body = http(srv, "/api/v1/login", {"user": "admin", "password": srv.admin_password})
+    hdr = {"Authorization": "Bearer " + body["token"]}
+    mid = records(srv)[10]["ts"]  # UTC
+    hh = int(mid[11:13])
+    if hh + 9 < 24:
+        seoul = mid[:11] + "%02d" % (hh + 9) + mid[13:].rstrip("Z") + "+09:00"
+        _, a = http(srv, "/api/v1/audit?limit=10000&since=" + urllib.parse.quote(mid), None, hdr)
+        _, b = http(srv, "/api/v1/audit?limit=10000&since=" + urllib.parse.quote(seoul), None, hdr)
+        assert abs(a["row_count"] - b["row_count"]) <= 3
+    st, body = http(srv, "/api/v1/audit?since=yesterday", None, hdr)
+    assert st == 400
+    # an anchor whose hash belongs to another seq than it names
+    r = verify(srv.data_dir)
+    m = re.search(r"keep (\d+):([0-9a-f]{64})", r.stdout)
+    wrong = verify(srv.data_dir, "%d:%s" % (int(m.group(1)) - 3, m.group(2)))
+    assert wrong.returncode == 1 and "that hash is record seq %s's" % m.group(1) in wrong.stderr
+    for bad in ("-1:" + m.group(2), "x:" + m.group(2)):
+        assert verify(srv.data_dir, bad).returncode == 2
+
+
+def test_more_secret_spellings_and_fingerprints(srv):
+    c = connect(srv)
+    cur = c.cursor()
+    cur.execute("CREATE USER s22 PASSWORD 'Secr'\n'etCont22'")
+    with pytest.raises(psycopg2.Error):
+        cur.execute("ATTACH 'postgres://u:SecretUriAttach@h/db' AS p (TYPE postgres)")
+    with pytest.raises(psycopg2.Error):
+        cur.execute('CREATE USER s23 PASSWORD "SecretIdent23"')
+    cur.execute("SELECT id FROM customers WHERE id=-7 /* fpn-1 */")
+    cur.execute('SELECT id FROM "customers" WHERE id = -8 /* fpn-2 */')
+    c.close()
+    # the joined literal is the password
+    psycopg2.connect(srv.dsn("s22", "SecretCont22")).close()
+    text = "".join(open(p, errors="replace").read()
+                   for p in glob.glob(os.path.join(srv.data_dir, "audit", "segment-*.jsonl")))
+    text += open(srv.log_path, errors="replace").read()
+    for secret in ("etCont22", "Secr'", "SecretUriAttach", "SecretIdent23"):
+        assert secret not in text, secret
+    assert statements(srv, "fpn-1")[0][0]["fingerprint"] == statements(srv, "fpn-2")[0][0]["fingerprint"]

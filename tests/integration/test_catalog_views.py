@@ -262,3 +262,48 @@ def test_http_table_detail_is_governed(srv, setup):
     assert body.get("downstream", []) == []
     st, body = http_get(srv, "/api/v1/tables/cat_s.clients", None)
     assert st == 401
+
+
+def test_hidden_columns_leave_no_trace(srv, setup):
+    # cat_col may use (id, iban) of clients: full_name's tag, and the column count, are not theirs to see
+    c = connect(srv, "cat_col", "cat-col-pw-1")
+    cur = c.cursor()
+    assert q(cur, "SELECT column_count, tags FROM madang.tables WHERE table_name = 'clients'") == [(2, [])]
+    tags = dict(q(cur, "SELECT name, columns FROM madang.tags"))
+    assert not any("full_name" in col for cols in tags.values() for col in cols)
+    pols = q(cur, "SELECT column_name FROM madang.policies WHERE table_name = 'clients' AND column_name IS NOT NULL")
+    assert ("full_name",) not in pols
+    c.close()
+    tok = token_for(srv, "cat_col", "cat-col-pw-1")
+    st, body = search(srv, tok, "cat_pii")
+    assert st == 200 and body["results"] == []
+    st, body = http_get(srv, "/api/v1/tables/cat_s.clients", tok)
+    assert body["tags"] == []
+    # a superuser finds the tag by part of its name
+    tok = token_for(srv, "admin", srv.admin_password)
+    st, body = search(srv, tok, "PII")
+    assert "cat_s.clients" in [r["name"] for r in body["results"]]
+
+
+def test_pg_catalog_and_information_schema_hide_columns_too(srv, setup):
+    c = connect(srv)
+    c.cursor().execute("COMMENT ON COLUMN cat_s.clients.branch IS 'hidden-branch-comment'")
+    c.close()
+    u = connect(srv, "cat_col", "cat-col-pw-1")
+    cur = u.cursor()
+    cols = q(cur, "SELECT column_name FROM information_schema.columns WHERE table_schema = 'cat_s' "
+                  "AND table_name = 'clients' ORDER BY ordinal_position")
+    assert cols == [("id",), ("iban",)]
+    att = q(cur, "SELECT attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                 "WHERE c.relname = 'clients' AND a.attnum > 0 ORDER BY attnum")
+    assert att == [("id",), ("iban",)]
+    assert ("hidden-branch-comment",) not in q(cur, "SELECT description FROM pg_description")
+    u.close()
+    # psql's \d shows what the user may use
+    r = srv.psql("\\d cat_s.clients", user="cat_col", password="cat-col-pw-1")
+    assert "iban" in r.stdout and "full_name" not in r.stdout and "branch" not in r.stdout
+    # a table-level grant still shows every column
+    u = connect(srv, "cat_schema", "cat-schema-pw-1")
+    assert len(q(u.cursor(), "SELECT column_name FROM information_schema.columns WHERE table_schema = 'cat_s' "
+                             "AND table_name = 'clients'")) == 4
+    u.close()

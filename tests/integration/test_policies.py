@@ -299,6 +299,8 @@ def run_query(conn, proto, sql):
         d = getattr(e, "diag", None)
         primary = getattr(d, "message_primary", None) or str(e).strip()
         detail = getattr(d, "message_detail", None)
+        if detail and detail.startswith("Candidate bindings"):
+            detail = None  # names columns: only superusers (the reference side) get it (docs/access-control.md)
         code = sqlstate(e)
         if code is None:     # a client-side failure is never a valid answer
             raise

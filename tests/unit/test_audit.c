@@ -254,6 +254,10 @@ static void test_redact(void)
     /* connection strings */
     redacts("ATTACH 'host=db password=hunter2 user=x' AS pg (TYPE postgres)",
             "ATTACH '***' AS pg (TYPE postgres)");
+    redacts("ATTACH 'postgres://u:SecretUri@h/db' AS p (TYPE postgres)", "ATTACH '***' AS p (TYPE postgres)");
+    redacts("SELECT 'https://example.org/a:b@c'", "SELECT 'https://example.org/a:b@c'");
+    redacts("CREATE USER x PASSWORD 'Secr'\n'etCont01' LOGIN", "CREATE USER x PASSWORD '***'\n'***' LOGIN");
+    redacts("CREATE USER x PASSWORD \"SecretIdent35\"", "CREATE USER x PASSWORD '***'");
     /* token secrets, anywhere outside what is cut */
     redacts("SELECT 'mdt_0123456789abcdef0123456789' AS t", "SELECT 'mdt_***' AS t");
     redacts("select 1 -- mdt_0123456789abcdef0123456789abcdef", "select 1 -- mdt_***");
