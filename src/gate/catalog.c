@@ -182,24 +182,30 @@ static bool catalog_query(viewer_t *v, const char *sql, duckdb_result *r, char *
     "database_name NOT IN ('temp', 'system') AND NOT internal AND schema_name NOT IN "                       \
     "('madang', 'pg_catalog', 'information_schema')"
 
+/* Opens the viewer and runs an engine catalog query for it; on failure
+ * (err set) nothing is left open. */
+static bool open_and_query(viewer_t *v, const char *user, bool su, const char *sql, duckdb_result *r,
+                           char *err, size_t errlen)
+{
+    if (viewer_open(v, user, su, err, errlen) && catalog_query(v, sql, r, err, errlen)) return true;
+    viewer_close(v);
+    return false;
+}
+
 static bool tables_fill(const char *user, bool su, const char **args, sys_rows_t *out, char *err,
                         size_t errlen)
 {
     UNUSED(args);
     viewer_t v;
-    if (!viewer_open(&v, user, su, err, errlen)) {
-        viewer_close(&v);
-        return false;
-    }
     duckdb_result r;
-    bool ok =
-        catalog_query(&v,
-                      "SELECT schema_name, table_name, 'table', comment, column_count::VARCHAR, "
-                      "estimated_size::VARCHAR FROM duckdb_tables() WHERE " WAREHOUSE_OBJECTS
-                      " UNION ALL SELECT schema_name, view_name, 'view', comment, column_count::VARCHAR, "
-                      "NULL FROM duckdb_views() WHERE " WAREHOUSE_OBJECTS " ORDER BY 1, 2",
-                      &r, err, errlen);
-    for (idx_t i = 0; ok && i < duckdb_row_count(&r); i++) {
+    if (!open_and_query(&v, user, su,
+                        "SELECT schema_name, table_name, 'table', comment, column_count::VARCHAR, "
+                        "estimated_size::VARCHAR FROM duckdb_tables() WHERE " WAREHOUSE_OBJECTS
+                        " UNION ALL SELECT schema_name, view_name, 'view', comment, column_count::VARCHAR, "
+                        "NULL FROM duckdb_views() WHERE " WAREHOUSE_OBJECTS " ORDER BY 1, 2",
+                        &r, err, errlen))
+        return false;
+    for (idx_t i = 0; i < duckdb_row_count(&r); i++) {
         char *cell[6];
         for (idx_t k = 0; k < 6; k++)
             cell[k] = duckdb_value_is_null(&r, k, i) ? NULL : duckdb_value_varchar(&r, k, i);
@@ -227,9 +233,9 @@ static bool tables_fill(const char *user, bool su, const char **args, sys_rows_t
         }
         for (int k = 0; k < 6; k++) duckdb_free(cell[k]);
     }
-    if (ok) duckdb_destroy_result(&r);
+    duckdb_destroy_result(&r);
     viewer_close(&v);
-    return ok;
+    return true;
 }
 
 static bool columns_fill(const char *user, bool su, const char **args, sys_rows_t *out, char *err,
@@ -237,20 +243,16 @@ static bool columns_fill(const char *user, bool su, const char **args, sys_rows_
 {
     UNUSED(args);
     viewer_t v;
-    if (!viewer_open(&v, user, su, err, errlen)) {
-        viewer_close(&v);
-        return false;
-    }
     duckdb_result r;
-    bool ok =
-        catalog_query(&v,
-                      "SELECT schema_name, table_name, column_name, (column_index)::VARCHAR, data_type, "
-                      "CASE WHEN is_nullable THEN 'true' ELSE 'false' END, comment FROM duckdb_columns() "
-                      "WHERE " WAREHOUSE_OBJECTS " ORDER BY schema_name, table_name, column_index",
-                      &r, err, errlen);
+    if (!open_and_query(&v, user, su,
+                        "SELECT schema_name, table_name, column_name, (column_index)::VARCHAR, data_type, "
+                        "CASE WHEN is_nullable THEN 'true' ELSE 'false' END, comment FROM duckdb_columns() "
+                        "WHERE " WAREHOUSE_OBJECTS " ORDER BY schema_name, table_name, column_index",
+                        &r, err, errlen))
+        return false;
     char last_schema[128] = "", last_table[128] = "";
     bool table_seen = false;
-    for (idx_t i = 0; ok && i < duckdb_row_count(&r); i++) {
+    for (idx_t i = 0; i < duckdb_row_count(&r); i++) {
         char *cell[7];
         for (idx_t k = 0; k < 7; k++)
             cell[k] = duckdb_value_is_null(&r, k, i) ? NULL : duckdb_value_varchar(&r, k, i);
@@ -275,9 +277,9 @@ static bool columns_fill(const char *user, bool su, const char **args, sys_rows_
         }
         for (int k = 0; k < 7; k++) duckdb_free(cell[k]);
     }
-    if (ok) duckdb_destroy_result(&r);
+    duckdb_destroy_result(&r);
     viewer_close(&v);
-    return ok;
+    return true;
 }
 
 static const sys_fn_t fns[] = {
@@ -310,12 +312,5 @@ static const char *views_sql[] = {
 bool catalog_setup(server_t *srv, duckdb_connection c, char *err, size_t errlen)
 {
     g_srv = srv;
-    for (size_t i = 0; i < ARRAY_LEN(fns); i++)
-        if (!sysviews_register(c, &fns[i])) {
-            snprintf(err, errlen, "cannot register %s", fns[i].name);
-            return false;
-        }
-    for (size_t i = 0; i < ARRAY_LEN(views_sql); i++)
-        if (!eng_exec_internal(c, views_sql[i], err, errlen)) return false;
-    return true;
+    return sysviews_setup(c, fns, ARRAY_LEN(fns), views_sql, ARRAY_LEN(views_sql), err, errlen);
 }

@@ -574,6 +574,19 @@ static const char *views_sql[] = {
     "FROM madang_explain_access(u, t)",
 };
 
+bool sysviews_setup(duckdb_connection c, const sys_fn_t *fns, size_t nfns, const char *const *views,
+                    size_t nviews, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < nfns; i++)
+        if (!sysviews_register(c, &fns[i])) {
+            snprintf(err, errlen, "cannot register %s", fns[i].name);
+            return false;
+        }
+    for (size_t i = 0; i < nviews; i++)
+        if (!eng_exec_internal(c, views[i], err, errlen)) return false;
+    return true;
+}
+
 bool sysviews_install(server_t *srv, duckdb_connection c, char *err, size_t errlen)
 {
     g_srv = srv;

@@ -25,5 +25,8 @@ typedef struct {
 } sys_fn_t;
 bool sysviews_register(duckdb_connection c, const sys_fn_t *f) MUST_CHECK; /* f must outlive the engine */
 void sys_rows_add(sys_rows_t *r, int n, const char **cells);
+/* Registers a subsystem's functions, then (re)creates its views over them. */
+bool sysviews_setup(duckdb_connection c, const sys_fn_t *fns, size_t nfns, const char *const *views,
+                    size_t nviews, char *err, size_t errlen) MUST_CHECK;
 
 #endif

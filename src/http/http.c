@@ -409,6 +409,17 @@ static enum MHD_Result run_sql_collect(http_t *h, struct MHD_Connection *c, cons
     }
     sess_t *s = sess_create(h->srv, imp && *imp ? imp : user, eff.superuser, peer, "http");
     if (!s) return respond_error(c, 503, "53000", "could not open an engine connection");
+    {
+        /* the application, for the audit trail and madang.sessions: X-Madang-Application, or the User-Agent
+         */
+        const char *app = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Madang-Application");
+        if (!app || !*app) app = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
+        char appbuf[64], e[128];
+        if (app && *app) {
+            snprintf(appbuf, sizeof appbuf, "%s", app);
+            (void)sess_set(s, "application_name", appbuf, true, e, sizeof e);
+        }
+    }
     if (imp && *imp) {
         snprintf(s->real_user, sizeof s->real_user, "%s", user);
         s->impersonated = true;

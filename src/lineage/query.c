@@ -403,12 +403,5 @@ static const char *views_sql[] = {
 bool lin_query_setup(server_t *srv, duckdb_connection c, char *err, size_t errlen)
 {
     g_srv = srv;
-    for (size_t i = 0; i < ARRAY_LEN(fns); i++)
-        if (!sysviews_register(c, &fns[i])) {
-            snprintf(err, errlen, "cannot register %s", fns[i].name);
-            return false;
-        }
-    for (size_t i = 0; i < ARRAY_LEN(views_sql); i++)
-        if (!eng_exec_internal(c, views_sql[i], err, errlen)) return false;
-    return true;
+    return sysviews_setup(c, fns, ARRAY_LEN(fns), views_sql, ARRAY_LEN(views_sql), err, errlen);
 }

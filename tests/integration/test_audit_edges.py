@@ -19,6 +19,7 @@ import psycopg2
 import pytest
 
 from conftest import MADANG, MadangServer
+from test_audit import records, statements  # the segments' records; statements with their completion
 
 FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 
@@ -35,18 +36,6 @@ def srv(tmp_path_factory):
     s.stop()
 
 
-def records(s):
-    out = []
-    for p in sorted(glob.glob(os.path.join(s.data_dir, "audit", "segment-*.jsonl"))):
-        with open(p) as f:
-            out += [json.loads(line) for line in f if line.endswith("\n")]
-    return out
-
-
-def statements(s, marker):
-    recs = records(s)
-    comp = {r["statement_seq"]: r for r in recs if r["type"] == "completion"}
-    return [(r, comp.get(r["seq"])) for r in recs if r["type"] == "statement" and marker in r["statement"]]
 
 
 def connect(s, user="admin", password=None):
@@ -557,3 +546,14 @@ def test_more_secret_spellings_and_fingerprints(srv):
     for secret in ("etCont22", "Secr'", "SecretUriAttach", "SecretIdent23"):
         assert secret not in text, secret
     assert statements(srv, "fpn-1")[0][0]["fingerprint"] == statements(srv, "fpn-2")[0][0]["fingerprint"]
+
+
+def test_http_statements_name_their_application(srv):
+    st, body = http(srv, "/api/v1/login", {"user": "admin", "password": srv.admin_password})
+    hdr = {"Authorization": "Bearer " + body["token"], "User-Agent": "notebook-test/1.0"}
+    st, _ = http(srv, "/api/v1/query", {"sql": "SELECT 1 /* app-ua */"}, hdr)
+    assert st == 200
+    st, _ = http(srv, "/api/v1/query", {"sql": "SELECT 1 /* app-hdr */"}, dict(hdr, **{"X-Madang-Application": "zeppelin"}))
+    assert st == 200
+    assert statements(srv, "app-ua")[0][0]["application_name"] == "notebook-test/1.0"
+    assert statements(srv, "app-hdr")[0][0]["application_name"] == "zeppelin"
