@@ -123,10 +123,10 @@ struct authz_state {
 
 static struct authz_state *az(sess_t *s);
 
-json_t *authz_serialize(sess_t *s, const char *fn, const char *sql, gate_err_t *err)
+/* fn('<sql>') as JSON; optimized: the plan after DuckDB's optimizer (not
+ * cached: only the bound plan is, the one the checks read). */
+static json_t *serialize(sess_t *s, const char *fn, const char *sql, bool optimized, gate_err_t *err)
 {
-    bool optimized = !strcmp(fn, "json_serialize_plan_optimized");
-    if (optimized) fn = "json_serialize_plan";
     bool plan = !optimized && !strcmp(fn, "json_serialize_plan");
     struct authz_state *a = az(s);
     if (plan && a->plan && a->plan_version == authz_version() && !strcmp(a->plan_sql, sql))
@@ -167,6 +167,11 @@ json_t *authz_serialize(sess_t *s, const char *fn, const char *sql, gate_err_t *
         a->plan_version = authz_version();
     }
     return j;
+}
+
+json_t *authz_serialize(sess_t *s, const char *fn, const char *sql, gate_err_t *err)
+{
+    return serialize(s, fn, sql, false, err);
 }
 
 /* ---- the plan walk ---- */
@@ -1362,6 +1367,7 @@ bool authz_refresh(sess_t *s, gate_err_t *err)
     }
     /* the relations this user may read something of, for the catalog views */
     duckdb_result r;
+    duckdb_prepared_statement cols = NULL; /* a table's columns, for column grants */
     buf_t ins;
     buf_init(&ins, 1024);
     buf_append_str(
@@ -1376,40 +1382,28 @@ bool authz_refresh(sess_t *s, gate_err_t *err)
                      &r) == DuckDBSuccess) {
         for (idx_t i = 0; i < duckdb_row_count(&r); i++) {
             char *sc = duckdb_value_varchar(&r, 0, i), *tb = duckdb_value_varchar(&r, 1, i);
-            if (pol_allows_any(s->acl, POL_SELECT, sc, tb) || pol_allows_any(s->acl, POL_INSERT, sc, tb) ||
-                pol_allows_any(s->acl, POL_UPDATE, sc, tb) ||
-                pol_allows(s->acl, POL_DELETE, sc, tb, NULL, NULL, 0)) {
-                /* the whole table (''), or only the columns a column grant reaches */
-                bool whole = pol_owns(s->acl, sc, tb) ||
-                             pol_allows(s->acl, POL_SELECT, sc, tb, NULL, NULL, 0) ||
-                             pol_allows(s->acl, POL_INSERT, sc, tb, NULL, NULL, 0) ||
-                             pol_allows(s->acl, POL_UPDATE, sc, tb, NULL, NULL, 0) ||
-                             pol_allows(s->acl, POL_DELETE, sc, tb, NULL, NULL, 0);
-                if (whole) {
-                    visible_row(&ins, sc, tb, "");
-                } else {
-                    duckdb_prepared_statement ps;
-                    duckdb_result cr;
+            if (pol_sees_column(s->acl, sc, tb, NULL)) {
+                visible_row(&ins, sc, tb, ""); /* every column */
+            } else if (pol_sees(s->acl, sc, tb)) {
+                /* only the columns a column grant reaches */
+                duckdb_result cr;
+                if (!cols) {
                     if (duckdb_prepare(s->conn,
                                        "SELECT column_name FROM duckdb_columns() WHERE NOT internal AND "
                                        "database_name NOT IN ('temp','system') AND schema_name = $1 AND "
                                        "table_name = $2",
-                                       &ps) == DuckDBSuccess) {
-                        duckdb_bind_varchar(ps, 1, sc);
-                        duckdb_bind_varchar(ps, 2, tb);
-                        if (duckdb_execute_prepared(ps, &cr) == DuckDBSuccess) {
-                            for (idx_t k = 0; k < duckdb_row_count(&cr); k++) {
-                                char *col = duckdb_value_varchar(&cr, 0, k);
-                                if (col && (pol_allows(s->acl, POL_SELECT, sc, tb, col, NULL, 0) ||
-                                            pol_allows(s->acl, POL_INSERT, sc, tb, col, NULL, 0) ||
-                                            pol_allows(s->acl, POL_UPDATE, sc, tb, col, NULL, 0)))
-                                    visible_row(&ins, sc, tb, col);
-                                duckdb_free(col);
-                            }
-                        }
-                        duckdb_destroy_result(&cr);
+                                       &cols) != DuckDBSuccess)
+                        duckdb_destroy_prepare(&cols);
+                }
+                if (cols && duckdb_bind_varchar(cols, 1, sc) == DuckDBSuccess &&
+                    duckdb_bind_varchar(cols, 2, tb) == DuckDBSuccess &&
+                    duckdb_execute_prepared(cols, &cr) == DuckDBSuccess) {
+                    for (idx_t k = 0; k < duckdb_row_count(&cr); k++) {
+                        char *col = duckdb_value_varchar(&cr, 0, k);
+                        if (col && pol_sees_column(s->acl, sc, tb, col)) visible_row(&ins, sc, tb, col);
+                        duckdb_free(col);
                     }
-                    duckdb_destroy_prepare(&ps);
+                    duckdb_destroy_result(&cr);
                 }
             }
             duckdb_free(sc);
@@ -1417,6 +1411,7 @@ bool authz_refresh(sess_t *s, gate_err_t *err)
         }
     }
     duckdb_destroy_result(&r);
+    if (cols) duckdb_destroy_prepare(&cols);
     char e[256];
     bool ok = eng_exec_internal(s->conn, buf_cstr(&ins), e, sizeof e);
     buf_free(&ins);
@@ -1503,9 +1498,12 @@ static char *fingerprint_shape(const char *sql)
             return xstrdup(sql);
         }
         bool constant = t.type == TK_STRING || t.type == TK_NUMBER || t.type == TK_PARAM;
-        /* a sign before a number, where a value starts (not a subtraction) */
-        if (t.type == TK_OP && t.len == 1 && (t.p[0] == '-' || t.p[0] == '+') &&
-            (prev.type == TK_EOF || prev.type == TK_OP || prev.type == TK_LPAREN || prev.type == TK_COMMA ||
+        /* a sign before a number, where a value starts (not a subtraction):
+         * "-7" after an operator, "(", "," or a keyword; "=-7" (one operator
+         * run ending in the sign) anywhere */
+        if (t.type == TK_OP && (t.p[t.len - 1] == '-' || t.p[t.len - 1] == '+') &&
+            (t.len > 1 || prev.type == TK_EOF || prev.type == TK_OP || prev.type == TK_LPAREN ||
+             prev.type == TK_COMMA ||
              (prev.type == TK_IDENT &&
               (lex_is(&prev, "SELECT") || lex_is(&prev, "WHERE") || lex_is(&prev, "AND") ||
                lex_is(&prev, "OR") || lex_is(&prev, "THEN") || lex_is(&prev, "ELSE") ||
@@ -1513,18 +1511,10 @@ static char *fingerprint_shape(const char *sql)
             lex_t peek = l;
             lex_tok_t n = lex_next(&peek);
             if (n.type == TK_NUMBER) {
-                l = peek;
-                t = n;
-                constant = true;
-            }
-        }
-        /* "=-7": an operator run that ends in a sign before a number */
-        if (t.type == TK_OP && t.len > 1 && (t.p[t.len - 1] == '-' || t.p[t.len - 1] == '+')) {
-            lex_t peek = l;
-            lex_tok_t n = lex_next(&peek);
-            if (n.type == TK_NUMBER) {
-                if (b.len) buf_putc(&b, ' ');
-                buf_append(&b, t.p, t.len - 1);
+                if (t.len > 1) { /* the operator before the sign */
+                    if (b.len) buf_putc(&b, ' ');
+                    buf_append(&b, t.p, t.len - 1);
+                }
                 l = peek;
                 t = n;
                 constant = true;
@@ -1730,11 +1720,28 @@ static const char *target_column(json_t *ti, unsigned long long i)
         json_array_get(json_object_get(json_object_get(ti, "columns"), "columns"), (size_t)i), "name"));
 }
 
-/* Whether a column_index_map entry names an expression (not INVALID_INDEX:
- * the column gets its default). */
-static bool mapped(json_t *v)
+/* The target's columns an INSERT fills: column_index_map names, for each of
+ * the ncols columns, the expression that fills it, or INVALID_INDEX (read as
+ * a real, 1.8e19: the column gets its default); no map: every column. */
+static void mapped_columns(json_t *e, json_t *ti, size_t ncols, json_t *map)
 {
-    return authz_jidx(v) >= 0; /* plans are read with integers as reals: INVALID_INDEX is 1.8e19 */
+    map = json_object_get(map, "internal_vector");
+    for (size_t i = 0; i < ncols; i++)
+        if ((!json_array_size(map) || authz_jidx(json_array_get(map, i)) >= 0) && target_column(ti, i))
+            add_column(e, target_column(ti, i));
+}
+
+/* The target's columns listed by index (an UPDATE's SET columns). */
+static void indexed_columns(json_t *e, json_t *ti, json_t *idxs)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(idxs, i, c)
+    {
+        long long idx = authz_jidx(c);
+        if (idx >= 0 && target_column(ti, (unsigned long long)idx))
+            add_column(e, target_column(ti, (unsigned long long)idx));
+    }
 }
 
 /* The columns a write writes: an INSERT's (its column list, or all), an
@@ -1744,40 +1751,22 @@ static void write_columns(json_t *e, json_t *n, json_t *ti, const char *type)
 {
     size_t ncols = json_array_size(json_object_get(json_object_get(ti, "columns"), "columns"));
     if (!strcmp(type, "LOGICAL_CREATE_TABLE")) {
-        for (size_t i = 0; i < ncols; i++)
-            if (target_column(ti, i)) add_column(e, target_column(ti, i));
+        mapped_columns(e, ti, ncols, NULL);
     } else if (!strcmp(type, "LOGICAL_INSERT")) {
-        json_t *map = json_object_get(json_object_get(n, "column_index_map"), "internal_vector");
-        for (size_t i = 0; i < ncols; i++)
-            if ((!json_array_size(map) || mapped(json_array_get(map, i))) && target_column(ti, i))
-                add_column(e, target_column(ti, i));
+        mapped_columns(e, ti, ncols, json_object_get(n, "column_index_map"));
     } else if (!strcmp(type, "LOGICAL_UPDATE")) {
-        size_t i;
-        json_t *c;
-        json_array_foreach(json_object_get(n, "columns"), i, c)
-        {
-            long long idx = authz_jidx(c);
-            if (idx >= 0 && target_column(ti, (unsigned long long)idx)) add_column(e, target_column(ti, idx));
-        }
+        indexed_columns(e, ti, json_object_get(n, "columns"));
     } else if (!strcmp(type, "LOGICAL_MERGE_INTO")) {
-        size_t i, j, k;
-        json_t *a, *act, *c;
+        size_t i, j;
+        json_t *a, *act;
         json_array_foreach(json_object_get(n, "actions"), i, a)
             json_array_foreach(json_object_get(a, "value"), j, act)
         {
             const char *at = authz_jstr(act, "action_type");
-            if (!strcmp(at, "MERGE_UPDATE")) {
-                json_array_foreach(json_object_get(act, "columns"), k, c)
-                {
-                    long long idx = authz_jidx(c);
-                    if (idx >= 0 && target_column(ti, idx)) add_column(e, target_column(ti, idx));
-                }
-            } else if (!strcmp(at, "MERGE_INSERT")) {
-                json_t *map = json_object_get(json_object_get(act, "column_index_map"), "internal_vector");
-                for (size_t x = 0; x < ncols; x++)
-                    if ((!json_array_size(map) || mapped(json_array_get(map, x))) && target_column(ti, x))
-                        add_column(e, target_column(ti, x));
-            }
+            if (!strcmp(at, "MERGE_UPDATE"))
+                indexed_columns(e, ti, json_object_get(act, "columns"));
+            else if (!strcmp(at, "MERGE_INSERT"))
+                mapped_columns(e, ti, ncols, json_object_get(act, "column_index_map"));
         }
     }
 }
@@ -1852,7 +1841,7 @@ char *authz_objects(sess_t *s, const char *sql)
      * expands; the optimized plan only what the statement uses (its filters
      * too). Which tables: the bound plan's (the optimizer may drop a scan it
      * knows to be empty); their columns: the optimized plan's where it scans. */
-    json_t *opt = authz_serialize(s, "json_serialize_plan_optimized", sql, &err);
+    json_t *opt = serialize(s, "json_serialize_plan", sql, true, &err);
     if (opt) {
         objs_t p = {json_array()};
         objs_walk(&p, json_object_get(opt, "plans"));

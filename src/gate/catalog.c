@@ -29,13 +29,6 @@ static server_t *g_srv;
 #define TAG_SEP     '\x1f'
 #define TAG_SEP_SQL "chr(31)"
 
-/* Schemas of the engine that are madang's own, not the warehouse's. */
-static bool system_schema(const char *schema)
-{
-    return !strcmp(schema, "madang") || !strcmp(schema, "pg_catalog") ||
-           !strcmp(schema, "information_schema");
-}
-
 typedef struct {
     pol_acl_t *acl;
     bool all; /* superuser or auditor */
@@ -64,35 +57,28 @@ static void viewer_close(viewer_t *v)
     eng_disconnect(&v->c);
 }
 
-static const pol_priv_t PRIVS[] = {POL_SELECT, POL_INSERT, POL_UPDATE, POL_DELETE};
-
 static bool sees_table(const viewer_t *v, const char *schema, const char *table)
 {
-    if (v->all || pol_owns(v->acl, schema, table)) return true;
-    for (size_t i = 0; i < ARRAY_LEN(PRIVS); i++)
-        if (pol_allows_any(v->acl, PRIVS[i], schema, table)) return true;
-    return false;
+    return v->all || pol_sees(v->acl, schema, table);
 }
 
 static bool sees_column(const viewer_t *v, const char *schema, const char *table, const char *column)
 {
-    if (v->all || pol_owns(v->acl, schema, table)) return true;
-    for (size_t i = 0; i < ARRAY_LEN(PRIVS); i++)
-        if (pol_allows(v->acl, PRIVS[i], schema, table, column, NULL, 0)) return true;
-    return false;
+    return v->all || pol_sees_column(v->acl, schema, table, column);
 }
 
-/* The tags on a column (column == NULL: on any column of the table),
- * separated by TAG_SEP in tag order without repeats, or NULL. Heap string. */
-static char *tags_of(const rls_set_t *r, const char *schema, const char *table, const char *column)
+/* The tags on a column (column == NULL: on any column of the table the viewer
+ * may see), separated by TAG_SEP in tag order without repeats, or NULL. Heap
+ * string. */
+static char *tags_of(const viewer_t *v, const char *schema, const char *table, const char *column)
 {
     buf_t b;
     buf_init(&b, 64);
     const char *last = NULL;
-    for (int i = 0; i < r->ncoltag; i++) { /* ordered by tag name */
-        const rls_colref_t *e = &r->coltag[i];
-        if (strcmp(e->schema, schema) || strcmp(e->table, table) || (column && strcmp(e->column, column)))
-            continue;
+    for (int i = 0; i < v->rls->ncoltag; i++) { /* ordered by tag name */
+        const rls_colref_t *e = &v->rls->coltag[i];
+        if (strcmp(e->schema, schema) || strcmp(e->table, table)) continue;
+        if (column ? strcmp(e->column, column) != 0 : !sees_column(v, schema, table, e->column)) continue;
         if (last && !strcmp(last, e->value)) continue;
         if (b.len) buf_putc(&b, TAG_SEP);
         buf_append_str(&b, e->value);
@@ -106,67 +92,41 @@ static char *tags_of(const rls_set_t *r, const char *schema, const char *table, 
     return b.data;
 }
 
-/* The columns of schema.table the viewer may see: how many, and their tags
- * (*tags: separated by TAG_SEP, in tag order without repeats, or NULL). */
-static int visible_columns(viewer_t *v, const char *schema, const char *table, char **tags)
+/* How many columns of schema.table the viewer may see (a column grant). */
+static int visible_columns(viewer_t *v, const char *schema, const char *table)
 {
-    *tags = NULL;
     duckdb_prepared_statement ps;
+    duckdb_result r;
+    int n = 0;
     if (duckdb_prepare(
             v->c,
             "SELECT column_name FROM duckdb_columns() WHERE database_name NOT IN ('temp', 'system') "
             "AND schema_name = $1 AND table_name = $2",
-            &ps) != DuckDBSuccess) {
-        duckdb_destroy_prepare(&ps);
-        return 0;
-    }
-    duckdb_bind_varchar(ps, 1, schema);
-    duckdb_bind_varchar(ps, 2, table);
-    duckdb_result r;
-    int n = 0;
-    if (duckdb_execute_prepared(ps, &r) == DuckDBSuccess) {
-        int nt = 0;
-        const char **seen = NULL;
+            &ps) == DuckDBSuccess &&
+        duckdb_bind_varchar(ps, 1, schema) == DuckDBSuccess &&
+        duckdb_bind_varchar(ps, 2, table) == DuckDBSuccess &&
+        duckdb_execute_prepared(ps, &r) == DuckDBSuccess) {
         for (idx_t i = 0; i < duckdb_row_count(&r); i++) {
             char *col = duckdb_value_varchar(&r, 0, i);
-            if (col && sees_column(v, schema, table, col)) {
-                n++;
-                for (int k = 0; k < v->rls->ncoltag; k++) {
-                    const rls_colref_t *e = &v->rls->coltag[k];
-                    if (strcmp(e->schema, schema) || strcmp(e->table, table) || strcmp(e->column, col))
-                        continue;
-                    bool dup = false;
-                    for (int j = 0; j < nt; j++) dup |= !strcmp(seen[j], e->value);
-                    if (!dup) {
-                        seen = xrealloc(seen, sizeof *seen * (size_t)(nt + 1));
-                        seen[nt++] = e->value;
-                    }
-                }
-            }
+            if (col && sees_column(v, schema, table, col)) n++;
             duckdb_free(col);
         }
-        /* in tag order, as tags_of gives them */
-        for (int i = 1; i < nt; i++)
-            for (int j = i; j > 0 && strcmp(seen[j - 1], seen[j]) > 0; j--) {
-                const char *t = seen[j];
-                seen[j] = seen[j - 1];
-                seen[j - 1] = t;
-            }
-        if (nt) {
-            buf_t b;
-            buf_init(&b, 64);
-            for (int i = 0; i < nt; i++) {
-                if (i) buf_putc(&b, TAG_SEP);
-                buf_append_str(&b, seen[i]);
-            }
-            buf_cstr(&b);
-            *tags = b.data;
-        }
-        free(seen);
+        duckdb_destroy_result(&r);
     }
-    duckdb_destroy_result(&r);
     duckdb_destroy_prepare(&ps);
     return n;
+}
+
+/* Row i's first n cells as text (NULL: SQL NULL); free with free_cells. */
+static void get_cells(duckdb_result *r, idx_t i, int n, char **cell)
+{
+    for (int k = 0; k < n; k++)
+        cell[k] = duckdb_value_is_null(r, (idx_t)k, i) ? NULL : duckdb_value_varchar(r, (idx_t)k, i);
+}
+
+static void free_cells(int n, char **cell)
+{
+    for (int k = 0; k < n; k++) duckdb_free(cell[k]);
 }
 
 /* Runs an engine catalog query; false (with err) when it fails. */
@@ -207,31 +167,31 @@ static bool tables_fill(const char *user, bool su, const char **args, sys_rows_t
         return false;
     for (idx_t i = 0; i < duckdb_row_count(&r); i++) {
         char *cell[6];
-        for (idx_t k = 0; k < 6; k++)
-            cell[k] = duckdb_value_is_null(&r, k, i) ? NULL : duckdb_value_varchar(&r, k, i);
-        if (cell[0] && cell[1] && !system_schema(cell[0]) && sees_table(&v, cell[0], cell[1])) {
+        get_cells(&r, i, 6, cell);
+        if (cell[0] && cell[1] && sees_table(&v, cell[0], cell[1])) {
             char *owner = pol_owner_of(g_srv->meta, cell[0], cell[1]);
-            char *tags = NULL;
-            if (v.all || pol_owns(v.acl, cell[0], cell[1])) {
-                tags = tags_of(v.rls, cell[0], cell[1], NULL);
-            } else {
-                /* a column grant shows those columns: their count, their tags */
-                char count[24];
-                snprintf(count, sizeof count, "%d", visible_columns(&v, cell[0], cell[1], &tags));
-                duckdb_free(cell[4]);
-                cell[4] = duckdb_malloc(strlen(count) + 1);
-                memcpy(cell[4], count, strlen(count) + 1);
-            }
+            char *tags = tags_of(&v, cell[0], cell[1], NULL);
+            /* the whole table, or a column grant's columns: their count, their tags */
+            bool whole = sees_column(&v, cell[0], cell[1], NULL);
+            char count[24];
+            if (!whole) snprintf(count, sizeof count, "%d", visible_columns(&v, cell[0], cell[1]));
             bool filtered = rls_has_row_policies(v.rls, cell[0], cell[1]);
             /* the row count of a filtered table would tell what the filter hides */
             const char *rows = filtered && !v.all && !pol_owns(v.acl, cell[0], cell[1]) ? NULL : cell[5];
-            const char *row[9] = {cell[0], cell[1], cell[2], owner ? owner : "admin",    cell[3],
-                                  cell[4], rows,    tags,    filtered ? "true" : "false"};
+            const char *row[9] = {cell[0],
+                                  cell[1],
+                                  cell[2],
+                                  owner ? owner : "admin",
+                                  cell[3],
+                                  whole ? cell[4] : count,
+                                  rows,
+                                  tags,
+                                  filtered ? "true" : "false"};
             sys_rows_add(out, 9, row);
             free(owner);
             free(tags);
         }
-        for (int k = 0; k < 6; k++) duckdb_free(cell[k]);
+        free_cells(6, cell);
     }
     duckdb_destroy_result(&r);
     viewer_close(&v);
@@ -250,32 +210,21 @@ static bool columns_fill(const char *user, bool su, const char **args, sys_rows_
                         "WHERE " WAREHOUSE_OBJECTS " ORDER BY schema_name, table_name, column_index",
                         &r, err, errlen))
         return false;
-    char last_schema[128] = "", last_table[128] = "";
-    bool table_seen = false;
     for (idx_t i = 0; i < duckdb_row_count(&r); i++) {
         char *cell[7];
-        for (idx_t k = 0; k < 7; k++)
-            cell[k] = duckdb_value_is_null(&r, k, i) ? NULL : duckdb_value_varchar(&r, k, i);
-        if (cell[0] && cell[1] && cell[2] && !system_schema(cell[0])) {
-            if (strcmp(cell[0], last_schema) || strcmp(cell[1], last_table)) {
-                snprintf(last_schema, sizeof last_schema, "%s", cell[0]);
-                snprintf(last_table, sizeof last_table, "%s", cell[1]);
-                table_seen = sees_table(&v, cell[0], cell[1]);
-            }
-            if (table_seen && sees_column(&v, cell[0], cell[1], cell[2])) {
-                char via[160] = "";
-                const rls_mask_t *m = rls_column_mask(v.rls, cell[0], cell[1], cell[2],
-                                                      cell[4] ? cell[4] : "", via, sizeof via);
-                char *tags = tags_of(v.rls, cell[0], cell[1], cell[2]);
-                const char *row[10] = {cell[0],       cell[1], cell[2],
-                                       cell[3],       cell[4], cell[5],
-                                       cell[6],       tags,    m ? m->name : NULL,
-                                       m ? via : NULL};
-                sys_rows_add(out, 10, row);
-                free(tags);
-            }
+        get_cells(&r, i, 7, cell);
+        if (cell[0] && cell[1] && cell[2] && sees_column(&v, cell[0], cell[1], cell[2])) {
+            char via[160] = "";
+            const rls_mask_t *m =
+                rls_column_mask(v.rls, cell[0], cell[1], cell[2], cell[4] ? cell[4] : "", via, sizeof via);
+            char *tags = tags_of(&v, cell[0], cell[1], cell[2]);
+            const char *row[10] = {
+                cell[0],       cell[1], cell[2], cell[3], cell[4], cell[5], cell[6], tags, m ? m->name : NULL,
+                m ? via : NULL};
+            sys_rows_add(out, 10, row);
+            free(tags);
         }
-        for (int k = 0; k < 7; k++) duckdb_free(cell[k]);
+        free_cells(7, cell);
     }
     duckdb_destroy_result(&r);
     viewer_close(&v);

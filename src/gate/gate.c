@@ -50,14 +50,14 @@ static void deny(gate_err_t *err, const char *what, const char *hint)
     if (hint) snprintf(err->hint, sizeof err->hint, "%s", hint);
 }
 
-/* DuckDB messages look like "Catalog Error: Table with name x does not exist!\nDid you mean ...".
- * The prefix names the error class; map it to PostgreSQL's SQLSTATE. */
 /* Whether this thread's session may see the whole catalog (superuser): the
  * engine's hints ("Did you mean \"hr.salaries\"?", "Candidate bindings: …")
  * name tables and columns the session may not know of, so others do not get
  * them. Set by gate_prepare for the session it prepares for. */
 static __thread bool t_whole_catalog = true;
 
+/* DuckDB messages look like "Catalog Error: Table with name x does not exist!\nDid you mean ...".
+ * The prefix names the error class; map it to PostgreSQL's SQLSTATE. */
 void gate_err_from_duckdb(gate_err_t *err, const char *msg, duckdb_error_type type)
 {
     memset(err, 0, sizeof *err);
@@ -348,6 +348,19 @@ static __thread const char **t_param_hints;
 static __thread int t_nparam_hints;
 static __thread bool t_typed;      /* extended protocol: unresolved parameters become VARCHAR */
 static __thread bool t_skip_authz; /* COPY FROM: the shape query is not a read */
+/* The statement the gate refused after classifying it (its kind, tag and the
+ * objects it would have read and written), for the record gate_prepare
+ * writes of the statement sent. */
+static __thread gate_stmt_t *t_refused;
+
+/* A statement refused in the query it runs (COPY's, DECLARE's): its record
+ * names the outer statement, with the query's objects. */
+static void refused_as(met_kind_t kind, const char *tag)
+{
+    if (!t_refused) return;
+    t_refused->kind = kind;
+    snprintf(t_refused->tag, sizeof t_refused->tag, "%s", tag);
+}
 
 static bool param_unresolved(duckdb_type t)
 {
@@ -898,6 +911,7 @@ static bool classify_declare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_
     const char *query = sql + l.pos;
     gate_stmt_t *inner = NULL;
     if (!gate_prepare(s, query, type_ok, &inner, err)) {
+        refused_as(MET_KIND_SELECT, "DECLARE CURSOR");
         free(name);
         return false;
     }
@@ -1165,6 +1179,7 @@ static bool classify_copy(sess_t *s, const char *sql, bool (*type_ok)(duckdb_log
     t_skip_authz = from;
     bool ok = gate_prepare(s, buf_cstr(&q), type_ok, &inner, err);
     t_skip_authz = false;
+    if (!ok) refused_as(MET_KIND_COPY, "COPY");
     if (ok && from && st->copy_name && inner->orig_sql == NULL &&
         protect_has_row_policies(s, st->copy_schema ? st->copy_schema : s->default_schema, st->copy_name)) {
         /* rows loaded by COPY would skip the WITH CHECK of the table's row policies */
@@ -1358,10 +1373,6 @@ bool gate_refresh(sess_t *s, gate_stmt_t *st, gate_err_t *err)
 }
 
 static __thread int t_prepare_depth;
-/* The top-level statement the gate refused after classifying it (its kind,
- * tag and the objects it would have read and written), for its record. */
-static __thread gate_stmt_t *t_refused;
-
 static bool gate_prepare_inner(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_type),
                                gate_stmt_t **out, gate_err_t *err);
 
@@ -1369,6 +1380,8 @@ static bool gate_prepare_inner(sess_t *s, const char *sql, bool (*type_ok)(duckd
  * "denied" for 42501, else "error", with err); err becomes 58030 when even
  * that record cannot be written. */
 static void audit_not_run(sess_t *s, gate_stmt_t *st, gate_err_t *err);
+/* One record for a statement sent but refused before it was prepared. */
+static void record_refused(sess_t *s, const char *sql, met_kind_t kind, gate_err_t *err);
 
 bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_type), gate_stmt_t **out,
                   gate_err_t *err)
@@ -1388,16 +1401,6 @@ bool gate_prepare(sess_t *s, const char *sql, bool (*type_ok)(duckdb_logical_typ
                 snprintf(tmp.tag, sizeof tmp.tag, "%s", t_refused->tag);
                 tmp.audit_objects = t_refused->audit_objects;
                 tmp.audit_direct = t_refused->audit_direct;
-                /* refused in the query a COPY or DECLARE runs: the statement is the COPY or DECLARE */
-                lex_t l;
-                lex_init(&l, sql, strlen(sql));
-                lex_tok_t w0 = lex_next(&l);
-                if (lex_is(&w0, "COPY")) {
-                    tmp.kind = MET_KIND_COPY;
-                    snprintf(tmp.tag, sizeof tmp.tag, "COPY");
-                } else if (lex_is(&w0, "DECLARE")) {
-                    snprintf(tmp.tag, sizeof tmp.tag, "DECLARE CURSOR");
-                }
             }
             audit_not_run(s, &tmp, err);
             tmp.audit_text = NULL;
@@ -1670,10 +1673,7 @@ bool gate_check_tx(sess_t *s, const gate_stmt_t *st, gate_err_t *err)
                  "current transaction is aborted, commands ignored until end of transaction block");
     /* not run, but sent: on the record like any statement refused */
     const char *text = st->audit_text ? st->audit_text : st->sql;
-    if (text) {
-        gate_stmt_t tmp = {.action = GATE_ENGINE, .kind = st->kind, .audit_text = (char *)text};
-        audit_not_run(s, &tmp, err);
-    }
+    if (text) record_refused(s, text, st->kind, err);
     return false;
 }
 
@@ -2396,22 +2396,23 @@ static audit_rec_t *audit_rec_for(sess_t *s)
     return &as->rec;
 }
 
-/* A JSON array kept as text (authz's objects, the policies applied), as a
- * member in canonical form. */
 /* The policies applied, with a table's masks cut to the columns the
  * statement reads of it (the rewrite masks every masked column of the table;
- * the record names the masks that shaped what was read). */
+ * the record names the masks that shaped what was read). The objects are
+ * read only when a policy has masks. */
 static void audit_policies_used(audit_rec_t *r, const char *policies, const char *objects)
 {
     json_error_t je;
     json_t *pol = policies ? json_loads(policies, 0, &je) : NULL;
-    json_t *obj = objects ? json_loads(objects, 0, &je) : NULL;
+    json_t *obj = NULL;
     if (!pol) pol = json_array();
     size_t i, j;
     json_t *p, *o;
     json_array_foreach(pol, i, p)
     {
         json_t *masks = json_object_get(p, "masks");
+        if (!json_is_object(masks) || !json_object_size(masks)) continue;
+        if (!obj && objects) obj = json_loads(objects, 0, &je);
         const char *table = json_string_value(json_object_get(p, "table"));
         json_t *cols = NULL;
         json_array_foreach(obj, j, o)
@@ -2421,7 +2422,7 @@ static void audit_policies_used(audit_rec_t *r, const char *policies, const char
             if (table && name && acc && !strcmp(name, table) && !strcmp(acc, "read"))
                 cols = json_object_get(o, "columns");
         }
-        if (!json_is_object(masks) || !cols) continue;
+        if (!cols) continue;
         json_t *kept = json_object();
         const char *col;
         json_t *m;
@@ -2442,6 +2443,8 @@ static void audit_policies_used(audit_rec_t *r, const char *policies, const char
     json_decref(obj);
 }
 
+/* A JSON array kept as text (authz's objects, the policies applied), as a
+ * member in canonical form. */
 static void audit_rec_array(audit_rec_t *r, const char *key, const char *text)
 {
     json_error_t je;
@@ -2574,10 +2577,15 @@ static void audit_not_run(sess_t *s, gate_stmt_t *st, gate_err_t *err)
         return; /* err holds 58030 now */
 }
 
+static void record_refused(sess_t *s, const char *sql, met_kind_t kind, gate_err_t *err)
+{
+    gate_stmt_t tmp = {.action = GATE_ENGINE, .kind = kind, .audit_text = (char *)sql};
+    audit_not_run(s, &tmp, err);
+}
+
 void gate_audit_refused(sess_t *s, const char *sql, gate_err_t *err)
 {
-    gate_stmt_t tmp = {.action = GATE_ENGINE, .kind = MET_KIND_OTHER, .audit_text = (char *)sql};
-    audit_not_run(s, &tmp, err);
+    record_refused(s, sql, MET_KIND_OTHER, err);
 }
 
 bool gate_audit_durable(sess_t *s, gate_err_t *err)

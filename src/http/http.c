@@ -241,9 +241,7 @@ static json_t *cell(duckdb_vector v, duckdb_type t, idx_t i)
             buf_t b;
             buf_init(&b, duckdb_string_t_length(*s) + 8);
             audit_json_string(&b, duckdb_string_t_data(s), duckdb_string_t_length(*s));
-            char *u = audit_json_unquote(b.data, b.len);
-            j = u ? json_string(u) : NULL;
-            free(u);
+            j = json_loadb(b.data, b.len, JSON_DECODE_ANY, NULL);
             buf_free(&b);
         }
         return j ? j : json_null();

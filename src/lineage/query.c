@@ -37,11 +37,7 @@ bool lin_viewer_sees(lin_viewer_t *v, const char *table)
     char schema[128];
     snprintf(schema, sizeof schema, "%.*s", (int)(dot - table), table);
     const char *name = dot + 1;
-    if (pol_owns(v->acl, schema, name)) return true;
-    static const pol_priv_t privs[] = {POL_SELECT, POL_INSERT, POL_UPDATE, POL_DELETE};
-    for (size_t i = 0; i < ARRAY_LEN(privs); i++)
-        if (pol_allows_any(v->acl, privs[i], schema, name)) return true;
-    return false;
+    return pol_sees(v->acl, schema, name);
 }
 
 void lin_viewer_close(lin_viewer_t *v)

@@ -216,6 +216,22 @@ bool pol_allows_any(const pol_acl_t *a, pol_priv_t priv, const char *schema, con
     return false;
 }
 
+static const pol_priv_t TABLE_PRIVS[] = {POL_SELECT, POL_INSERT, POL_UPDATE, POL_DELETE};
+
+bool pol_sees(const pol_acl_t *a, const char *schema, const char *table)
+{
+    for (size_t i = 0; i < ARRAY_LEN(TABLE_PRIVS); i++)
+        if (pol_allows_any(a, TABLE_PRIVS[i], schema, table)) return true;
+    return false;
+}
+
+bool pol_sees_column(const pol_acl_t *a, const char *schema, const char *table, const char *column)
+{
+    for (size_t i = 0; i < ARRAY_LEN(TABLE_PRIVS); i++)
+        if (pol_allows(a, TABLE_PRIVS[i], schema, table, column, NULL, 0)) return true;
+    return false;
+}
+
 static bool first_col(void *ctx, int n, const char **c)
 {
     char **out = ctx;

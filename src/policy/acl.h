@@ -56,6 +56,12 @@ bool pol_allows(const pol_acl_t *a, pol_priv_t priv, const char *schema, const c
 /* Whether priv is granted on at least one column of the table. */
 bool pol_allows_any(const pol_acl_t *a, pol_priv_t priv, const char *schema, const char *table);
 bool pol_owns(const pol_acl_t *a, const char *schema, const char *name);
+/* Whether the catalog shows the user the table (PostgreSQL's information_schema
+ * rule): they own it or hold any privilege on it, its schema or a column of it. */
+bool pol_sees(const pol_acl_t *a, const char *schema, const char *table);
+/* And a column of it (NULL: every column): a privilege on the table, its schema
+ * or that column. */
+bool pol_sees_column(const pol_acl_t *a, const char *schema, const char *table, const char *column);
 /* Whether the acl's user is a member of group. */
 bool pol_in_group(const pol_acl_t *a, const char *group);
 
